@@ -1,0 +1,181 @@
+"""Python-side view of the header chunks: plain dataclasses <-> schema containers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import FormatError
+from . import schema as _s
+
+PRESETS = ("archival", "lossless", "transparent", "compact")
+RESIDUAL_ROLE = "residual"
+
+# Default colour per role (sRGB), used when the encoder is not given one.
+ROLE_COLOURS = {
+    "vocals": "#e6194b",
+    "drums": "#f58231",
+    "bass": "#4363d8",
+    "other": "#3cb44b",
+    "guitar": "#911eb4",
+    "piano": "#42d4f4",
+    "mix": "#a9a9a9",
+    RESIDUAL_ROLE: "#808080",
+}
+KNOWN_ROLES = tuple(ROLE_COLOURS)
+
+
+@dataclass
+class Position:
+    """Object position for spatial rendering (spec section "STRM chunk")."""
+
+    azimuth_deg: float = 0.0  # 0 = front, positive = left (ITU-R BS.2051 convention)
+    elevation_deg: float = 0.0
+    distance_m: float = 1.0
+    width: float = 1.0  # 0 = point source, 1 = the full stereo image
+
+
+@dataclass
+class StreamInfo:
+    """One stream of the file: a stem, or the residual."""
+
+    name: str
+    role: str
+    channels: int
+    codec_id: str
+    codec_config: dict
+    index: int = 0
+    default_gain_db: float = 0.0
+    position: Position = field(default_factory=Position)
+    colour: str = "#808080"
+    mean_square_db: float = -math.inf
+    loudness_lufs: float = math.nan
+    true_peak_dbtp: float = math.nan
+    provenance: str = "unknown"
+    provenance_detail: dict = field(default_factory=dict)
+    #: total bytes of this stream's packets in the file (filled by the reader)
+    bytes: int = 0
+
+    @property
+    def is_residual(self) -> bool:
+        return self.role == RESIDUAL_ROLE
+
+    def to_body(self) -> bytes:
+        colour = self.colour.lstrip("#")
+        return _s.StreamBody.build(
+            dict(
+                index=self.index,
+                name=self.name,
+                role=self.role,
+                channels=self.channels,
+                codec_id=self.codec_id,
+                codec_config=self.codec_config,
+                default_gain_db=self.default_gain_db,
+                azimuth_deg=self.position.azimuth_deg,
+                elevation_deg=self.position.elevation_deg,
+                distance_m=self.position.distance_m,
+                width=self.position.width,
+                colour=bytes.fromhex(colour),
+                mean_square_db=self.mean_square_db,
+                loudness_lufs=self.loudness_lufs,
+                true_peak_dbtp=self.true_peak_dbtp,
+                provenance=self.provenance,
+                provenance_detail=self.provenance_detail,
+            )
+        )
+
+    @classmethod
+    def from_container(cls, c) -> "StreamInfo":
+        return cls(
+            name=c.name,
+            role=c.role,
+            channels=c.channels,
+            codec_id=c.codec_id,
+            codec_config=dict(c.codec_config),
+            index=c.index,
+            default_gain_db=c.default_gain_db,
+            position=Position(c.azimuth_deg, c.elevation_deg, c.distance_m, c.width),
+            colour="#" + bytes(c.colour).hex(),
+            mean_square_db=c.mean_square_db,
+            loudness_lufs=c.loudness_lufs,
+            true_peak_dbtp=c.true_peak_dbtp,
+            provenance=str(c.provenance),
+            provenance_detail=dict(c.provenance_detail),
+        )
+
+    def describe(self) -> dict:
+        """JSON-friendly summary (used by ``snc-info --json``)."""
+        def num(x):
+            return None if (x is None or not math.isfinite(x)) else round(float(x), 3)
+
+        return {
+            "name": self.name,
+            "role": self.role,
+            "codec": self.codec_id,
+            "codec_config": self.codec_config,
+            "channels": self.channels,
+            "bytes": self.bytes,
+            "default_gain_db": num(self.default_gain_db),
+            "position": vars(self.position).copy(),
+            "colour": self.colour,
+            "mean_square_db": num(self.mean_square_db),
+            "loudness_lufs": num(self.loudness_lufs),
+            "true_peak_dbtp": num(self.true_peak_dbtp),
+            "provenance": self.provenance,
+            "provenance_detail": self.provenance_detail,
+        }
+
+
+@dataclass
+class FileInfo:
+    """Contents of the INFO chunk."""
+
+    sample_rate: int
+    frames: int
+    channels: int
+    sample_format: str  # "int" | "float32" | "float64"
+    bits: int
+    preset: str
+    segment_frames: int
+    stream_count: int
+
+    def to_body(self) -> bytes:
+        return _s.InfoBody.build(vars(self))
+
+    @classmethod
+    def from_container(cls, c) -> "FileInfo":
+        info = cls(
+            sample_rate=c.sample_rate,
+            frames=c.frames,
+            channels=c.channels,
+            sample_format=str(c.sample_format),
+            bits=c.bits,
+            preset=str(c.preset),
+            segment_frames=c.segment_frames,
+            stream_count=c.stream_count,
+        )
+        info.validate()
+        return info
+
+    def validate(self) -> None:
+        """Check the limits of spec section "Limits"; raise FormatError otherwise."""
+        checks = [
+            (_s.MIN_SAMPLE_RATE <= self.sample_rate <= _s.MAX_SAMPLE_RATE, "sample rate"),
+            (1 <= self.channels <= _s.MAX_CHANNELS, "channel count"),
+            (0 <= self.frames <= _s.MAX_FRAMES, "frame count"),
+            (_s.MIN_SEGMENT_FRAMES <= self.segment_frames <= _s.MAX_SEGMENT_FRAMES, "segment length"),
+            (2 <= self.stream_count <= _s.MAX_STREAMS, "stream count"),
+            (self.sample_format in ("int", "float32", "float64"), "sample format"),
+            (self.preset in PRESETS, "preset"),
+        ]
+        if self.sample_format == "int":
+            checks.append((8 <= self.bits <= 32, "bits per sample"))
+        else:
+            checks.append((self.bits == (32 if self.sample_format == "float32" else 64), "bits per sample"))
+        for ok, what in checks:
+            if not ok:
+                raise FormatError(f"INFO chunk: {what} out of range ({self})")
+
+    @property
+    def segment_count(self) -> int:
+        return -(-self.frames // self.segment_frames)

@@ -1,0 +1,256 @@
+"""The SNC container schema -- the single source of truth for the bytes of a ``.snc`` file.
+
+Every structure below is described, field by field and in the same order, in
+``spec/snc-format.md``; the section of the spec is named in the comment above
+each schema.  All integers are little-endian.  Change the two together.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+
+import zstandard
+from construct import (
+    Adapter,
+    Array,
+    Bytes,
+    Checksum,
+    Const,
+    Enum,
+    Float32l,
+    GreedyBytes,
+    Int8ul,
+    Int16ul,
+    Int32ul,
+    Int64ul,
+    PascalString,
+    Prefixed,
+    RawCopy,
+    Struct,
+    this,
+)
+
+from ..errors import FormatError
+
+# ---------------------------------------------------------------------------
+# Limits (spec section "Limits").  A reader MUST check every length it reads
+# against these bounds before allocating.
+MAX_CHANNELS = 8
+MIN_SAMPLE_RATE = 1
+MAX_SAMPLE_RATE = 768_000
+MAX_STREAMS = 64
+MIN_SEGMENT_FRAMES = 64
+MAX_SEGMENT_FRAMES = 1 << 20
+MAX_FRAMES = 1 << 40
+MAX_CHUNK_LENGTH = 1 << 30  # 1 GiB: no chunk may be larger
+MAX_META_JSON = 16 << 20  # decompressed META and per-stream JSON bound
+MAX_PICTURE = 16 << 20
+MAX_SAMPLE_BYTES = 8  # float64 residual samples are the widest
+
+FORMAT_VERSION = (1, 0)
+
+
+def crc32(data: bytes) -> int:
+    """CRC-32/ISO-HDLC (polynomial 0x04C11DB7 reflected, as zlib and PNG): spec section "CRC"."""
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+# ---------------------------------------------------------------------------
+# Helpers: JSON text and a *bounded* zstd tunnel (construct's Compressed has no
+# output bound, so a 50-byte bomb could expand to gigabytes).
+
+
+class _Json(Adapter):
+    """UTF-8 JSON object stored in the bytes of the subconstruct."""
+
+    def _decode(self, obj, context, path):
+        try:
+            value = json.loads(bytes(obj).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FormatError(f"invalid JSON in {path}: {exc}") from None
+        if not isinstance(value, dict):
+            raise FormatError(f"JSON in {path} is not an object")
+        return value
+
+    def _encode(self, obj, context, path):
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def bounded_zstd_decompress(data: bytes, limit: int) -> bytes:
+    """Decompress a zstd frame, refusing output larger than ``limit`` bytes."""
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+        out = bytearray()
+        while len(out) <= limit:
+            piece = reader.read(min(1 << 16, limit + 1 - len(out)))
+            if not piece:
+                break
+            out += piece
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"corrupt zstd data: {exc}") from None
+    if len(out) > limit:
+        raise FormatError(f"compressed metadata expands beyond the {limit}-byte limit")
+    return bytes(out)
+
+
+class _BoundedZstd(Adapter):
+    def __init__(self, subcon, limit):
+        super().__init__(subcon)
+        self.limit = limit
+
+    def _decode(self, obj, context, path):
+        return bounded_zstd_decompress(obj, self.limit)
+
+    def _encode(self, obj, context, path):
+        return zstandard.ZstdCompressor(level=19).compress(obj)
+
+
+JsonObject = _Json(GreedyBytes)
+ZstdJsonObject = _Json(_BoundedZstd(GreedyBytes, MAX_META_JSON))
+
+# ---------------------------------------------------------------------------
+# Spec section "File header": 12 bytes.
+MAGIC = b"\x89SNC\r\n\x1a\n"
+FileHeader = Struct(
+    "magic" / Const(MAGIC),
+    "version_major" / Int8ul,
+    "version_minor" / Int8ul,
+    "reserved" / Const(0, Int16ul),
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "Chunks": every structure after the file header is a chunk.
+# CRC = crc32(type + length + body); a reader skips unknown types by `length`.
+ChunkHeader = Struct(
+    "type" / Bytes(4),
+    "length" / Int32ul,
+)
+CHUNK_HEADER_SIZE = 8
+CHUNK_CRC_SIZE = 4
+ChunkCrc = Struct("crc" / Int32ul)
+Chunk = Struct(
+    "raw" / RawCopy(Struct("type" / Bytes(4), "length" / Int32ul, "body" / Bytes(this.length))),
+    "crc" / Checksum(Int32ul, crc32, this.raw.data),
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "INFO chunk": the signal and the file's layout. 24 bytes.
+SampleFormat = Enum(Int8ul, int=0, float32=1, float64=2)
+Preset = Enum(Int8ul, archival=0, lossless=1, transparent=2, compact=3)
+InfoBody = Struct(
+    "sample_rate" / Int32ul,
+    "frames" / Int64ul,
+    "channels" / Int8ul,
+    "sample_format" / SampleFormat,
+    "bits" / Int8ul,
+    "preset" / Preset,
+    "segment_frames" / Int32ul,
+    "stream_count" / Int16ul,
+    "flags" / Const(0, Int16ul),
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "STRM chunk": one per stream, in stream order.
+Provenance = Enum(Int8ul, unknown=0, studio=1, separated=2, mix=3, residual=4)
+StreamBody = Struct(
+    "index" / Int16ul,
+    "name" / PascalString(Int8ul, "utf8"),
+    "role" / PascalString(Int8ul, "utf8"),
+    "channels" / Int8ul,
+    "codec_id" / PascalString(Int8ul, "ascii"),
+    "codec_config" / Prefixed(Int32ul, JsonObject),
+    "default_gain_db" / Float32l,
+    "azimuth_deg" / Float32l,
+    "elevation_deg" / Float32l,
+    "distance_m" / Float32l,
+    "width" / Float32l,
+    "colour" / Bytes(3),
+    "mean_square_db" / Float32l,
+    "loudness_lufs" / Float32l,
+    "true_peak_dbtp" / Float32l,
+    "provenance" / Provenance,
+    "provenance_detail" / Prefixed(Int32ul, JsonObject),
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "META chunk": tags, profiles and free metadata, zstd-compressed JSON.
+MetaBody = Struct("meta" / ZstdJsonObject)
+
+# Spec section "PICT chunk": cover art and other pictures.
+PictureBody = Struct(
+    "picture_type" / Int8ul,
+    "mime" / PascalString(Int8ul, "ascii"),
+    "description" / PascalString(Int16ul, "utf8"),
+    "data" / GreedyBytes,
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "SEGM chunk": one time span, one packet per stream.
+PacketEntry = Struct(
+    "stream" / Int16ul,
+    "size" / Int32ul,
+    "crc" / Int32ul,
+)
+SegmentFields = Struct(
+    "index" / Int32ul,
+    "start_frame" / Int64ul,
+    "frames" / Int32ul,
+    "packet_count" / Int16ul,
+    "packets" / Array(this.packet_count, PacketEntry),
+)
+SEGMENT_FIXED_SIZE = 4 + 8 + 4 + 2  # the fields before the packet table
+PACKET_ENTRY_SIZE = 10
+SegmentHeader = Struct(
+    "fields" / RawCopy(SegmentFields),
+    "header_crc" / Checksum(Int32ul, crc32, this.fields.data),
+)
+# The packet payloads follow the header, concatenated in packet-table order.
+
+# ---------------------------------------------------------------------------
+# Spec section "SIDX chunk": seek index, one entry per segment in file order.
+SeekEntry = Struct(
+    "start_frame" / Int64ul,
+    "offset" / Int64ul,  # file offset of the segment's chunk header
+)
+SeekIndexBody = Struct(
+    "count" / Int32ul,
+    "entries" / Array(this.count, SeekEntry),
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "HASH chunk": SHA-256 of the decoded mix and of every decoded stream.
+HashAlgorithm = Enum(Int8ul, sha256=1)
+HashBody = Struct(
+    "algorithm" / HashAlgorithm,
+    "stream_count" / Int16ul,
+    "mix" / Bytes(32),
+    "streams" / Array(this.stream_count, Bytes(32)),
+)
+
+# ---------------------------------------------------------------------------
+# Spec section "TAIL chunk": the last 28 bytes of every complete file.
+TailBody = Struct(
+    "seek_index_offset" / Int64ul,
+    "hash_offset" / Int64ul,
+)
+TAIL_CHUNK_SIZE = CHUNK_HEADER_SIZE + 16 + CHUNK_CRC_SIZE
+
+CHUNK_TYPES = {
+    b"INFO": InfoBody,
+    b"STRM": StreamBody,
+    b"META": MetaBody,
+    b"PICT": PictureBody,
+    b"SEGM": None,  # parsed piecewise (header, then only the packets needed)
+    b"SIDX": SeekIndexBody,
+    b"HASH": HashBody,
+    b"TAIL": TailBody,
+}
+
+
+def build_chunk(chunk_type: bytes, body: bytes) -> bytes:
+    """Frame ``body`` as a chunk: header, body, CRC over both."""
+    if len(body) > MAX_CHUNK_LENGTH:
+        raise FormatError(f"{chunk_type!r} chunk of {len(body)} bytes exceeds the format limit")
+    return Chunk.build({"raw": {"value": {"type": chunk_type, "length": len(body), "body": body}}})

@@ -1,0 +1,264 @@
+"""Encoding: load -> (separate) -> encode stems -> residual (closed loop) -> mux -> verify.
+
+The residual is computed against the *decoded* stems, ``R = M - sum(decode(encode(S_k)))``,
+so the decoded mix ``sum(S'_k) + R'`` is exact whenever the residual codec is
+lossless (spec section "Signal model").  Work is done one segment at a time:
+memory stays bounded for hour-long input.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as _np
+
+from . import __version__
+from .audio_io import AudioFormat, AudioSource
+from .codecs import available_codecs, get_codec
+from .container.hashing import SignalHasher
+from .container.model import KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, FileInfo, StreamInfo
+from .container.schema import MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
+from .container.writer import SncWriter
+from .mixing import exact_mix
+from .errors import InputError, NotAvailableError, SncWarning
+
+SEPARATORS = ("auto", "dsp", "demucs", "none")
+IMPLEMENTED_PRESETS = ("archival",)
+DEFAULT_SEGMENT_FRAMES = 32768
+LENGTH_TOLERANCE_S = 1.0
+
+ProgressCallback = Callable[[dict], None]
+"""Called after every segment with ``{"stage": "encode", "frames_done": int, "frames_total": int}``."""
+
+
+@dataclass
+class EncodeReport:
+    """What :func:`encode` did: sizes, timings and, with ``verify=True``, the verification result."""
+
+    path: str | None
+    file_bytes: int
+    frames: int
+    sample_rate: int
+    channels: int
+    preset: str
+    streams: list[dict] = field(default_factory=list)  # name, role, codec, bytes
+    encode_seconds: float = 0.0
+    verified: bool | None = None
+    verify_details: dict | None = None
+
+    @property
+    def realtime_factor(self) -> float:
+        return (self.frames / self.sample_rate) / self.encode_seconds if self.encode_seconds else math.inf
+
+
+def _check_options(preset: str, separator: str, bitrate, has_stems: bool) -> None:
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if preset not in IMPLEMENTED_PRESETS:
+        raise NotAvailableError(f"preset {preset!r} is not available yet (this version implements: "
+                                f"{', '.join(IMPLEMENTED_PRESETS)})")
+    if separator not in SEPARATORS:
+        raise InputError(f"unknown separator {separator!r}; choose one of {', '.join(SEPARATORS)}")
+    if separator != "none" and not has_stems:
+        raise NotAvailableError(f"separator {separator!r} is not available yet; give --stems, or --separator none")
+    if bitrate is not None:
+        raise NotAvailableError("--bitrate applies to the perceptual presets, which are not available yet")
+
+
+def _role_for(name: str) -> str:
+    low = name.lower()
+    return low if low in KNOWN_ROLES and low != RESIDUAL_ROLE else "other"
+
+
+def _open_sources(mix, stems, samplerate, bits):
+    mix_src = AudioSource(mix, name="mix", samplerate=samplerate, bits=bits)
+    stem_srcs: dict[str, AudioSource] = {}
+    try:
+        for name, src in (stems or {}).items():
+            if not isinstance(name, str) or not name or len(name.encode()) > 255 or name == RESIDUAL_ROLE:
+                raise InputError(f"invalid stem name {name!r} (1..255 bytes, not {RESIDUAL_ROLE!r})")
+            stem_srcs[name] = AudioSource(src, name=f"stem {name!r}", samplerate=samplerate, bits=bits)
+    except BaseException:
+        mix_src.close()
+        for s in stem_srcs.values():
+            s.close()
+        raise
+    return mix_src, stem_srcs
+
+
+def _check_stems(mix_src: AudioSource, stem_srcs: dict[str, AudioSource]) -> None:
+    fmt = mix_src.format
+    if mix_src.frames == 0:
+        raise InputError("mix: the audio is empty (0 frames)")
+    if len(stem_srcs) + 1 > MAX_STREAMS:
+        raise InputError(f"too many stems ({len(stem_srcs)}; at most {MAX_STREAMS - 1})")
+    for name, src in stem_srcs.items():
+        if src.format.sample_rate != fmt.sample_rate:
+            raise InputError(f"stem {name!r} is {src.format.sample_rate} Hz, the mix {fmt.sample_rate} Hz")
+        if src.format.channels != fmt.channels:
+            raise InputError(f"stem {name!r} has {src.format.channels} channels, the mix {fmt.channels}")
+        diff = src.frames - mix_src.frames
+        if diff:
+            if abs(diff) > LENGTH_TOLERANCE_S * fmt.sample_rate:
+                raise InputError(f"stem {name!r} is {src.frames} frames long, the mix {mix_src.frames} "
+                                 f"(differs by more than {LENGTH_TOLERANCE_S:g} s)")
+            action = "padded with silence" if diff < 0 else "trimmed"
+            warnings.warn(f"stem {name!r} is {abs(diff)} frames {'shorter' if diff < 0 else 'longer'} than the "
+                          f"mix; {action} to the mix length", SncWarning, stacklevel=3)
+
+
+def _residual_format(fmt: AudioFormat, stem_count: int) -> AudioFormat:
+    """The residual needs headroom: |M - sum S_k| <= (K + 1) * full scale."""
+    if fmt.sample_format != "int":
+        return AudioFormat(fmt.sample_rate, fmt.channels, "float64", 64)
+    bits = min(32, fmt.bits + math.ceil(math.log2(stem_count + 1)))
+    return AudioFormat(fmt.sample_rate, fmt.channels, "int", bits)
+
+
+def _codec_for(fmt: AudioFormat, codec_id: str):
+    if codec_id not in available_codecs():
+        raise InputError(f"unknown codec {codec_id!r}; available: {', '.join(available_codecs())}")
+    if fmt.sample_format != "int" and codec_id == "lossless":
+        codec_id = "pcm"  # the lossless codec is integer-only; float input is stored as raw IEEE floats
+    cfg = {"format": fmt.sample_format, "channels": fmt.channels}
+    if fmt.sample_format == "int":
+        cfg["bits"] = fmt.bits
+    return get_codec(codec_id, cfg)
+
+
+class _Energy:
+    """Running mean square of a stream (stored per stream; the remix rule weighs by it)."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+        self.total = 0.0
+        self.count = 0
+
+    def update(self, block: _np.ndarray) -> None:
+        x = block.astype(_np.float64) / self.scale
+        self.total += float(_np.einsum("ij,ij->", x, x))
+        self.count += x.size
+
+    @property
+    def db(self) -> float:
+        return 10.0 * math.log10(self.total / self.count) if self.total > 0 else -math.inf
+
+
+def exact_stem_sum(blocks: list[_np.ndarray], acc_dtype) -> _np.ndarray:
+    """Sum of the decoded stems in stream order, accumulated as the decoder does."""
+    acc = _np.zeros(blocks[0].shape, dtype=acc_dtype)
+    for b in blocks:
+        acc += b
+    return acc
+
+
+def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate: int | None = None,
+           bits: int | None = None, preset: str = "archival", separator: str = "none", bitrate=None,
+           verify: bool = False, tags: Mapping[str, str] | None = None, codec: str = "lossless",
+           segment_frames: int = DEFAULT_SEGMENT_FRAMES, progress: ProgressCallback | None = None) -> EncodeReport:
+    """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
+
+    ``mix`` and each value of ``stems`` are paths (anything soundfile reads) or
+    arrays of shape ``(frames, channels)``; arrays need ``samplerate=`` (and
+    ``bits=`` for integers wider than their dtype suggests).  Stems are
+    converted to the mix's sample format; the residual keeps the mix exact.
+    """
+    _check_options(preset, separator, bitrate, bool(stems))
+    if not MIN_SEGMENT_FRAMES <= segment_frames <= MAX_SEGMENT_FRAMES:
+        raise InputError(f"segment_frames must be {MIN_SEGMENT_FRAMES}..{MAX_SEGMENT_FRAMES}")
+    t0 = time.perf_counter()
+    mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
+    try:
+        _check_stems(mix_src, stem_srcs)
+        report = _encode_sources(mix_src, stem_srcs, output, preset=preset, tags=tags, codec_id=codec,
+                                 segment_frames=segment_frames, progress=progress)
+    finally:
+        mix_src.close()
+        for s in stem_srcs.values():
+            s.close()
+    report.encode_seconds = time.perf_counter() - t0
+    if verify:
+        from .verify import verify_encoding
+
+        report.verify_details = verify_encoding(output, mix, stems, samplerate=samplerate, bits=bits)
+        report.verified = report.verify_details["ok"]
+    return report
+
+
+def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, codec_id, segment_frames, progress):
+    fmt = mix_src.format
+    user_stems = bool(stem_srcs)
+    names = list(stem_srcs) if user_stems else ["mix"]
+    res_fmt = _residual_format(fmt, len(names))
+    stem_codec = _codec_for(fmt, codec_id)
+    res_codec = _codec_for(res_fmt, codec_id)
+    codecs = [stem_codec] * len(names) + [res_codec]
+
+    streams = []
+    for i, name in enumerate(names):
+        role = _role_for(name) if user_stems else "mix"
+        streams.append(StreamInfo(name=name, role=role, channels=fmt.channels, codec_id=stem_codec.codec_id,
+                                  codec_config=stem_codec.get_config(), index=i, colour=ROLE_COLOURS.get(role, "#808080"),
+                                  provenance="studio" if user_stems else "mix"))
+    streams.append(StreamInfo(name=RESIDUAL_ROLE, role=RESIDUAL_ROLE, channels=fmt.channels,
+                              codec_id=res_codec.codec_id, codec_config=res_codec.get_config(), index=len(names),
+                              colour=ROLE_COLOURS[RESIDUAL_ROLE], provenance="residual"))
+    info = FileInfo(sample_rate=fmt.sample_rate, frames=mix_src.frames, channels=fmt.channels,
+                    sample_format=fmt.sample_format, bits=fmt.bits, preset=preset,
+                    segment_frames=segment_frames, stream_count=len(streams))
+    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": {}}
+
+    scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
+    energies = [_Energy(scale) for _ in streams]
+    mix_hash = SignalHasher(fmt.sample_format)
+    stream_hashes = [SignalHasher(c.format) for c in codecs]
+    bytes_per_stream = [0] * len(streams)
+    res_lo, res_hi = -(1 << (res_fmt.bits - 1)), (1 << (res_fmt.bits - 1)) - 1
+    acc_dtype = _np.int64 if fmt.sample_format == "int" else _np.float64
+
+    with SncWriter(output, info, streams, meta=meta) as writer:
+        done = 0
+        while done < mix_src.frames:
+            n = min(segment_frames, mix_src.frames - done)
+            mix_block = mix_src.read(n, fmt)
+            stem_blocks = [src.read(n, fmt) for src in stem_srcs.values()] if user_stems else [mix_block]
+            packets, decoded = [], []
+            for codec, block in zip(codecs, stem_blocks):
+                packet = codec.encode(block)
+                # closed loop: the residual absorbs the stems' coding error
+                packets.append(packet)
+                decoded.append(block if codec.lossless else codec.decode(packet, n))
+            residual = mix_block.astype(acc_dtype) - exact_stem_sum(decoded, acc_dtype)
+            if fmt.sample_format == "int":
+                if residual.size and (residual.min() < res_lo or residual.max() > res_hi):
+                    raise InputError(f"the stems' sum differs from the mix by more than {res_fmt.bits}-bit "
+                                     f"samples can hold near frame {done}")
+                residual = residual.astype(_np.int32)
+            packet = res_codec.encode(residual)
+            packets.append(packet)
+            decoded.append(residual if res_codec.lossless else res_codec.decode(packet, n))
+            writer.write_segment(n, packets)
+            for k, (blk, pkt) in enumerate(zip(decoded, packets)):
+                stream_hashes[k].update(blk)
+                energies[k].update(blk)
+                bytes_per_stream[k] += len(pkt)
+            # hash what a decoder will produce (equal to the input mix when the residual is lossless)
+            mix_hash.update(exact_mix(decoded, fmt.sample_format, fmt.bits))
+            done += n
+            if progress is not None:
+                progress({"stage": "encode", "frames_done": done, "frames_total": mix_src.frames})
+        for st, e in zip(streams, energies):
+            st.mean_square_db = e.db
+        writer.close(mix_hash.digest(), [h.digest() for h in stream_hashes])
+
+    path = os.fspath(output) if isinstance(output, (str, os.PathLike)) else None
+    size = os.path.getsize(path) if path else output.tell()
+    return EncodeReport(path=path, file_bytes=size, frames=mix_src.frames, sample_rate=fmt.sample_rate,
+                        channels=fmt.channels, preset=preset,
+                        streams=[dict(name=s.name, role=s.role, codec=s.codec_id, bytes=b)
+                                 for s, b in zip(streams, bytes_per_stream)])
