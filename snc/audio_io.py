@@ -160,28 +160,38 @@ def _convert(block: _np.ndarray, src: AudioFormat, dst: AudioFormat) -> _np.ndar
     return (block.astype(_np.float64) / scale).astype(dst.sample_format)
 
 
-def write_audio(path, data: _np.ndarray, fmt: AudioFormat) -> None:
-    """Write ``data`` (native samples in ``fmt``) to ``path`` exactly, via a temporary file.
+def write_audio(path, blocks, fmt: AudioFormat) -> int:
+    """Write native-format ``blocks`` (an array or an iterable of arrays) to ``path`` exactly.
 
-    The container follows the extension; FLAC takes integer data up to 24 bits only.
+    The file type follows the extension (FLAC takes integers up to 24 bits
+    only).  Output goes through a temporary file, so a failure leaves nothing
+    behind.  Returns the number of frames written.
     """
     from .fileutil import atomic_output
 
     path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower()
-    subtype = fmt.subtype
-    if ext == ".flac" and (fmt.sample_format != "int" or fmt.bits > 24):
-        raise InputError(f"FLAC cannot hold {fmt.subtype} samples exactly; write a .wav instead")
-    if fmt.sample_format == "int":
-        data = data.astype(_np.int32) << (32 - fmt.bits)  # soundfile's int32 is left-justified
-    try:
-        major = _sf.check_format(ext.lstrip(".").upper()) if ext else False
-    except Exception:  # pragma: no cover - soundfile raises assorted types here
-        major = False
-    if not ext or not major:
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if not ext or not _sf.check_format(ext.upper()):
         raise InputError(f"cannot tell the audio format from the extension of {path!r} (use .wav, .flac, ...)")
+    if ext == "flac" and (fmt.sample_format != "int" or fmt.bits > 24):
+        raise InputError(f"FLAC cannot hold {fmt.subtype} samples exactly; write a .wav instead")
+    if isinstance(blocks, _np.ndarray):
+        blocks = [blocks]
+    frames = 0
     with atomic_output(path) as tmp:
         try:
-            _sf.write(tmp, data, fmt.sample_rate, subtype=subtype, format=ext.lstrip(".").upper())
+            with _sf.SoundFile(tmp, "w", fmt.sample_rate, fmt.channels, subtype=fmt.subtype,
+                               format=ext.upper()) as out:
+                for block in blocks:
+                    if fmt.sample_format == "int":  # soundfile's int32 is left-justified
+                        block = block.astype(_np.int32) << (32 - fmt.bits)
+                    out.write(block)
+                    frames += len(block)
         except (_sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
             raise InputError(f"cannot write {path}: {exc}") from None
+    return frames
+
+
+def to_native(block: _np.ndarray, fmt: AudioFormat) -> _np.ndarray:
+    """Float samples (full scale 1.0) to ``fmt``'s native samples, rounding and clipping integers."""
+    return _convert(block, AudioFormat(fmt.sample_rate, fmt.channels, "float64", 64), fmt)

@@ -25,7 +25,7 @@ from .container.model import KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, 
 from .container.schema import MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
 from .mixing import exact_mix
-from .errors import InputError, NotAvailableError, SncWarning
+from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
 
 SEPARATORS = ("auto", "dsp", "demucs", "none")
 IMPLEMENTED_PRESETS = ("archival",)
@@ -187,6 +187,10 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
 
         report.verify_details = verify_encoding(output, mix, stems, samplerate=samplerate, bits=bits)
         report.verified = report.verify_details["ok"]
+        if not report.verified:
+            if report.path:  # like libFLAC's verify mode: a wrong file is not left behind
+                os.unlink(report.path)
+            raise ChecksumError(f"verification failed, output removed: {report.verify_details}")
     return report
 
 

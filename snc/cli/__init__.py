@@ -1,0 +1,1 @@
+"""Command-line tools. Each module has ``get_parser()`` and ``main(argv=None) -> int``."""

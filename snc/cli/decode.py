@@ -1,0 +1,123 @@
+"""snc-decode: write the mix, one stem, all stems or a remix of a .snc file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..audio_io import AudioFormat, to_native, write_audio
+from ..decoder import SncFile
+from ..errors import InputError, NotAvailableError
+from .common import parse_assignments, run
+
+PROG = "snc-decode"
+LAYOUTS = ("stereo", "binaural", "5.1", "7.1", "7.1.4")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Decode a .snc file to WAV/FLAC: the exact mix, a stem, "
+                                "every stem, or a remix.",
+                                epilog="example: snc-decode song.snc -o karaoke.wav --mute vocals")
+    p.add_argument("input", help="the .snc file")
+    p.add_argument("-o", "--output", help="output audio file (.wav, .flac, ...); required unless --stems-dir")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--stem", metavar="NAME", help="write only this stem (or 'residual')")
+    which.add_argument("--stems-dir", metavar="DIR", help="write every stem and the residual into DIR")
+    p.add_argument("--gain", action="append", default=[], metavar="NAME=DB", help="stem gain in dB (repeatable)")
+    p.add_argument("--mute", action="append", default=[], metavar="NAME", help="mute a stem (repeatable)")
+    p.add_argument("--solo", action="append", default=[], metavar="NAME", help="solo a stem (repeatable)")
+    p.add_argument("--profile", metavar="NAME", help="playback profile (karaoke, night, ...)")
+    p.add_argument("--layout", choices=LAYOUTS, help="output speaker layout")
+    p.add_argument("--start", type=float, default=0.0, metavar="SEC", help="start time in seconds")
+    p.add_argument("--duration", type=float, metavar="SEC", help="duration in seconds (default: to the end)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _frame_range(f: SncFile, start_s: float, duration_s: float | None) -> tuple[int, int | None]:
+    if start_s < 0 or (duration_s is not None and duration_s < 0):
+        raise InputError("--start and --duration must not be negative")
+    start = round(start_s * f.samplerate)
+    if start > f.frames:
+        raise InputError(f"--start {start_s:g} s is past the end ({f.duration:.3f} s)")
+    return start, None if duration_s is None else round(duration_s * f.samplerate)
+
+
+def _file_format(f: SncFile) -> AudioFormat:
+    return AudioFormat(f.samplerate, f.channels, f.info.sample_format, f.info.bits)
+
+
+def _stem_format(f: SncFile, name: str, fmt: AudioFormat, start: int, frames: int | None) -> AudioFormat:
+    """Stems share the mix's format; the residual may exceed it and is then written as float32 WAV."""
+    if not f.streams[[s.name for s in f.streams].index(name)].is_residual or fmt.sample_format != "int":
+        return fmt
+    limit = 1 << (fmt.bits - 1)
+    for block in f.blocks(start=start, frames=frames, stem=name, dtype="native"):
+        if block.size and (block.min() < -limit or block.max() >= limit):
+            return AudioFormat(fmt.sample_rate, fmt.channels, "float32", 32)
+    return fmt
+
+
+def _write_stem(f, name, path: Path, fmt, start, frames):
+    sfmt = _stem_format(f, name, fmt, start, frames)
+    if sfmt.sample_format == "float32" and path.suffix.lower() == ".flac":
+        path = path.with_suffix(".wav")  # FLAC has no float samples; float32 holds the residual exactly
+    dtype = "native" if sfmt is fmt else "float32"
+    write_audio(path, f.blocks(start=start, frames=frames, stem=name, dtype=dtype), sfmt)
+    return path
+
+
+def _body(args) -> int:
+    if args.profile is not None:
+        raise NotAvailableError("--profile is not available yet (playback profiles come with the renderer)")
+    if args.output is None and args.stems_dir is None:
+        raise InputError("give -o OUTPUT (or --stems-dir DIR)")
+    gains = parse_assignments(args.gain, "--gain", float)
+    remix = bool(gains or args.mute or args.solo)
+    if remix and (args.stem or args.stems_dir):
+        raise InputError("--gain/--mute/--solo make a remix of the mix; they do not combine with --stem/--stems-dir")
+    with SncFile(args.input) as f:
+        if args.layout is not None and not (args.layout == "stereo" and f.channels == 2):
+            raise NotAvailableError(f"--layout {args.layout} is not available yet (spatial rendering comes later)")
+        start, frames = _frame_range(f, args.start, args.duration)
+        fmt = _file_format(f)
+        if args.stems_dir is not None:
+            out_dir = Path(args.stems_dir)
+            if out_dir.exists() and not out_dir.is_dir():
+                raise InputError(f"--stems-dir {out_dir} exists and is not a directory")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            ext = Path(args.output).suffix if args.output else ".wav"
+            for st in f.streams:
+                written = _write_stem(f, st.name, out_dir / f"{_safe_name(st.name)}{ext}", fmt, start, frames)
+                print(f"wrote {written}")
+            if args.output is None:
+                return 0
+        if args.stem is not None:
+            path = _write_stem(f, args.stem, Path(args.output), fmt, start, frames)
+        elif remix:
+            blocks = (to_native(b, fmt) for b in f.blocks(start=start, frames=frames, gains=gains,
+                                                         mute=args.mute, solo=args.solo))
+            path = args.output
+            write_audio(path, blocks, fmt)
+        else:
+            path = args.output
+            write_audio(path, f.blocks(start=start, frames=frames, dtype="native"), fmt)
+        print(f"wrote {path}")
+    return 0
+
+
+def _safe_name(name: str) -> str:
+    """A stem name as a file name: path separators and control characters replaced."""
+    cleaned = "".join("_" if (c in '/\\:*?"<>|' or ord(c) < 32) else c for c in name).strip(". ")
+    return cleaned or "stem"
+
+
+def main(argv=None) -> int:
+    return run(PROG, _body, get_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

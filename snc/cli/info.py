@@ -1,0 +1,68 @@
+"""snc-info: describe a .snc file (format, rate, length, preset, every stream)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import __version__
+from ..decoder import SncFile
+from ..errors import ChecksumError
+from .common import human_bytes, run
+
+PROG = "snc-info"
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Describe a .snc file.")
+    p.add_argument("input", help="the .snc file")
+    p.add_argument("--json", action="store_true", help="print JSON (keys: sample_rate, frames, channels, preset, "
+                   "streams[{name, role, codec, bytes, ...}], ...)")
+    p.add_argument("--verify", action="store_true", help="decode everything and check the stored hashes")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _text(d: dict, path: str) -> str:
+    lines = [
+        f"{path}: SNC {d['format_version']}, preset {d['preset']}",
+        f"  {d['sample_rate']} Hz, {d['channels']} ch, {d['sample_format']} {d['bits']}-bit, "
+        f"{d['duration_s']:.3f} s ({d['frames']} frames), {human_bytes(d['file_bytes'])} bytes",
+        f"  {'#':>2}  {'name':<16} {'role':<10} {'codec':<9} {'bytes':>14} {'share':>7}  provenance",
+    ]
+    for i, s in enumerate(d["streams"]):
+        lines.append(f"  {i:>2}  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} "
+                     f"{100 * s['share']:6.2f}%  {s['provenance']}")
+    if d["tags"]:
+        lines.append("  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(d["tags"].items())))
+    if d["unknown_chunks"]:
+        lines.append("  skipped unknown chunks: " + ", ".join(d["unknown_chunks"]))
+    return "\n".join(lines)
+
+
+def _body(args) -> int:
+    with SncFile(args.input) as f:
+        d = f.describe()
+        if args.verify:
+            d["verify"] = f.verify()
+    if args.json:
+        print(json.dumps(d, indent=2, ensure_ascii=False))
+    else:
+        print(_text(d, args.input))
+        if args.verify:
+            v = d["verify"]
+            bad = [n for n, ok in v["streams"].items() if not ok]
+            print("  verify: " + ("OK: mix and every stream match their hashes" if v["mix"] and not bad
+                                  else f"FAILED (mix {'ok' if v['mix'] else 'differs'}; streams differing: {bad})"))
+    if args.verify and not (d["verify"]["mix"] and all(d["verify"]["streams"].values())):
+        raise ChecksumError("decoded audio does not match the stored hashes")
+    return 0
+
+
+def main(argv=None) -> int:
+    return run(PROG, _body, get_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
