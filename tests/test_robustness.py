@@ -1,0 +1,121 @@
+"""Damaged and hostile input raises only SncError subclasses, with one clear message."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+
+import snc
+from snc.container import schema as s
+from conftest import random_multitrack
+
+
+def _tiny_file(codec="lossless") -> tuple[bytes, np.ndarray]:
+    mix, stems = random_multitrack(11, frames=300, channels=2, stems=2)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, codec=codec, segment_frames=128)
+    return buf.getvalue(), mix
+
+
+def _decode_all(data: bytes) -> np.ndarray:
+    with snc.open(io.BytesIO(data)) as f:
+        f.describe()
+        return f.read(dtype="native")
+
+
+@pytest.mark.parametrize("codec", ["pcm", "lossless"])
+def test_every_truncation_raises_only_snc_errors(codec):
+    data, mix = _tiny_file(codec)
+    for cut in range(len(data)):
+        try:
+            out = _decode_all(data[:cut])
+        except snc.SncError:
+            continue
+        # the tail may be cut while every segment is intact: then the data must be exact
+        assert np.array_equal(out, mix), f"truncated at {cut} decoded to wrong audio"
+
+
+@pytest.mark.parametrize("codec", ["pcm", "lossless"])
+def test_bit_flips_raise_snc_errors_or_decode_exactly(codec):
+    data, mix = _tiny_file(codec)
+    rng = np.random.default_rng(1)
+    for _ in range(400):
+        damaged = bytearray(data)
+        for _ in range(rng.integers(1, 4)):
+            pos = int(rng.integers(len(damaged)))
+            damaged[pos] ^= 1 << int(rng.integers(8))
+        try:
+            out = _decode_all(bytes(damaged))
+        except snc.SncError:
+            continue
+        assert np.array_equal(out, mix), "a flipped bit changed the audio without a CRC error"
+
+
+def test_crc_error_names_the_segment_and_stream():
+    data, _ = _tiny_file("pcm")
+    damaged = bytearray(data)
+    with snc.open(io.BytesIO(data)) as f:
+        seg = f._reader.segments[1]
+        f._reader._load_segment_header(seg)
+        damaged[seg.packet_offsets[0] + 3] ^= 0x10
+    with pytest.raises(snc.ChecksumError, match=r"segment 1 .*'s0'"):
+        _decode_all(bytes(damaged))
+    # the other stream of that segment is still readable
+    with snc.open(io.BytesIO(bytes(damaged))) as f:
+        f.read(stem="s1")
+
+
+@pytest.mark.parametrize("content,error,match", [
+    (b"", snc.FormatError, "not an SNC file"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(40), snc.FormatError, "bad magic"),
+    (s.MAGIC + bytes([2, 0, 0, 0]) + bytes(40), snc.UnsupportedError, "version 2.0"),
+    (s.MAGIC + bytes([1, 0, 0, 0]), snc.TruncatedError, "file ends"),
+])
+def test_not_snc_inputs(content, error, match):
+    with pytest.raises(error, match=match):
+        snc.open(io.BytesIO(content))
+
+
+def test_huge_chunk_length_is_refused_before_allocating():
+    data, _ = _tiny_file()
+    damaged = bytearray(data)
+    damaged[16:20] = struct.pack("<I", 0xFFFFFFF0)  # INFO chunk length
+    with pytest.raises(snc.FormatError, match="limit"):
+        _decode_all(bytes(damaged))
+
+
+def test_unknown_chunks_are_skipped(tmp_path):
+    data, mix = _tiny_file()
+    with snc.open(io.BytesIO(data)) as f:
+        first_segment = f._reader.segments[0].offset
+    extra = s.build_chunk(b"XTRA", b"future data")
+    patched = data[:first_segment] + extra + data[first_segment:]
+    # offsets moved: the tail's index is now wrong, so the reader rebuilds it by scanning
+    with snc.open(io.BytesIO(patched)) as f:
+        assert np.array_equal(f.read(dtype="native"), mix)
+        assert f.describe()["unknown_chunks"] == ["XTRA"]
+
+
+def test_unknown_codec_is_unsupported_but_info_works(tmp_path, monkeypatch):
+    data, _ = _tiny_file("pcm")
+    patched = data.replace(b"\x03pcm", b"\x03xyz")
+    # the STRM CRCs no longer match; rebuild those chunks with valid CRCs
+    out = bytearray(patched)
+    pos = 12
+    while pos < len(out):
+        ctype, length = bytes(out[pos:pos + 4]), struct.unpack("<I", out[pos + 4:pos + 8])[0]
+        if ctype == b"STRM":
+            out[pos:pos + 12 + length] = s.build_chunk(ctype, bytes(out[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    with snc.open(io.BytesIO(bytes(out))) as f:
+        assert f.describe()["streams"][0]["codec"] == "xyz"
+        with pytest.raises(snc.UnsupportedError, match="unknown codec 'xyz'"):
+            f.read()
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(snc.InputError, match="no such file"):
+        snc.open(tmp_path / "nope.snc")

@@ -1,0 +1,166 @@
+"""Encode -> decode round trips through the Python API: exact for integer input."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import snc
+from conftest import random_multitrack
+
+CODECS = ["pcm", "lossless"]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_mix_and_stems_exact(tmp_path, multitrack, codec):
+    mix, stems = multitrack
+    report = snc.encode(mix, tmp_path / "a.snc", stems=stems, samplerate=44100, codec=codec,
+                        segment_frames=1024, verify=True)
+    assert report.verified
+    with snc.open(tmp_path / "a.snc") as f:
+        assert f.stems == list(stems)
+        assert np.array_equal(f.read(dtype="native"), mix)
+        for name, data in stems.items():
+            assert np.array_equal(f.read(stem=name, dtype="native"), data)
+        assert all(f.verify()["streams"].values())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.integers(1, 3000), channels=st.integers(1, 8), bits=st.sampled_from([8, 16, 24, 32]),
+       rate=st.sampled_from([8000, 11025, 44100, 48000, 96000, 192000]), nstems=st.integers(0, 4),
+       codec=st.sampled_from(CODECS), seed=st.integers(0, 2**32 - 1))
+def test_random_roundtrip_property(tmp_path_factory, frames, channels, bits, rate, nstems, codec, seed):
+    if bits == 32 and nstems:
+        bits = 24  # the residual of a 32-bit mix with stems may need > 32 bits (see spec "Limits")
+    mix, stems = random_multitrack(seed, frames, channels, bits, max(nstems, 1))
+    stems = stems if nstems else None
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems, samplerate=rate, bits=bits, codec=codec, segment_frames=512)
+    buf.seek(0)
+    with snc.open(buf) as f:
+        assert (f.samplerate, f.channels, f.frames) == (rate, channels, frames)
+        assert np.array_equal(f.read(dtype="native"), mix)
+        for name, data in (stems or {}).items():
+            assert np.array_equal(f.read(stem=name, dtype="native"), data)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_input_exact(tmp_path, dtype):
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
+    b = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
+    mix = np.tanh(a.astype(np.float64) + b).astype(dtype)  # "mastered": not the plain sum
+    report = snc.encode(mix, tmp_path / "f.snc", stems={"a": a, "b": b}, samplerate=48000, verify=True)
+    assert report.verified
+    with snc.open(tmp_path / "f.snc") as f:
+        out = f.read(dtype="native")
+        assert out.dtype == np.dtype(dtype) and np.array_equal(out, mix)
+
+
+def test_random_access_equals_slices(small_snc):
+    path, mix, stems = small_snc
+    with snc.open(path) as f:
+        for start, n in [(0, 1), (1023, 2), (1024, 1024), (4999, 10), (777, 3333), (5000, 5)]:
+            assert np.array_equal(f.read(n, start=start, dtype="native"), mix[start:start + n])
+            assert np.array_equal(f.read(n, start=start, stem="s1", dtype="native"), stems["s1"][start:start + n])
+        blocks = list(f.blocks(700, dtype="native"))
+        assert [len(b) for b in blocks[:-1]] == [700] * (len(blocks) - 1)
+        assert np.array_equal(np.concatenate(blocks), mix)
+
+
+class CountingFile(io.FileIO):
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_reads_only_needed_streams_and_segments(tmp_path):
+    mix, stems = random_multitrack(5, frames=40000, stems=4)
+    path = tmp_path / "big.snc"
+    snc.encode(mix, path, stems=stems, samplerate=44100, bits=16, codec="pcm", segment_frames=4096)
+    size = path.stat().st_size
+    with CountingFile(path) as fh:
+        f = snc.SncFile(fh)
+        opened = fh.bytes_read
+        assert opened < 2000  # header chunks + tail + index + hashes only
+        f.read(10, start=20000, stem="s2")
+        # one packet of one stream in one segment: 4096 frames x 2 ch x 2 bytes plus headers
+        assert fh.bytes_read - opened < 4096 * 2 * 2 + 500
+        fh.bytes_read = 0
+        f.read(stem="s0")
+        assert fh.bytes_read < size / 4
+
+
+def test_path_pathlike_and_file_object(small_snc):
+    path, mix, _ = small_snc
+    for source in (str(path), path, open(path, "rb"), io.BytesIO(path.read_bytes())):
+        with snc.open(source) as f:
+            assert np.array_equal(f.read(dtype="native"), mix)
+
+
+def test_float_read_scaling(small_snc):
+    path, mix, _ = small_snc
+    with snc.open(path) as f:
+        x = f.read()
+        assert x.dtype == np.float64
+        assert np.array_equal(x * 32768.0, mix.astype(np.float64))
+        assert f.read(dtype="float32").dtype == np.float32
+
+
+def test_remix_rules(small_snc):
+    path, mix, stems = small_snc
+    with snc.open(path) as f:
+        exact = f.read()
+        assert np.allclose(f.read(gains={"s0": 0.0}), exact, atol=1e-12)
+        silent = f.read(mute=list(stems))
+        assert np.all(silent == 0.0)
+        solo = f.read(solo=["s1"])
+        g = f.remix_gains(solo=["s1"])
+        assert g[0] == 0.0 and g[1] == 1.0 and 0.0 < g[3] < 1.0
+        expected = (stems["s1"] + g[3] * f.read(stem="residual", dtype="native")) / 32768.0
+        assert np.allclose(solo, expected)
+        minus6 = f.read(gains={"s2": -6.0})
+        assert not np.allclose(minus6, exact)
+
+
+def test_info_describes_streams(small_snc):
+    path, _, stems = small_snc
+    d = snc.info(path)
+    for key in ("sample_rate", "frames", "channels", "preset", "streams"):
+        assert key in d
+    assert [s["name"] for s in d["streams"]] == [*stems, "residual"]
+    assert sum(s["bytes"] for s in d["streams"]) < d["file_bytes"]
+    for s in d["streams"]:
+        assert {"name", "role", "codec", "bytes"} <= set(s)
+
+
+def test_separator_none_stores_the_mix_as_one_stem(tmp_path, multitrack):
+    mix, _ = multitrack
+    snc.encode(mix, tmp_path / "m.snc", samplerate=44100)
+    with snc.open(tmp_path / "m.snc") as f:
+        assert f.stems == ["mix"]
+        assert np.array_equal(f.read(stem="mix", dtype="native"), mix)
+        assert not f.read(stem="residual", dtype="native").any()
+
+
+def test_files_from_disk_24_bit(tmp_path):
+    import soundfile as sf
+
+    mix, stems = random_multitrack(9, frames=3000, bits=24, stems=2)
+    sf.write(tmp_path / "mix.wav", mix << 8, 96000, subtype="PCM_24")
+    paths = {}
+    for name, data in stems.items():
+        paths[name] = tmp_path / f"{name}.flac"
+        sf.write(paths[name], data << 8, 96000, subtype="PCM_24")
+    report = snc.encode(tmp_path / "mix.wav", tmp_path / "o.snc", stems=paths, verify=True)
+    assert report.verified
+    with snc.open(tmp_path / "o.snc") as f:
+        assert f.info.bits == 24 and f.samplerate == 96000
+        assert np.array_equal(f.read(dtype="native"), mix)
