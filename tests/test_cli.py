@@ -1,0 +1,114 @@
+"""The command-line tools end to end, through main(argv) as a user would call them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from snc.cli import decode, encode, info
+from conftest import random_multitrack
+
+
+@pytest.fixture
+def song(tmp_path):
+    mix, stems = random_multitrack(4, frames=6000, stems=3)
+    sf.write(tmp_path / "mix.wav", mix.astype(np.int16), 44100, subtype="PCM_16")
+    args = []
+    for name, data in zip(["vocals", "drums", "bass"], stems.values()):
+        sf.write(tmp_path / f"{name}.flac", data.astype(np.int16), 44100)
+        args.append(f"{name}={tmp_path / f'{name}.flac'}")
+    return tmp_path, mix, dict(zip(["vocals", "drums", "bass"], stems.values())), args
+
+
+def _encode(tmp_path, stem_args, *extra):
+    return encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "s.snc"), "--stems", *stem_args, *extra])
+
+
+def test_encode_verify_info_decode(song, capsys):
+    tmp_path, mix, stems, stem_args = song
+    assert _encode(tmp_path, stem_args, "--verify", "--tag", "title=Demo") == 0
+    out = capsys.readouterr().out
+    assert "verify: OK" in out and "bit-exact" in out
+
+    assert info.main([str(tmp_path / "s.snc"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"sample_rate", "frames", "channels", "preset", "streams"} <= set(d)
+    assert [s["name"] for s in d["streams"]] == ["vocals", "drums", "bass", "residual"]
+    assert d["preset"] == "archival" and d["tags"] == {"title": "Demo"}
+    assert info.main([str(tmp_path / "s.snc"), "--verify"]) == 0
+    assert "share" in capsys.readouterr().out
+
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "out.flac")]) == 0
+    assert np.array_equal(sf.read(tmp_path / "out.flac", dtype="int16")[0], mix)
+
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "v.wav"), "--stem", "vocals"]) == 0
+    assert np.array_equal(sf.read(tmp_path / "v.wav", dtype="int16")[0], stems["vocals"])
+
+    assert decode.main([str(tmp_path / "s.snc"), "--stems-dir", str(tmp_path / "stems")]) == 0
+    for name, data in stems.items():
+        assert np.array_equal(sf.read(tmp_path / "stems" / f"{name}.wav", dtype="int16")[0], data)
+    residual = sf.read(tmp_path / "stems" / "residual.wav", dtype="float64")[0]
+    total = sum(d.astype(np.int64) for d in stems.values())
+    assert np.array_equal(np.round(residual * 32768).astype(np.int64), mix - total)
+
+
+def test_remix_start_duration(song):
+    tmp_path, mix, stems, stem_args = song
+    assert _encode(tmp_path, stem_args, "-q") == 0
+    out = tmp_path / "k.wav"
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(out), "--mute", "vocals", "--gain", "drums=-6",
+                        "--start", "0.01", "--duration", "0.05"]) == 0
+    data, rate = sf.read(out, dtype="int16")
+    assert rate == 44100 and len(data) == round(0.05 * 44100)
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "solo.wav"), "--solo", "bass"]) == 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--profile", "karaoke"], "not available yet"),
+    (["--layout", "7.1.4"], "not available yet"),
+    (["--mute", "nobody"], "no stream named 'nobody'"),
+    (["--gain", "vocals=loud"], "not a valid value"),
+    (["--start", "99"], "past the end"),
+])
+def test_decode_errors_are_one_line(song, capsys, argv, message):
+    tmp_path, _, _, stem_args = song
+    assert _encode(tmp_path, stem_args, "-q") == 0
+    capsys.readouterr()
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "x.wav"), *argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--preset", "transparent"], "not available yet"),
+    (["--separator", "demucs"], "not available yet"),
+    (["--bitrate", "128"], "not available yet"),
+    (["--stems", "novalue"], "NAME=VALUE"),
+])
+def test_encode_errors_are_one_line(song, capsys, argv, message):
+    tmp_path, _, _, _ = song
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "o.snc"), *argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o.snc").exists()
+
+
+def test_not_an_snc_file(tmp_path, capsys):
+    (tmp_path / "x.snc").write_bytes(b"hello world, not snc")
+    assert info.main([str(tmp_path / "x.snc")]) == 1
+    assert "not an SNC file" in capsys.readouterr().err
+
+
+def test_corrupted_file_in_cli(song, capsys):
+    tmp_path, _, _, stem_args = song
+    assert _encode(tmp_path, stem_args, "-q", "--codec", "pcm") == 0
+    data = bytearray((tmp_path / "s.snc").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "s.snc").write_bytes(bytes(data))
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "d.wav")]) == 1
+    assert "CRC mismatch" in capsys.readouterr().err
+    assert not (tmp_path / "d.wav").exists()
