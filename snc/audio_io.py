@@ -109,30 +109,25 @@ class AudioSource:
     # ------------------------------------------------------------------
     def read(self, frames: int, target: AudioFormat) -> _np.ndarray:
         """Next ``frames`` frames converted to ``target``'s sample format (zero-padded past the end)."""
-        if self._sf is not None:
-            block = self._read_file(frames, target)
-        else:
-            block = self._array[self._pos:self._pos + frames]
-            block = _convert(block, self.format, target)
-        self._pos += frames
+        block = self._read_file(frames) if self._sf is not None else self._array[self._pos:self._pos + frames]
         if block.dtype.kind == "f" and not _np.isfinite(block).all():
             bad = int(_np.argmax(~_np.isfinite(block).all(axis=1)))
-            raise InputError(f"{self.name}: NaN or infinite sample near frame {self._pos - frames + bad}")
+            raise InputError(f"{self.name}: NaN or infinite sample near frame {self._pos + bad}")
+        block = _convert(block, self.format, target)
+        self._pos += frames
         if len(block) < frames:
             pad = _np.zeros((frames - len(block), block.shape[1]), dtype=block.dtype)
             block = _np.concatenate([block, pad])
         return block
 
-    def _read_file(self, frames: int, target: AudioFormat) -> _np.ndarray:
+    def _read_file(self, frames: int) -> _np.ndarray:
+        """Next frames in the file's own format."""
         try:
             if self.format.sample_format == "int":
-                raw = self._sf.read(frames, dtype="int32", always_2d=True)
-                block = raw >> (32 - self.format.bits)
-            else:
-                block = self._sf.read(frames, dtype=self.format.sample_format, always_2d=True)
+                return self._sf.read(frames, dtype="int32", always_2d=True) >> (32 - self.format.bits)
+            return self._sf.read(frames, dtype=self.format.sample_format, always_2d=True)
         except (_sf.LibsndfileError, RuntimeError) as exc:
             raise InputError(f"{self.name}: read error: {exc}") from None
-        return _convert(block, self.format, target)
 
     def close(self) -> None:
         if self._sf is not None:
@@ -154,7 +149,6 @@ def _convert(block: _np.ndarray, src: AudioFormat, dst: AudioFormat) -> _np.ndar
                 x = x << -shift
         else:
             x = _np.round(block.astype(_np.float64) * (1 << (dst.bits - 1)))
-            x = _np.nan_to_num(x, nan=0.0, posinf=hi, neginf=lo)
         return _np.clip(x, lo, hi).astype(_np.int32)
     scale = float(1 << (src.bits - 1)) if src.sample_format == "int" else 1.0
     return (block.astype(_np.float64) / scale).astype(dst.sample_format)

@@ -18,7 +18,7 @@ from .container.hashing import SignalHasher
 from .container.model import FileInfo, StreamInfo
 from .container.reader import ContainerReader, open_binary
 from .mixing import exact_mix
-from .errors import ChecksumError, CodecError, InputError, SncError
+from .errors import ChecksumError, CodecError, FormatError, InputError, SncError
 
 _DTYPES = ("float64", "float32", "native")
 
@@ -112,7 +112,12 @@ class SncFile:
     def _codec(self, i: int):
         if i not in self._codecs:
             st = self._reader.streams[i]
-            self._codecs[i] = get_codec(st.codec_id, st.codec_config)
+            codec = get_codec(st.codec_id, st.codec_config)
+            integer_file = self.info.sample_format == "int"
+            if codec.channels != st.channels or (codec.format == "int") != integer_file:
+                raise FormatError(f"stream {st.name!r}: codec config ({codec.format}, {codec.channels} ch) does "
+                                  f"not fit the file ({self.info.sample_format}, {self.channels} ch)")
+            self._codecs[i] = codec
         return self._codecs[i]
 
     def remix_gains(self, gains: Mapping[str, float] | None = None, mute=(), solo=()) -> dict[int, float] | None:

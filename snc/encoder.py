@@ -246,13 +246,18 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, codec_id, segme
             packet = res_codec.encode(residual)
             packets.append(packet)
             decoded.append(residual if res_codec.lossless else res_codec.decode(packet, n))
+            decoded_mix = exact_mix(decoded, fmt.sample_format, fmt.bits)
+            if fmt.sample_format != "int" and not _np.array_equal(decoded_mix, mix_block):
+                # float sums are exact unless stems cancel far beyond the mix's precision
+                raise InputError(f"float stems near frame {done} cancel too much for the mix to be stored "
+                                 f"exactly (stems far louder than the mix?)")
             writer.write_segment(n, packets)
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
                 energies[k].update(blk)
                 bytes_per_stream[k] += len(pkt)
             # hash what a decoder will produce (equal to the input mix when the residual is lossless)
-            mix_hash.update(exact_mix(decoded, fmt.sample_format, fmt.bits))
+            mix_hash.update(decoded_mix)
             done += n
             if progress is not None:
                 progress({"stage": "encode", "frames_done": done, "frames_total": mix_src.frames})

@@ -90,8 +90,8 @@ def _body(args) -> int:
                 raise InputError(f"--stems-dir {out_dir} exists and is not a directory")
             out_dir.mkdir(parents=True, exist_ok=True)
             ext = Path(args.output).suffix if args.output else ".wav"
-            for st in f.streams:
-                written = _write_stem(f, st.name, out_dir / f"{_safe_name(st.name)}{ext}", fmt, start, frames)
+            for st, file_name in zip(f.streams, stem_file_names([st.name for st in f.streams])):
+                written = _write_stem(f, st.name, out_dir / f"{file_name}{ext}", fmt, start, frames)
                 print(f"wrote {written}")
             if args.output is None:
                 return 0
@@ -109,10 +109,30 @@ def _body(args) -> int:
     return 0
 
 
-def _safe_name(name: str) -> str:
-    """A stem name as a file name: path separators and control characters replaced."""
-    cleaned = "".join("_" if (c in '/\\:*?"<>|' or ord(c) < 32) else c for c in name).strip(". ")
-    return cleaned or "stem"
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def stem_file_names(names: list[str]) -> list[str]:
+    """Stream names as distinct, safe file names (spec section "Security Considerations").
+
+    Path separators and control characters become ``_``, names are cut to 100
+    characters, Windows device names get a ``_`` prefix, and names that clean
+    up to the same string get ``-2``, ``-3``, ... suffixes.
+    """
+    out: list[str] = []
+    taken: set[str] = set()
+    for name in names:
+        cleaned = "".join("_" if (c in '/\\:*?"<>|' or ord(c) < 32) else c for c in name).strip(". ")[:100]
+        cleaned = cleaned or "stem"
+        if cleaned.split(".")[0].upper() in _WINDOWS_RESERVED:
+            cleaned = "_" + cleaned
+        candidate, n = cleaned, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{cleaned}-{n}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
 
 
 def main(argv=None) -> int:

@@ -52,9 +52,16 @@ class Codec:
 
     @classmethod
     def from_config(cls, config: dict) -> "Codec":
+        """Rebuild from a stored config; missing required keys are an error, never a guess."""
+        required = {"format", "channels"} | ({"bits"} if config.get("format") == "int" else set())
+        missing = required - set(config)
+        if missing:
+            raise CodecError(f"{cls.codec_id}: codec config lacks {sorted(missing)}")
+        if config.get("format") != "int" and "bits" in config:
+            raise CodecError(f"{cls.codec_id}: a float codec config must not give 'bits'")
         try:
             return cls(**config)
-        except TypeError as exc:  # unknown or missing keys in a stored config
+        except TypeError as exc:  # unknown keys in a stored config
             raise CodecError(f"{cls.codec_id}: invalid codec config {config!r}: {exc}") from None
 
     @property

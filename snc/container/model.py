@@ -99,7 +99,8 @@ class StreamInfo:
             mean_square_db=c.mean_square_db,
             loudness_lufs=c.loudness_lufs,
             true_peak_dbtp=c.true_peak_dbtp,
-            provenance=str(c.provenance),
+            # values this version does not know are read as "unknown" (spec section "STRM chunk")
+            provenance=str(c.provenance) if not str(c.provenance).isdigit() else "unknown",
             provenance_detail=dict(c.provenance_detail),
         )
 

@@ -3,7 +3,8 @@
 The reader never reads more than it needs: opening a file reads the header
 chunks and the tail (seek index, hashes); a packet is read only when asked for.
 Every length is checked against the enclosing chunk, the file size and the
-limits of ``schema`` before anything is allocated (spec section "Security").
+limits of ``schema`` before anything is allocated (spec section "Security
+Considerations").
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _parse(schema, data: bytes, what: str):
         raise ChecksumError(f"{what}: CRC mismatch") from None
     except FormatError:
         raise
-    except (construct.ConstructError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+    except (construct.ConstructError, UnicodeDecodeError, ValueError, OverflowError, RecursionError) as exc:
         raise FormatError(f"{what}: malformed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
 
 
@@ -116,11 +117,15 @@ class ContainerReader:
             if ctype in (b"SEGM", b"SIDX", b"HASH", b"TAIL"):
                 break
             if ctype == b"STRM":
+                if len(streams) == info.stream_count:
+                    raise FormatError(f"more STRM chunks than the {info.stream_count} streams INFO announces")
+                if length > _s.MAX_META_JSON:
+                    raise FormatError(f"STRM chunk of {length} bytes exceeds the {_s.MAX_META_JSON}-byte limit")
                 _, body = self._chunk_body(offset)
                 streams.append(StreamInfo.from_container(_parse(_s.StreamBody, body, f"STRM chunk {len(streams)}")))
             elif ctype == b"META":
                 _, body = self._chunk_body(offset)
-                self.meta = dict(_parse(_s.MetaBody, body, "META chunk").meta)
+                self.meta = _clean_meta(_parse(_s.MetaBody, body, "META chunk").meta)
             elif ctype == b"PICT":
                 if length > _s.MAX_PICTURE:
                     raise FormatError(f"PICT chunk of {length} bytes exceeds the {_s.MAX_PICTURE}-byte limit")
@@ -169,9 +174,9 @@ class ContainerReader:
             return None
         try:
             ctype, body = self._chunk_body(offset, b"TAIL")
+            return _parse(_s.TailBody, body, "TAIL chunk")
         except FormatError:
             return None
-        return _parse(_s.TailBody, body, "TAIL chunk")
 
     def _index_from_tail(self, tail):
         _, body = self._chunk_body(tail.seek_index_offset, b"SIDX")
@@ -189,10 +194,20 @@ class ContainerReader:
         return segments, mix_hash, stream_hashes
 
     def _read_hashes(self, offset: int):
-        _, body = self._chunk_body(offset, b"HASH")
-        h = _parse(_s.HashBody, body, "HASH chunk")
+        """(mix digest, stream digests), or (None, None) when the HASH chunk is unusable.
+
+        A damaged HASH chunk does not stop decoding; it only means the file
+        cannot be verified (spec section "HASH chunk").
+        """
+        try:
+            _, body = self._chunk_body(offset, b"HASH")
+            h = _parse(_s.HashBody, body, "HASH chunk")
+        except FormatError:
+            return None, None
         if h.stream_count != len(self.streams):
             raise FormatError("HASH chunk does not list one hash per stream")
+        if str(h.algorithm) != "sha256":
+            return None, None  # an algorithm this version does not know: no hashes
         return bytes(h.mix), [bytes(x) for x in h.streams]
 
     def _scan(self, offset: int):
@@ -262,6 +277,17 @@ class ContainerReader:
             for i, size in enumerate(seg.packet_sizes):
                 totals[i] += size
         return totals
+
+
+def _clean_meta(meta: dict) -> dict:
+    """Drop META keys of the wrong type instead of failing (spec section "META chunk")."""
+    meta = dict(meta)
+    for key in ("tags", "profiles"):
+        if key in meta and not isinstance(meta[key], dict):
+            del meta[key]
+    if "tags" in meta:
+        meta["tags"] = {k: v for k, v in meta["tags"].items() if isinstance(v, str)}
+    return meta
 
 
 def open_binary(source):

@@ -45,10 +45,11 @@ MIN_SEGMENT_FRAMES = 64
 MAX_SEGMENT_FRAMES = 1 << 20
 MAX_FRAMES = 1 << 40
 MAX_CHUNK_LENGTH = 1 << 30  # 1 GiB: no chunk may be larger
-MAX_META_JSON = 16 << 20  # decompressed META and per-stream JSON bound
+MAX_META_JSON = 16 << 20  # decompressed META bound; also the bound of a whole STRM chunk
 MAX_PICTURE = 16 << 20
 MAX_SAMPLE_BYTES = 8  # float64 residual samples are the widest
 
+MAX_SEGMENTS = (MAX_CHUNK_LENGTH - 4) // 16  # the SIDX chunk must fit in one chunk
 FORMAT_VERSION = (1, 0)
 
 
@@ -68,8 +69,8 @@ class _Json(Adapter):
     def _decode(self, obj, context, path):
         try:
             value = json.loads(bytes(obj).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FormatError(f"invalid JSON in {path}: {exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise FormatError(f"invalid JSON in {path}: {type(exc).__name__}") from None
         if not isinstance(value, dict):
             raise FormatError(f"JSON in {path} is not an object")
         return value

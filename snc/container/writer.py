@@ -82,6 +82,10 @@ class SncWriter:
             raise InputError("one packet per stream is required")
         if not 0 < frames <= self.info.segment_frames:
             raise InputError(f"segment of {frames} frames (limit {self.info.segment_frames})")
+        if self._frames_written % self.info.segment_frames:
+            raise InputError("only the last segment may be shorter than segment_frames")
+        if len(self._seek_entries) >= _s.MAX_SEGMENTS:
+            raise InputError(f"too many segments (limit {_s.MAX_SEGMENTS}); use longer segments")
         fields = dict(
             index=len(self._seek_entries),
             start_frame=self._frames_written,
