@@ -22,7 +22,7 @@ from .audio_io import AudioFormat, AudioSource
 from .codecs import available_codecs, get_codec
 from .container.hashing import SignalHasher
 from .container.model import KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, FileInfo, StreamInfo
-from .container.schema import MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
+from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
 from .mixing import exact_mix
 from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
@@ -159,7 +159,8 @@ def exact_stem_sum(blocks: list[_np.ndarray], acc_dtype) -> _np.ndarray:
 
 def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate: int | None = None,
            bits: int | None = None, preset: str = "archival", separator: str = "none", bitrate=None,
-           verify: bool = False, tags: Mapping[str, str] | None = None, codec: str = "lossless",
+           verify: bool = False, tags: Mapping[str, str] | None = None, pictures: list[dict] | None = None,
+           codec: str = "lossless",
            segment_frames: int = DEFAULT_SEGMENT_FRAMES, progress: ProgressCallback | None = None) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
 
@@ -167,6 +168,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     arrays of shape ``(frames, channels)``; arrays need ``samplerate=`` (and
     ``bits=`` for integers wider than their dtype suggests).  Stems are
     converted to the mix's sample format; the residual keeps the mix exact.
+    ``pictures``: cover art as dicts ``{"picture_type": 3, "mime": "image/png",
+    "description": "", "data": bytes}`` (types as in FLAC's PICTURE block).
     """
     _check_options(preset, separator, bitrate, bool(stems))
     if not MIN_SEGMENT_FRAMES <= segment_frames <= MAX_SEGMENT_FRAMES:
@@ -175,7 +178,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
     try:
         _check_stems(mix_src, stem_srcs)
-        report = _encode_sources(mix_src, stem_srcs, output, preset=preset, tags=tags, codec_id=codec,
+        report = _encode_sources(mix_src, stem_srcs, output, preset=preset, tags=tags,
+                                 pictures=_check_pictures(pictures), codec_id=codec,
                                  segment_frames=segment_frames, progress=progress)
     finally:
         mix_src.close()
@@ -194,7 +198,22 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     return report
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, codec_id, segment_frames, progress):
+def _check_pictures(pictures) -> list[dict]:
+    out = []
+    for pic in pictures or ():
+        try:
+            item = dict(picture_type=int(pic.get("picture_type", 3)), mime=str(pic["mime"]),
+                        description=str(pic.get("description", "")), data=bytes(pic["data"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError("a picture is a dict with 'mime' and 'data' (and optional 'picture_type', "
+                             "'description')") from None
+        if not 0 <= item["picture_type"] <= 255 or len(item["data"]) > MAX_PICTURE or not item["mime"].isascii():
+            raise InputError(f"picture out of range (type 0..255, ASCII mime, at most {MAX_PICTURE} bytes)")
+        out.append(item)
+    return out
+
+
+def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec_id, segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
     names = list(stem_srcs) if user_stems else ["mix"]
@@ -225,7 +244,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, codec_id, segme
     res_lo, res_hi = -(1 << (res_fmt.bits - 1)), (1 << (res_fmt.bits - 1)) - 1
     acc_dtype = _np.int64 if fmt.sample_format == "int" else _np.float64
 
-    with SncWriter(output, info, streams, meta=meta) as writer:
+    with SncWriter(output, info, streams, meta=meta, pictures=pictures) as writer:
         done = 0
         while done < mix_src.frames:
             n = min(segment_frames, mix_src.frames - done)
