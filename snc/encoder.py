@@ -24,6 +24,7 @@ from .container.hashing import SignalHasher
 from .container.model import KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, FileInfo, StreamInfo
 from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
+from .loudness import LoudnessMeter
 from .mixing import exact_mix
 from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
 
@@ -131,22 +132,28 @@ def _codec_for(fmt: AudioFormat, codec_id: str):
     return get_codec(codec_id, cfg)
 
 
-class _Energy:
-    """Running mean square of a stream (stored per stream; the remix rule weighs by it)."""
+class _StreamStats:
+    """Measurements stored per stream: mean square (the remix rule weighs by it) and, for
+    stems, BS.1770-4 integrated loudness and true peak (players normalise with them)."""
 
-    def __init__(self, scale: float):
+    def __init__(self, scale: float, samplerate: int, channels: int, loudness: bool):
         self.scale = scale
         self.total = 0.0
         self.count = 0
+        self.meter = LoudnessMeter(samplerate, channels) if loudness else None
 
     def update(self, block: _np.ndarray) -> None:
         x = block.astype(_np.float64) / self.scale
         self.total += float(_np.einsum("ij,ij->", x, x))
         self.count += x.size
+        if self.meter is not None:
+            self.meter.update(x)
 
-    @property
-    def db(self) -> float:
-        return 10.0 * math.log10(self.total / self.count) if self.total > 0 else -math.inf
+    def store(self, stream: StreamInfo) -> None:
+        stream.mean_square_db = 10.0 * math.log10(self.total / self.count) if self.total > 0 else -math.inf
+        if self.meter is not None:
+            stream.loudness_lufs = self.meter.integrated_lufs()
+            stream.true_peak_dbtp = self.meter.true_peak_dbtp()
 
 
 def exact_stem_sum(blocks: list[_np.ndarray], acc_dtype) -> _np.ndarray:
@@ -237,7 +244,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec
     meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": {}}
 
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
-    energies = [_Energy(scale) for _ in streams]
+    stats = [_StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams]
     mix_hash = SignalHasher(fmt.sample_format)
     stream_hashes = [SignalHasher(c.format) for c in codecs]
     bytes_per_stream = [0] * len(streams)
@@ -273,15 +280,15 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec
             writer.write_segment(n, packets)
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
-                energies[k].update(blk)
+                stats[k].update(blk)
                 bytes_per_stream[k] += len(pkt)
             # hash what a decoder will produce (equal to the input mix when the residual is lossless)
             mix_hash.update(decoded_mix)
             done += n
             if progress is not None:
                 progress({"stage": "encode", "frames_done": done, "frames_total": mix_src.frames})
-        for st, e in zip(streams, energies):
-            st.mean_square_db = e.db
+        for st, st_stats in zip(streams, stats):
+            st_stats.store(st)
         writer.close(mix_hash.digest(), [h.digest() for h in stream_hashes])
 
     path = os.fspath(output) if isinstance(output, (str, os.PathLike)) else None
