@@ -1,0 +1,290 @@
+"""Write the conformance vectors in spec/vectors/{valid,uncommon,faulty}/ -- once.
+
+Vectors are golden files: written by this script, then checked forever by
+tests/test_vectors.py.  The expected hashes are computed from the *input*
+audio this script generated (not by decoding the files), so a decoder is
+checked against the truth, not against itself.
+
+Usage: python tools/make_vectors.py [--force]   (refuses to overwrite without --force)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import snc
+from snc.container import schema as s
+from snc.container.hashing import canonical_bytes
+from snc.demo import synthesize_song
+
+ROOT = Path(__file__).resolve().parents[1] / "spec" / "vectors"
+
+
+def sha(block: np.ndarray, fmt: str) -> str:
+    return hashlib.sha256(canonical_bytes(block, fmt)).hexdigest()
+
+
+def expected_hashes(mix, stems, fmt, bits):
+    """Hashes of what a decoder must produce: the mix, each stem, and the residual."""
+    residual_fmt = "int" if fmt == "int" else "float64"
+    if stems:
+        if fmt == "int":
+            residual = mix.astype(np.int64) - sum(v.astype(np.int64) for v in stems.values())
+        else:
+            acc = np.zeros(mix.shape)
+            for v in stems.values():
+                acc += v
+            residual = mix.astype(np.float64) - acc
+    else:
+        residual = np.zeros(mix.shape, dtype=np.int64 if fmt == "int" else np.float64)
+        stems = {"mix": mix}
+    out = {name: sha(v, fmt) for name, v in stems.items()}
+    out["residual"] = sha(residual, residual_fmt)
+    return {"mix_sha256": sha(mix, fmt), "streams_sha256": out, "frames": int(len(mix)),
+            "channels": int(mix.shape[1])}
+
+
+def encode_bytes(mix, stems=None, **kw) -> bytes:
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems, **kw)
+    return buf.getvalue()
+
+
+def chunks(data: bytes):
+    """(type, offset, length) of every chunk."""
+    pos = 12
+    while pos < len(data):
+        ctype, length = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        yield ctype, pos, length
+        pos += 12 + length
+
+
+def rebuild(data: bytes, fn) -> bytes:
+    """Rebuild every chunk as fn(type, body) -> body or None (drop), with valid CRCs."""
+    out = bytearray(data[:12])
+    for ctype, pos, length in chunks(data):
+        body = fn(ctype, data[pos + 8:pos + 8 + length])
+        if body is not None:
+            out += s.build_chunk(ctype, body)
+    return bytes(out)
+
+
+def rng_song(seed, frames, channels, bits, nstems):
+    rng = np.random.default_rng(seed)
+    hi = (1 << (bits - 1)) - 1
+    stems = {f"part{k}": (np.sin(np.arange(frames)[:, None] * (0.01 + 0.003 * k) + np.arange(channels))
+                          * hi / (nstems + 1)).round().astype(np.int32) for k in range(nstems)}
+    total = sum(v.astype(np.int64) for v in stems.values()) if stems else np.zeros((frames, channels), np.int64)
+    mix = np.clip(np.round(np.tanh(total / hi * 1.5) * hi) + rng.integers(-2, 3, total.shape), -hi - 1, hi)
+    return mix.astype(np.int32), stems
+
+
+def valid_vectors():
+    song = synthesize_song(duration=1.0, samplerate=44100, seed=7)
+    yield ("lossless-stereo16-4stems.snc", "synthetic mastered song, 1 s, 44.1 kHz stereo 16-bit, 4 stems, lossless codec",
+           dict(mix=song.mix, stems=song.stems, samplerate=44100, bits=16), "int", 16)
+    mix, stems = rng_song(1, 3000, 2, 16, 2)
+    yield ("pcm-stereo16-2stems.snc", "two stems + residual with the pcm codec, 3000 frames, 4 segments of 1024",
+           dict(mix=mix, stems=stems, samplerate=48000, bits=16, codec="pcm", segment_frames=1024), "int", 16)
+    mix, stems = rng_song(2, 5000, 1, 24, 3)
+    yield ("lossless-mono24-96k.snc", "mono 24-bit at 96 kHz, 3 stems, lossless codec",
+           dict(mix=mix, stems=stems, samplerate=96000, bits=24, segment_frames=2048), "int", 24)
+    mix, _ = rng_song(3, 4000, 2, 16, 0)
+    yield ("mix-only.snc", "no stems (--separator none): the mix is one stem named 'mix', the residual is silent",
+           dict(mix=mix, samplerate=44100, bits=16), "int", 16)
+    rng = np.random.default_rng(4)
+    a = (rng.standard_normal((2000, 2)) * 0.1).astype(np.float32)
+    b = (rng.standard_normal((2000, 2)) * 0.1).astype(np.float32)
+    fmix = np.tanh(a.astype(np.float64) + b).astype(np.float32)
+    yield ("float32-2stems.snc", "float32 mix and stems (pcm), float64 residual",
+           dict(mix=fmix, stems={"a": a, "b": b}, samplerate=44100), "float32", 32)
+
+
+def uncommon_vectors():
+    mix, stems = rng_song(5, 1, 2, 16, 1)
+    yield ("one-frame.snc", "a single frame", dict(mix=mix, stems=stems, samplerate=8000, bits=16), "int", 16, None)
+    mix, stems = rng_song(6, 700, 8, 8, 2)
+    yield ("eight-channels-8bit.snc", "8 channels of 8-bit samples at 8 kHz",
+           dict(mix=mix, stems=stems, samplerate=8000, bits=8, segment_frames=256), "int", 8, None)
+    mix, stems = rng_song(7, 900, 2, 16, 12)
+    yield ("twelve-stems.snc", "12 stems", dict(mix=mix, stems=stems, samplerate=22050, bits=16), "int", 16, None)
+    mix, stems = rng_song(8, 600, 2, 16, 2)
+    stems = dict(zip(["Gesang 🎤", "ドラム"], stems.values()))
+    yield ("unicode-names-tags-picture.snc", "non-ASCII stem names and tags, a PICT chunk (front cover)",
+           dict(mix=mix, stems=stems, samplerate=44100, bits=16,
+                tags={"title": "Ünïcödé — 測試", "artist": "Ｓ"},
+                pictures=[dict(picture_type=3, mime="image/png", description="cover", data=b"\x89PNG\r\n\x1a\n")]),
+           "int", 16, None)
+    mix, stems = rng_song(9, 800, 2, 16, 2)
+
+    def add_unknown_chunk(data):
+        first_seg = next(pos for t, pos, _ in chunks(data) if t == b"SEGM")
+        # an unknown chunk in the header region moves every later offset: rebuild the index by hand
+        extra = s.build_chunk(b"XTRA", b"private data a reader must skip")
+        return fix_offsets(data[:first_seg] + extra + data[first_seg:], len(extra))
+
+    yield ("unknown-chunk.snc", "an unknown 'XTRA' chunk in the header region, which readers skip",
+           dict(mix=mix, stems=stems, samplerate=44100, bits=16, segment_frames=256), "int", 16, add_unknown_chunk)
+
+    def drop_tail(data):
+        return data[:-s.TAIL_CHUNK_SIZE]
+
+    yield ("no-tail.snc", "the TAIL chunk is missing: a reader finds the segments by scanning",
+           dict(mix=mix, stems=stems, samplerate=44100, bits=16, segment_frames=256), "int", 16, drop_tail)
+
+    def minor_version_with_extra_fields(data):
+        out = bytearray(rebuild(data, lambda t, b: b + b"\x00\x01\x02\x03" if t in (b"INFO", b"STRM") else b))
+        out[9] = 7  # version 1.7: fields appended to INFO and STRM, which a 1.0 reader ignores
+        grown = len(out) - len(data)
+        return fix_offsets(bytes(out), grown)
+
+    yield ("minor-version-extra-fields.snc", "format version 1.7 with 4 unknown bytes appended to INFO and STRM bodies",
+           dict(mix=mix, stems=stems, samplerate=44100, bits=16, segment_frames=256), "int", 16,
+           minor_version_with_extra_fields)
+
+
+def fix_offsets(data: bytes, shift: int) -> bytes:
+    """After the header region grew by ``shift`` bytes, rewrite SIDX and TAIL offsets."""
+    def fn(ctype, body):
+        if ctype == b"SIDX":
+            sidx = s.SeekIndexBody.parse(body)
+            return s.SeekIndexBody.build(dict(count=sidx.count, entries=[
+                dict(start_frame=e.start_frame, offset=e.offset + shift) for e in sidx.entries]))
+        if ctype == b"TAIL":
+            tail = s.TailBody.parse(body)
+            return s.TailBody.build(dict(seek_index_offset=tail.seek_index_offset + shift,
+                                         hash_offset=tail.hash_offset + shift))
+        return body
+    return rebuild(data, fn)
+
+
+def faulty_vectors():
+    mix, stems = rng_song(10, 1000, 2, 16, 2)
+    base = encode_bytes(mix, stems, samplerate=44100, bits=16, segment_frames=256)
+    pcm = encode_bytes(mix, stems, samplerate=44100, bits=16, segment_frames=256, codec="pcm")
+    seg = [pos for t, pos, _ in chunks(base) if t == b"SEGM"]
+    pcm_seg = [pos for t, pos, _ in chunks(pcm) if t == b"SEGM"]
+
+    def flip(data, pos, mask=0x01):
+        out = bytearray(data)
+        out[pos] ^= mask
+        return bytes(out)
+
+    yield "bad-magic.snc", "first byte changed", flip(base, 0, 0xFF), "FormatError", "open", "bad magic"
+    yield ("future-major-version.snc", "version 2.0", base[:8] + b"\x02" + base[9:], "UnsupportedError", "open",
+           "version 2.0")
+    yield ("truncated-in-segment.snc", "cut inside the second segment", base[:seg[1] + 40], "TruncatedError", "open",
+           "past the end")
+    yield "header-only.snc", "only the 12-byte file header", base[:12], "TruncatedError", "open", "file ends"
+    yield "info-crc.snc", "one bit of the INFO body flipped", flip(base, 12 + 8 + 2), "ChecksumError", "open", \
+        "INFO chunk at byte 12: CRC mismatch"
+    yield ("packet-crc.snc", "one bit of a pcm packet payload flipped (segment 1, stream 0)",
+           flip(pcm, pcm_seg[1] + 8 + s.SEGMENT_FIXED_SIZE + 3 * s.PACKET_ENTRY_SIZE + 4 + 5), "ChecksumError", "read",
+           "segment 1")
+    yield ("huge-chunk-length.snc", "INFO chunk claims 4 GiB",
+           base[:16] + struct.pack("<I", 0xFFFFFFF0) + base[20:], "FormatError", "open", "limit")
+    bomb = s.build_chunk(b"META", s.MetaBody.build({"meta": {}})[:0] +
+                         __import__("zstandard").ZstdCompressor().compress(b" " * (s.MAX_META_JSON + 1)))
+    first_strm_end = next(pos + 12 + ln for t, pos, ln in chunks(base) if t == b"STRM")
+    yield "zstd-bomb-meta.snc", "META expands past the 16 MiB bound", \
+        fix_offsets(base[:first_strm_end] + bomb + base[first_strm_end:], len(bomb)), "FormatError", "open", \
+        "limit"
+    yield ("no-residual.snc", "the residual stream's role changed to 'other'",
+           rebuild(base, lambda t, b: b.replace(b"\x08residual\x08residual", b"\x08residual\x05other")
+                   if t == b"STRM" else b), "FormatError", "open", "exactly one residual")
+    yield ("unknown-codec.snc", "stream 0 uses codec 'zzzzzzzz', which this version does not know",
+           rebuild(base, lambda t, b: b.replace(b"\x08lossless", b"\x08zzzzzzzz", 1)
+                   if t == b"STRM" and b.startswith(b"\x00\x00") else b), "UnsupportedError", "read",
+           "unknown codec 'zzzzzzzz'")
+    yield ("stream-count-mismatch.snc", "INFO announces 4 streams, 3 STRM chunks follow",
+           rebuild(base, lambda t, b: b[:20] + struct.pack("<H", 4) + b[22:] if t == b"INFO" else b),
+           "FormatError", "open", "INFO announces 4 streams")
+    yield "not-snc-wav.snc", "a WAV file", b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + bytes(28), \
+        "FormatError", "open", "not an SNC file"
+
+
+INTROS = {
+    "valid": "Files every conforming reader MUST decode. `expected.json` gives, per file, the SHA-256 of the "
+             "decoded mix and of every decoded stream (canonical bytes of spec section \"HASH chunk\"), computed "
+             "from the audio the generator fed to the encoder, not by decoding.",
+    "uncommon": "Valid files that exercise rarely used corners of the format: readers MUST decode them to the "
+                "hashes in `expected.json`.",
+    "faulty": "Damaged or hostile files. A reader MUST reject each one with a clear error and MUST NOT crash, "
+              "hang or allocate more than the format's limits allow. `expected.json` names the error class of "
+              "the reference reader (`snc.<error>`), whether opening the file or reading its audio raises it, and a "
+              "phrase of its message (so a vector cannot pass by failing for another reason).",
+}
+
+
+def write_readme(folder: str) -> None:
+    expected = json.loads((ROOT / folder / "expected.json").read_text())
+    lines = [f"# {folder} vectors", "", INTROS[folder], "",
+             "Generated once by `tools/make_vectors.py`; checked by `tests/test_vectors.py`. Golden: never "
+             "regenerate them for a code change -- a change in these bytes is a format change.", "",
+             "| file | what it tests |" + (" error | raised by |" if folder == "faulty" else ""),
+             "|---|---|" + ("---|---|" if folder == "faulty" else "")]
+    for name, e in sorted(expected.items()):
+        extra = f" `{e['error']}` | {e['raised_by']} |" if folder == "faulty" else ""
+        lines.append(f"| `{name}` | {e['description']} |{extra}")
+    (ROOT / folder / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--force", action="store_true", help="overwrite existing vectors (a format change!)")
+    p.add_argument("--readmes-only", action="store_true", help="rewrite only the README of each folder")
+    args = p.parse_args(argv)
+    if args.readmes_only:
+        for folder in INTROS:
+            write_readme(folder)
+        return 0
+    for sub in ("valid", "uncommon", "faulty"):
+        folder = ROOT / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.glob("*.snc")) and not args.force:
+            print(f"{folder} already holds vectors; they are golden: use --force only for a deliberate change",
+                  file=sys.stderr)
+            return 1
+
+    expected = {}
+    for name, desc, kw, fmt, bits in valid_vectors():
+        kw = dict(kw)
+        mix, stems = kw.pop("mix"), kw.pop("stems", None)
+        (ROOT / "valid" / name).write_bytes(encode_bytes(mix, stems, **kw))
+        expected[name] = dict(description=desc, **expected_hashes(mix, stems, fmt, bits))
+    write_json(ROOT / "valid" / "expected.json", expected)
+
+    expected = {}
+    for name, desc, kw, fmt, bits, post in uncommon_vectors():
+        kw = dict(kw)
+        mix, stems = kw.pop("mix"), kw.pop("stems", None)
+        data = encode_bytes(mix, stems, **kw)
+        (ROOT / "uncommon" / name).write_bytes(post(data) if post else data)
+        expected[name] = dict(description=desc, **expected_hashes(mix, stems, fmt, bits))
+    write_json(ROOT / "uncommon" / "expected.json", expected)
+
+    expected = {}
+    for name, desc, data, error, when, message in faulty_vectors():
+        (ROOT / "faulty" / name).write_bytes(data)
+        expected[name] = dict(description=desc, error=error, raised_by=when, message=message)
+    write_json(ROOT / "faulty" / "expected.json", expected)
+    for folder in INTROS:
+        write_readme(folder)
+    print(f"wrote vectors to {ROOT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
