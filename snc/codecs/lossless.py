@@ -1,0 +1,84 @@
+"""``lossless``: bit-exact compression of integer PCM (linear prediction + Rice coding).
+
+A FLAC-like method (RFC 9639): blocks of up to ``block_frames`` frames, stereo
+decorrelation, per-channel fixed or LPC predictor, partitioned Rice residuals
+with raw escapes.  The bitstream is specified normatively in
+``spec/codec-lossless.md``; the kernels live in :mod:`snc.kernels`.
+
+Config: the base config (``format`` must be ``"int"``, ``bits`` 8..32,
+``channels`` 1..8) plus the encoder settings ``block_frames`` (16..65536,
+default 4096) and ``max_order`` (0..32, default 32).  The decoder needs
+neither: every block carries its length and predictor.
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from ..errors import CodecError
+from ..kernels import bitio, errcodes
+from ..kernels.lossless_decode import decode_packet
+from ..kernels.lossless_encode import bound_bytes, encode_packet
+from .base import Codec
+from .registry import register_codec
+
+MAX_CHANNELS = 8
+MAX_BLOCK_FRAMES = 1 << 16
+
+
+@register_codec
+class LosslessCodec(Codec):
+    codec_id = "lossless"
+    lossless = True
+
+    def __init__(
+        self,
+        *,
+        format: str = "int",
+        bits: int = 16,
+        channels: int = 1,
+        block_frames: int = 4096,
+        max_order: int = 32,
+    ):
+        super().__init__(format=format, bits=bits, channels=channels)
+        if format != "int":
+            raise CodecError(f"lossless: only integer samples are supported, got format {format!r}")
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise CodecError(f"lossless: channels must be 1..{MAX_CHANNELS}, got {channels!r}")
+        if not (isinstance(block_frames, int) and 16 <= block_frames <= MAX_BLOCK_FRAMES):
+            raise CodecError(f"lossless: block_frames must be 16..{MAX_BLOCK_FRAMES}, got {block_frames!r}")
+        if not (isinstance(max_order, int) and 0 <= max_order <= 32):
+            raise CodecError(f"lossless: max_order must be 0..32, got {max_order!r}")
+        self.block_frames = block_frames
+        self.max_order = max_order
+
+    def get_config(self) -> dict:
+        cfg = super().get_config()
+        cfg["block_frames"] = self.block_frames
+        cfg["max_order"] = self.max_order
+        return cfg
+
+    def encode(self, block: _np.ndarray) -> bytes:
+        block = self.check_block(block)
+        frames = block.shape[0]
+        buf = _np.zeros(bound_bytes(frames, self.channels, self.bits, self.block_frames), dtype=_np.uint8)
+        nbytes = encode_packet(block, self.bits, self.block_frames, self.max_order, buf, bitio.new_state())
+        if nbytes < 0:  # pragma: no cover - the bound is exact, this is a bug
+            raise CodecError("lossless: internal error: encoder buffer too small")
+        return buf[:nbytes].tobytes()
+
+    def decode(self, data: bytes, frames: int) -> _np.ndarray:
+        if not (isinstance(frames, (int, _np.integer)) and frames >= 0):
+            raise CodecError(f"lossless: invalid frame count {frames!r}")
+        frames = int(frames)
+        data = bytes(data)
+        # spec section 8: a block of at most 65536 frames takes at least 16 + 4 * channels bits,
+        # so a short (corrupt) packet cannot make us allocate a huge output
+        max_blocks = max(0, 8 * len(data) - 8) // (16 + 4 * self.channels)
+        if frames > MAX_BLOCK_FRAMES * max_blocks:
+            raise CodecError(f"lossless: corrupt packet: {len(data)} bytes cannot hold {frames} frames")
+        out = _np.empty((frames, self.channels), dtype=_np.int32)
+        err, bitpos = decode_packet(bitio.padded(data), 8 * len(data), out, self.bits)
+        if err != errcodes.OK:
+            raise CodecError(f"lossless: corrupt packet: {errcodes.message(err, bitpos)}")
+        return out

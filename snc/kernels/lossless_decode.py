@@ -1,0 +1,168 @@
+"""Decoder of the ``lossless`` packet format (``spec/codec-lossless.md``).
+
+Pure integer arithmetic.  ``buf`` is the packet followed by zero padding
+(:func:`snc.kernels.bitio.padded`); ``nbits`` is the packet's length in bits.
+Every field is checked against the remaining length and its legal range
+before it is used, and every reconstructed sample against its bit width, so
+corrupt data yields an error code -- never an out-of-bounds access, an int64
+overflow, or an allocation larger than the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import errcodes as E
+from . import lpc, rice
+from .bitio import read_bits, read_signed
+
+METHOD_V1 = 1
+MAX_BLOCK = 1 << 16
+
+
+@njit(cache=True)
+def read_subframe(buf, bp, nbits, n, width, x):
+    """Decode one subframe of ``n`` samples of ``width`` bits into ``x[:n]`` (spec section 5).
+
+    Returns ``(error code, bit position)``.
+    """
+    if bp + 3 > nbits:
+        return E.TRUNCATED, bp
+    t = read_bits(buf, bp, 2)
+    flag = read_bits(buf, bp + 2, 1)
+    bp += 3
+    wasted = 0
+    if flag:
+        if bp + 5 > nbits:
+            return E.TRUNCATED, bp
+        wasted = read_bits(buf, bp, 5) + 1
+        if wasted >= width:
+            return E.WASTED_BITS, bp
+        bp += 5
+    ws = width - wasted
+    lo = -(np.int64(1) << (ws - 1))
+    hi = (np.int64(1) << (ws - 1)) - 1
+    if t == 0:  # constant
+        if bp + ws > nbits:
+            return E.TRUNCATED, bp
+        v = read_signed(buf, bp, ws) << wasted
+        bp += ws
+        for i in range(n):
+            x[i] = v
+        return E.OK, bp
+    if t == 1:  # verbatim
+        if bp + n * ws > nbits:
+            return E.TRUNCATED, bp
+        for i in range(n):
+            x[i] = read_signed(buf, bp, ws)
+            bp += ws
+    else:
+        if t == 2:  # fixed
+            if bp + 3 > nbits:
+                return E.TRUNCATED, bp
+            order = read_bits(buf, bp, 3)
+            if order > lpc.MAX_FIXED_ORDER or order > n:
+                return E.ORDER, bp
+            bp += 3
+        else:  # LPC
+            if bp + 5 > nbits:
+                return E.TRUNCATED, bp
+            order = read_bits(buf, bp, 5) + 1
+            if order > n:
+                return E.ORDER, bp
+            bp += 5
+        if bp + order * ws > nbits:
+            return E.TRUNCATED, bp
+        for i in range(order):
+            x[i] = read_signed(buf, bp, ws)
+            bp += ws
+        coefs = np.empty(order, dtype=np.int64)
+        shift = 0
+        if t == 2:
+            for j in range(order):
+                coefs[j] = lpc.FIXED_COEFS[order, j]
+        else:
+            if bp + 9 > nbits:
+                return E.TRUNCATED, bp
+            prec = read_bits(buf, bp, 4) + 1
+            if prec == 16:
+                return E.PRECISION, bp
+            shift = read_bits(buf, bp + 4, 5)
+            bp += 9
+            if bp + order * prec > nbits:
+                return E.TRUNCATED, bp
+            for j in range(order):
+                coefs[j] = read_signed(buf, bp, prec)
+                bp += prec
+        err, bp = rice.read(buf, bp, nbits, n, order, ws, x[order:])
+        if err != E.OK:
+            return err, bp
+        if lpc.restore(x, n, coefs, order, shift, lo, hi) >= 0:
+            return E.SAMPLE_RANGE, bp
+    if wasted:
+        for i in range(n):
+            x[i] <<= wasted
+    return E.OK, bp
+
+
+@njit(cache=True)
+def decode_packet(buf, nbits, out, bits):
+    """Decode a packet into ``out`` (int32, frames x channels).  Returns ``(error code, bit position)``."""
+    frames, channels = out.shape
+    if buf.shape[0] * 8 < nbits + 128 or nbits % 8 != 0:
+        return E.SHAPE, 0
+    if nbits < 8:
+        return E.TRUNCATED, 0
+    if read_bits(buf, 0, 8) != METHOD_V1:
+        return E.METHOD, 0
+    bp = 8
+    work = np.empty((channels, min(frames, MAX_BLOCK)), dtype=np.int64)
+    lo = -(np.int64(1) << (bits - 1))
+    hi = (np.int64(1) << (bits - 1)) - 1
+    pos = 0
+    while pos < frames:
+        head = 18 if channels == 2 else 16
+        if bp + head > nbits:
+            return E.TRUNCATED, bp
+        n = read_bits(buf, bp, 16) + 1
+        if n > frames - pos:
+            return E.BLOCK_SIZE, bp
+        mode = 0
+        if channels == 2:
+            mode = read_bits(buf, bp + 16, 2)
+        bp += head
+        for c in range(channels):
+            side = (mode == 1 and c == 1) or (mode == 2 and c == 0) or (mode == 3 and c == 1)
+            err, bp = read_subframe(buf, bp, nbits, n, bits + (1 if side else 0), work[c])
+            if err != E.OK:
+                return err, bp
+        if mode != 0:
+            a = work[0]
+            b = work[1]
+            for i in range(n):
+                if mode == 1:  # left, side
+                    b[i] = a[i] - b[i]
+                elif mode == 2:  # side, right
+                    a[i] = a[i] + b[i]
+                else:  # mid, side
+                    m = (a[i] << 1) | (b[i] & 1)
+                    s = b[i]
+                    a[i] = (m + s) >> 1
+                    b[i] = (m - s) >> 1
+        for c in range(channels):
+            for i in range(n):
+                v = work[c, i]
+                if v < lo or v > hi:
+                    return E.SAMPLE_RANGE, bp
+                out[pos + i, c] = v
+        pos += n
+    # spec section 3: zero padding to the byte boundary, nothing after it
+    end = (bp + 7) // 8 * 8
+    if end > nbits:
+        return E.TRUNCATED, bp
+    if read_bits(buf, bp, end - bp) != 0:
+        return E.PADDING, bp
+    if end != nbits:
+        return E.TRAILING, end
+    return E.OK, end

@@ -1,0 +1,388 @@
+"""Encoder of the ``lossless`` packet format (``spec/codec-lossless.md``).
+
+Per block and channel the encoder searches a subframe (spec section 5):
+CONSTANT if all samples are equal, else -- after removing wasted bits --
+VERBATIM, the FIXED order with the smallest residual, and one LPC predictor
+per analysis window (after libFLAC's ``subdivide_tukey``), of the order
+libFLAC's error estimate prefers.  The predictors are ranked by a quick bit
+estimate of their actual residual (``rice.estimate``); the best is costed
+exactly (``rice.plan``) and written if it beats VERBATIM.  Stereo blocks cost
+all four channel assignments (section 4), like libFLAC without
+``--loose-mid-side``.  None of these choices is normative: any encoder that
+writes valid packets is conforming.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import lpc, rice
+from .bitio import flush, put_bits, put_long, room
+
+METHOD_V1 = 1
+
+# subframe types (spec section 5)
+CONSTANT, VERBATIM, FIXED, LPC = 0, 1, 2, 3
+# stereo modes (spec section 4)
+INDEPENDENT, LEFT_SIDE, SIDE_RIGHT, MID_SIDE = 0, 1, 2, 3
+
+# -- search settings (encoder choices, not part of the format) ------------------------------
+#: largest partition order the encoder tries
+PMAX = 8
+#: ... when estimating the bits of a candidate predictor
+PMAX_ESTIMATE = 6
+#: analysis windows: the block, its halves, .. (up to this many parts)
+WINDOW_LEVELS = 3
+#: LPC candidates (best by the window's prediction gain) whose residual is estimated; 9 = all
+RESIDUAL_CANDIDATES = 9
+#: LPC candidates (best by estimate) costed exactly
+EXACT_CANDIDATES = 1
+#: the FIXED and LPC candidates are both costed exactly if their estimates are this close
+EXACT_MARGIN = 0.0
+#: blocks shorter than this cost every FIXED order exactly
+SHORT_BLOCK = 32
+
+# slots of a subframe plan (int64 array): header fields, LPC coefficients, residual coding
+TYPE, WASTED, ORDER, PREC, SHIFT, BITS, VALUE, SEL, PORDER = range(9)
+COEFS = 16
+PARAMS = COEFS + lpc.MAX_ORDER
+PLAN_LEN = PARAMS + (1 << PMAX)
+
+
+@njit(cache=True)
+def default_precision(width, n):
+    """Coefficient precision for ``width``-bit audio in blocks of ``n`` (libFLAC's choice)."""
+    if width < 16:
+        return max(5, 2 + width // 2)
+    if width == 16:
+        if n <= 192:
+            return 7
+        if n <= 384:
+            return 8
+        if n <= 576:
+            return 9
+        if n <= 1152:
+            return 10
+        if n <= 2304:
+            return 11
+        if n <= 4608:
+            return 12
+        return 13
+    return 15
+
+
+@njit(cache=True)
+def _header_bits(wasted):
+    return 3 + (5 if wasted else 0)
+
+
+@njit(cache=True)
+def _try_residual(xs, xf, n, coefs, order, shift, width, cres, params):
+    """Residual of one predictor into ``cres`` and its exact coding (``rice.plan``):
+    returns ``(bits, sel, porder)`` with the parameters in ``params``, or bits = -1
+    if a residual is out of the range of spec section 7.4."""
+    umax = lpc.residual(xs, xf, n, coefs, order, shift, cres)
+    if umax >= (np.int64(1) << (width + rice.RANGE_EXTRA_BITS)):
+        return -1, 0, 0
+    pmax = rice.max_partition_order(n, order, PMAX)
+    return rice.plan(cres, n, order, pmax, params)
+
+
+@njit(cache=True)
+def _keep_residual(plan, res, cres, n, order, sel, porder, params):
+    """Record the chosen predictor's residual and its coding in ``plan`` / ``res``."""
+    res[: n - order] = cres[: n - order]
+    plan[SEL] = sel
+    plan[PORDER] = porder
+    plan[PARAMS : PARAMS + (1 << porder)] = params[: 1 << porder]
+
+
+@njit(cache=True)
+def _lpc_candidates(xs, xf, n, ws, windows, segs, maxo, prec, q, orders, shifts, est, cres):
+    """Quantised LPC predictors from the analysis windows, best first.
+
+    One predictor per window and per punched-out window (whose autocorrelation
+    is taken as the sum of the other parts'), of the order libFLAC's estimate
+    prefers.  The :data:`RESIDUAL_CANDIDATES` with the best prediction gain are
+    ranked by ``rice.estimate`` of their actual residual plus their coefficient
+    and warm-up bits (``est``).  Fills the first ``k <= len(orders)`` entries of
+    ``q`` / ``orders`` / ``shifts`` / ``est``; returns ``k``.
+    """
+    rows = windows.shape[0]
+    levels = 1
+    while levels * (levels + 1) // 2 < rows:
+        levels += 1
+    ncand = rows
+    for k in range(3, levels + 1):
+        ncand += k
+    acs = np.zeros((ncand, maxo + 1))
+    y = np.empty(n)
+    for r in range(rows):
+        s0 = segs[r, 0]
+        m = segs[r, 1] - s0
+        for i in range(m):
+            y[i] = xf[s0 + i] * windows[r, s0 + i]
+        lpc.autocorrelation(y, m, maxo, acs[r])
+    c = rows
+    for k in range(3, levels + 1):
+        first = k * (k - 1) // 2
+        for j in range(k):
+            for r in range(first, first + k):
+                if r != first + j:
+                    acs[c] += acs[r]
+            c += 1
+
+    energy = 0.0
+    for i in range(n):
+        energy += xf[i] * xf[i]
+    coefs = np.zeros((maxo, maxo))
+    errs = np.zeros(maxo)
+    qs = np.zeros((ncand, lpc.MAX_ORDER), dtype=np.int64)
+    c_order = np.zeros(ncand, dtype=np.int64)
+    c_shift = np.full(ncand, -1, dtype=np.int64)
+    proxy = np.full(ncand, np.inf)
+    for c in range(ncand):
+        nvalid = lpc.levinson(acs[c], maxo, coefs, errs)
+        if nvalid == 0:
+            continue
+        order = 1
+        e_best = lpc.expected_bits(errs[0], n, 1, prec + ws)
+        for o in range(2, nvalid + 1):
+            e = lpc.expected_bits(errs[o - 1], n, o, prec + ws)
+            if e < e_best:
+                e_best = e
+                order = o
+        shift = lpc.quantize(coefs[order - 1], order, prec, 31, qs[c])
+        if shift < 0:
+            continue
+        c_order[c] = order
+        c_shift[c] = shift
+        # the window's prediction gain applied to the whole block's energy
+        proxy[c] = lpc.expected_bits(errs[order - 1] / acs[c, 0] * energy, n, order, prec + ws)
+    ranked = np.argsort(proxy)
+    kept = 0
+    for t0 in range(min(ncand, RESIDUAL_CANDIDATES)):
+        c = ranked[t0]
+        if c_shift[c] < 0:
+            break
+        order = c_order[c]
+        shift = c_shift[c]
+        qc = qs[c]
+        umax = lpc.residual(xs, xf, n, qc, order, shift, cres)
+        if umax >= (np.int64(1) << (ws + rice.RANGE_EXTRA_BITS)):
+            continue
+        pmax = rice.max_partition_order(n, order, PMAX_ESTIMATE)
+        score = rice.estimate(cres, n, order, pmax) + order * (prec + ws)
+        # insert into the sorted short list
+        pos = kept
+        while pos > 0 and score < est[pos - 1]:
+            pos -= 1
+        if pos >= len(orders):
+            continue
+        last = min(kept, len(orders) - 1)
+        for t in range(last, pos, -1):
+            est[t] = est[t - 1]
+            orders[t] = orders[t - 1]
+            shifts[t] = shifts[t - 1]
+            q[t] = q[t - 1]
+        est[pos] = score
+        orders[pos] = order
+        shifts[pos] = shift
+        q[pos] = qc
+        kept = min(kept + 1, len(orders))
+    return kept
+
+
+@njit(cache=True)
+def analyse(x, n, width, stream_bits, windows, segs, max_order, plan, res):
+    """Choose the subframe for ``x[:n]``: samples of ``width`` bits from a
+    stream of ``stream_bits``-bit samples (``width`` is one more for a side
+    channel).  Fills ``plan`` and, for predictors, ``res[:n - order]``; returns
+    the exact bit count of the subframe.
+    """
+    plan[:] = 0
+    v0 = x[0]
+    const = True
+    acc = np.int64(0)
+    for i in range(n):
+        acc |= x[i]
+        if x[i] != v0:
+            const = False
+    if const:
+        plan[TYPE] = CONSTANT
+        plan[VALUE] = v0
+        plan[BITS] = 3 + width
+        return plan[BITS]
+    wasted = 0
+    while (acc >> wasted) & 1 == 0:
+        wasted += 1
+    xs = x[:n] >> wasted
+    ws = width - wasted
+    head = _header_bits(wasted)
+    plan[WASTED] = wasted
+    plan[TYPE] = VERBATIM
+    best = head + n * ws
+    xf = xs.astype(np.float64)
+    cres = np.empty(n, dtype=np.int64)
+    params = np.empty(1 << PMAX, dtype=np.int64)
+
+    # fixed predictors: the order with the smallest residual (libFLAC's choice)
+    sums = np.zeros(5)
+    lpc.fixed_abs_sums(xs, n, sums)
+    top = min(lpc.MAX_FIXED_ORDER, n)
+    guess = 0
+    for o in range(1, top + 1):
+        if sums[o] < sums[guess]:
+            guess = o
+    if n < SHORT_BLOCK:  # short blocks: cost every order exactly
+        for o in range(top + 1):
+            bits, sel, porder = _try_residual(xs, xf, n, lpc.FIXED_COEFS[o], o, 0, ws, cres, params)
+            if bits >= 0 and head + 3 + o * ws + bits < best:
+                best = head + 3 + o * ws + bits
+                plan[TYPE] = FIXED
+                plan[ORDER] = o
+                _keep_residual(plan, res, cres, n, o, sel, porder, params)
+        fixed_est = np.inf
+    else:
+        lpc.residual(xs, xf, n, lpc.FIXED_COEFS[guess], guess, 0, cres)
+        pmax = rice.max_partition_order(n, guess, PMAX)
+        fixed_est = head + 3 + guess * ws + rice.estimate(cres, n, guess, pmax)
+
+    # LPC: one candidate per analysis window, the best by estimate
+    maxo = min(max_order, n // 4)
+    lpc_est = np.inf
+    q = np.zeros((EXACT_CANDIDATES, lpc.MAX_ORDER), dtype=np.int64)
+    orders = np.zeros(EXACT_CANDIDATES, dtype=np.int64)
+    shifts = np.zeros(EXACT_CANDIDATES, dtype=np.int64)
+    ests = np.full(EXACT_CANDIDATES, np.inf)
+    nbest = 0
+    prec = default_precision(min(stream_bits, ws), n)
+    if maxo >= 1:
+        nbest = _lpc_candidates(xs, xf, n, ws, windows, segs, maxo, prec, q, orders, shifts, ests, cres)
+        if nbest > 0:
+            lpc_est = head + 5 + 4 + 5 + ests[0]
+
+    # exact costs of the promising candidates
+    if n >= SHORT_BLOCK and fixed_est <= lpc_est * (1.0 + EXACT_MARGIN):
+        bits, sel, porder = _try_residual(xs, xf, n, lpc.FIXED_COEFS[guess], guess, 0, ws, cres, params)
+        if bits >= 0 and head + 3 + guess * ws + bits < best:
+            best = head + 3 + guess * ws + bits
+            plan[TYPE] = FIXED
+            plan[ORDER] = guess
+            _keep_residual(plan, res, cres, n, guess, sel, porder, params)
+    for c in range(nbest):
+        if head + 5 + 4 + 5 + ests[c] > fixed_est * (1.0 + EXACT_MARGIN):
+            break
+        order = orders[c]
+        bits, sel, porder = _try_residual(xs, xf, n, q[c], order, shifts[c], ws, cres, params)
+        if bits < 0:
+            continue
+        bits += head + 5 + order * ws + 4 + 5 + order * prec
+        if bits < best:
+            best = bits
+            plan[TYPE] = LPC
+            plan[ORDER] = order
+            plan[PREC] = prec
+            plan[SHIFT] = shifts[c]
+            plan[COEFS : COEFS + order] = q[c, :order]
+            _keep_residual(plan, res, cres, n, order, sel, porder, params)
+    plan[BITS] = best
+    return best
+
+
+@njit(cache=True)
+def write_subframe(buf, st, x, n, width, plan, res):
+    """Write the subframe chosen by :func:`analyse` (spec section 5)."""
+    t = plan[TYPE]
+    wasted = plan[WASTED]
+    put_bits(buf, st, t, 2)
+    if wasted:
+        put_bits(buf, st, 1, 1)
+        put_bits(buf, st, wasted - 1, 5)
+    else:
+        put_bits(buf, st, 0, 1)
+    ws = width - wasted
+    if t == CONSTANT:
+        put_long(buf, st, plan[VALUE], width)
+        return
+    if t == VERBATIM:
+        for i in range(n):
+            put_long(buf, st, x[i] >> wasted, ws)
+        return
+    order = plan[ORDER]
+    if t == FIXED:
+        put_bits(buf, st, order, 3)
+    else:
+        put_bits(buf, st, order - 1, 5)
+    for i in range(order):
+        put_long(buf, st, x[i] >> wasted, ws)
+    if t == LPC:
+        prec = plan[PREC]
+        put_bits(buf, st, prec - 1, 4)
+        put_bits(buf, st, plan[SHIFT], 5)
+        for j in range(order):
+            put_bits(buf, st, plan[COEFS + j], prec)
+    rice.write(buf, st, res, n, order, plan[SEL], plan[PORDER], plan[PARAMS:])
+
+
+@njit(cache=True)
+def bound_bytes(frames, channels, bits, block_frames):
+    """Upper bound of an encoded packet's size (every subframe verbatim at worst)."""
+    nblocks = (frames + block_frames - 1) // block_frames
+    return 1 + nblocks * (3 + channels * 2) + (frames * channels * (bits + 1) + 7) // 8 + 16
+
+
+@njit(cache=True)
+def encode_packet(x, bits, block_frames, max_order, buf, st):
+    """Encode ``x`` (int32, frames x channels) into ``buf`` (size :func:`bound_bytes`).
+
+    Returns the number of bytes written, or -1 if the buffer was too small (a bug).
+    """
+    frames, channels = x.shape
+    put_bits(buf, st, METHOD_V1, 8)
+    nsig = 4 if channels == 2 else channels
+    sig = np.empty((nsig, min(block_frames, max(frames, 1))), dtype=np.int64)
+    res = np.empty_like(sig)
+    plans = np.zeros((nsig, PLAN_LEN), dtype=np.int64)
+    widths = np.full(nsig, bits, dtype=np.int64)
+    if channels == 2:
+        widths[3] = bits + 1  # side
+    windows, segs = lpc.make_windows(1, WINDOW_LEVELS)
+    cost = np.zeros(nsig, dtype=np.int64)
+    pos = 0
+    while pos < frames:
+        n = min(block_frames, frames - pos)
+        if windows.shape[1] != n:
+            windows, segs = lpc.make_windows(n, WINDOW_LEVELS)
+        for c in range(channels):
+            for i in range(n):
+                sig[c, i] = x[pos + i, c]
+        if channels == 2:
+            for i in range(n):
+                sig[2, i] = (sig[0, i] + sig[1, i]) >> 1
+                sig[3, i] = sig[0, i] - sig[1, i]
+        for c in range(nsig):
+            cost[c] = analyse(sig[c], n, widths[c], bits, windows, segs, max_order, plans[c], res[c])
+        mode = INDEPENDENT
+        chans = np.arange(channels)
+        if channels == 2:
+            best = cost[0] + cost[1]
+            for m, a, b in ((LEFT_SIDE, 0, 3), (SIDE_RIGHT, 3, 1), (MID_SIDE, 2, 3)):
+                if cost[a] + cost[b] < best:
+                    best = cost[a] + cost[b]
+                    mode = m
+                    chans[0] = a
+                    chans[1] = b
+        total = 16 + (2 if channels == 2 else 0)
+        for c in chans:
+            total += cost[c]
+        if room(buf, st) < total // 8 + 16:
+            return -1
+        put_bits(buf, st, n - 1, 16)
+        if channels == 2:
+            put_bits(buf, st, mode, 2)
+        for c in chans:
+            write_subframe(buf, st, sig[c], n, widths[c], plans[c], res[c])
+        pos += n
+    return flush(buf, st)

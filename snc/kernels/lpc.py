@@ -1,0 +1,270 @@
+"""Linear prediction: windows, autocorrelation, Levinson-Durbin, coefficient
+quantisation, and the exact integer prediction / restoration.
+
+The float parts (windows .. quantisation) only *choose* a predictor in the
+encoder.  The prediction itself is exact integer arithmetic
+(``spec/codec-lossless.md`` section 6, after RFC 9639 sections 9.2.5 and
+9.2.6): the decoder's :func:`restore` uses int64, the encoder's
+:func:`residual` float64 sums that are provably exact (see there)::
+
+    prediction[i] = (sum_{j<order} coef[j] * x[i-1-j]) >> shift      (arithmetic shift = floor)
+    residual[i]   = x[i] - prediction[i]
+
+A fixed polynomial predictor of order 0..4 is the same with ``shift = 0`` and
+the coefficients of :data:`FIXED_COEFS`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+MAX_ORDER = 32
+MAX_FIXED_ORDER = 4
+
+#: fixed polynomial predictors, RFC 9639 section 9.2.5 (row = order, coef[j] multiplies x[i-1-j])
+FIXED_COEFS = np.array(
+    [[0, 0, 0, 0], [1, 0, 0, 0], [2, -1, 0, 0], [3, -3, 1, 0], [4, -6, 4, -1]], dtype=np.int64
+)
+
+
+# -- windows (encoder only; after libFLAC's tukey and subdivide_tukey) ---------------------
+
+
+@njit(cache=True)
+def _hann_edge(i, m):
+    return 0.5 - 0.5 * math.cos(math.pi * i / m)
+
+
+@njit(cache=True)
+def tukey(n, p, out):
+    """Tukey window: flat top with Hann tapers over a fraction ``p`` of ``n``."""
+    for i in range(n):
+        out[i] = 1.0
+    np_ = int(p / 2.0 * n) - 1
+    if np_ > 0:
+        for i in range(np_ + 1):
+            out[i] = _hann_edge(i, np_)
+            out[n - np_ - 1 + i] = _hann_edge(i + np_, np_)
+
+
+@njit(cache=True)
+def make_windows(n, levels):
+    """The encoder's analysis windows for a block of ``n`` samples.
+
+    Level 1 is ``tukey(0.5)`` over the block; level ``k = 2 .. levels`` splits
+    the block into ``k`` parts, each with its own ``tukey(0.5)``.  Returns
+    ``(windows, segments)``: row ``r`` of ``windows`` is non-zero only on
+    ``segments[r, 0] <= i < segments[r, 1]``.  (libFLAC's ``subdivide_tukey(levels)``
+    analyses the parts and the block with each part punched out; the encoder
+    forms the latter by adding the parts' autocorrelations.)
+    """
+    rows = levels * (levels + 1) // 2
+    w = np.zeros((rows, n))
+    seg = np.zeros((rows, 2), dtype=np.int64)
+    r = 0
+    for k in range(1, levels + 1):
+        for j in range(k):
+            s = j * n // k
+            e = (j + 1) * n // k
+            tukey(e - s, 0.5, w[r, s:e])
+            seg[r, 0] = s
+            seg[r, 1] = e
+            r += 1
+    return w, seg
+
+
+# -- analysis ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def autocorrelation(x, n, maxlag, out):
+    """``out[l] = sum_i x[i] * x[i+l]`` for ``l = 0 .. maxlag`` (float64).
+
+    The lag loop is innermost so that it vectorises, with four samples per
+    step; the summation order is fixed, so the result does not depend on the
+    machine's vector width.
+    """
+    nl = maxlag + 1
+    xp = np.zeros(n + nl + 4)
+    xp[:n] = x[:n]
+    acc = np.zeros(nl)
+    for i in range(0, n, 4):
+        a = xp[i]
+        b = xp[i + 1]
+        c = xp[i + 2]
+        d = xp[i + 3]
+        w0 = xp[i : i + nl]
+        w1 = xp[i + 1 : i + 1 + nl]
+        w2 = xp[i + 2 : i + 2 + nl]
+        w3 = xp[i + 3 : i + 3 + nl]
+        for lag in range(nl):
+            acc[lag] += (a * w0[lag] + b * w1[lag]) + (c * w2[lag] + d * w3[lag])
+    out[:nl] = acc
+
+
+@njit(cache=True)
+def levinson(autoc, max_order, coefs, errors):
+    """Levinson-Durbin recursion (libFLAC ``FLAC__lpc_compute_lp_coefficients``).
+
+    Fills ``coefs[o-1, :o]`` (predictor of order ``o``, ``x[i] ~ sum coef[j] x[i-1-j]``)
+    and ``errors[o-1]`` (its prediction error energy); returns the number of
+    valid orders (fewer than ``max_order`` when the recursion degenerates).
+    """
+    err = autoc[0]
+    if not err > 0.0:
+        return 0
+    lpc = np.zeros(max_order)
+    for i in range(max_order):
+        r = -autoc[i + 1]
+        for j in range(i):
+            r -= lpc[j] * autoc[i - j]
+        r /= err
+        lpc[i] = r
+        for j in range(i // 2):
+            tmp = lpc[j]
+            lpc[j] += r * lpc[i - 1 - j]
+            lpc[i - 1 - j] += r * tmp
+        if i & 1:
+            lpc[i // 2] += lpc[i // 2] * r
+        err *= 1.0 - r * r
+        for j in range(i + 1):
+            coefs[i, j] = -lpc[j]
+        errors[i] = err
+        if not err > 0.0:
+            return i + 1
+    return max_order
+
+
+@njit(cache=True)
+def expected_bits(err, n, order, overhead):
+    """libFLAC's estimate of the bits of a block predicted with error energy ``err``."""
+    if err > 0.0:
+        bps = 0.5 * math.log2(0.5 * err / n)
+        if bps < 0.0:
+            bps = 0.0
+    else:
+        bps = 0.0
+    return bps * (n - order) + order * overhead
+
+
+@njit(cache=True)
+def quantize(coefs, order, precision, max_shift, out):
+    """Quantise ``coefs[:order]`` to ``precision``-bit integers (libFLAC's method,
+    rounding with error feedback).  Returns the shift, or -1 when the
+    coefficients are all zero or too large for ``precision`` bits."""
+    cmax = 0.0
+    for j in range(order):
+        cmax = max(cmax, abs(coefs[j]))
+    if not cmax > 0.0:
+        return -1
+    qmax = (1 << (precision - 1)) - 1
+    qmin = -(1 << (precision - 1))
+    log2cmax = math.frexp(cmax)[1] - 1  # 2**log2cmax <= cmax < 2**(log2cmax + 1)
+    shift = precision - 2 - log2cmax
+    if shift > max_shift:
+        shift = max_shift
+    if shift < 0:
+        return -1
+    scale = float(1 << shift)
+    e = 0.0
+    for j in range(order):
+        e += coefs[j] * scale
+        q = math.floor(abs(e) + 0.5)  # round half away from zero
+        if e < 0.0:
+            q = -q
+        q = min(max(q, qmin), qmax)
+        e -= q
+        out[j] = np.int64(q)
+    return shift
+
+
+# -- integer prediction ------------------------------------------------------------------
+
+
+_CHUNK = 256
+
+
+@njit(cache=True)
+def residual(x, xf, n, coefs, order, shift, out):
+    """Encoder: ``out[i - order] = x[i] - prediction[i]`` for ``i = order .. n-1``.
+
+    ``xf`` is ``x`` as float64.  The sums are formed in float64, which is exact
+    here: ``|coef| <= 2**14``, ``|x| <= 2**32`` and ``order <= 32`` bound every
+    product and partial sum by ``2**51 < 2**53``, so each is an exact integer,
+    and ``floor(sum * 2**-shift)`` equals the integer ``sum >> shift``.  (Float
+    vector multiply-adds are much faster than int64 ones.)  Returns the largest
+    zig-zag value of the residuals (0 when there are none).
+    """
+    m = n - order
+    acc = np.empty(_CHUNK)
+    scale = 1.0 / (np.int64(1) << shift)
+    umax = np.int64(0)
+    for c0 in range(0, m, _CHUNK):
+        cl = min(_CHUNK, m - c0)
+        acc[:cl] = 0.0
+        j = 0
+        while j + 4 <= order:  # four taps per pass: fewer loads and stores of acc
+            a0 = float(coefs[j])
+            a1 = float(coefs[j + 1])
+            a2 = float(coefs[j + 2])
+            a3 = float(coefs[j + 3])
+            b = order - 1 - j + c0
+            x0 = xf[b : b + cl]
+            x1 = xf[b - 1 : b - 1 + cl]
+            x2 = xf[b - 2 : b - 2 + cl]
+            x3 = xf[b - 3 : b - 3 + cl]
+            for i in range(cl):
+                acc[i] += (a0 * x0[i] + a1 * x1[i]) + (a2 * x2[i] + a3 * x3[i])
+            j += 4
+        while j < order:
+            a0 = float(coefs[j])
+            b = order - 1 - j + c0
+            x0 = xf[b : b + cl]
+            for i in range(cl):
+                acc[i] += a0 * x0[i]
+            j += 1
+        xo = x[order + c0 : order + c0 + cl]
+        oo = out[c0 : c0 + cl]
+        for i in range(cl):
+            r = xo[i] - np.int64(math.floor(acc[i] * scale))
+            oo[i] = r
+            umax = max(umax, (r << 1) ^ (r >> 63))
+    return umax
+
+
+@njit(cache=True)
+def fixed_abs_sums(x, n, out):
+    """``out[o] = sum |residual|`` of the fixed predictors of order 0..4 over ``i >= 4``
+    (one pass; libFLAC's ``FLAC__fixed_compute_best_predictor``)."""
+    for o in range(5):
+        out[o] = 0.0
+    for i in range(4, n):
+        e0 = x[i]
+        e1 = e0 - x[i - 1]
+        e2 = e1 - (x[i - 1] - x[i - 2])
+        e3 = e2 - (x[i - 1] - 2 * x[i - 2] + x[i - 3])
+        e4 = e3 - (x[i - 1] - 3 * x[i - 2] + 3 * x[i - 3] - x[i - 4])
+        out[0] += abs(e0)
+        out[1] += abs(e1)
+        out[2] += abs(e2)
+        out[3] += abs(e3)
+        out[4] += abs(e4)
+
+
+@njit(cache=True)
+def restore(x, n, coefs, order, shift, lo, hi):
+    """Decoder: ``x[:order]`` holds the warm-up samples and ``x[order:n]`` the
+    residuals; replace the residuals by samples in place.  Returns the first
+    index whose sample falls outside ``[lo, hi]`` (then stops), or -1."""
+    for i in range(order, n):
+        s = np.int64(0)
+        for j in range(order):
+            s += coefs[j] * x[i - 1 - j]
+        v = x[i] + (s >> shift)
+        if v < lo or v > hi:
+            return i
+        x[i] = v
+    return -1
