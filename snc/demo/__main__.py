@@ -28,7 +28,7 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(out: Path, seconds: float, seed: int) -> bool:
+def run(out: Path, seconds: float, seed: int, keep: bool) -> bool:
     print(f"SNC {__version__} demo: synthesising a {seconds:g} s song (drums, bass, chords, voice-like lead; "
           f"EQ + compressor + limiter on the mix)")
     song = synthesize_song(duration=seconds, seed=seed)
@@ -42,6 +42,7 @@ def run(out: Path, seconds: float, seed: int) -> bool:
 
     snc_path = out / "song.snc"
     stems = {name: p for name, p in paths.items() if name != "mix"}
+    print("  (the first run compiles the codec's numba kernels, about a minute; later runs use the cache)")
     t0 = time.perf_counter()
     report = encode(paths["mix"], snc_path, stems=stems, preset="archival", verify=True,
                     tags={"title": "SNC demo song", "artist": "snc.demo.synth"})
@@ -66,7 +67,10 @@ def run(out: Path, seconds: float, seed: int) -> bool:
           f"mix {'BIT-EXACT' if mix_exact else 'DIFFERS'}, stems {'BIT-EXACT' if stems_exact else 'DIFFER'}, "
           f"verify {'OK' if report.verified else 'FAILED'}")
     print(f"  wrote decoded_mix.wav and karaoke.wav (vocals muted) to {out}")
-    print(f"\ntry: snc-info {snc_path}\n     snc-decode {snc_path} -o remix.wav --gain drums=-6 --solo vocals --solo drums")
+    if keep:
+        print(f"\ntry: snc-info {snc_path}\n     snc-decode {snc_path} -o remix.wav --solo vocals --solo drums")
+    else:
+        print("\n(the files were in a temporary directory; rerun with --out DIR to keep them)")
     return mix_exact and stems_exact and bool(report.verified)
 
 
@@ -76,9 +80,9 @@ def main(argv=None) -> int:
         if args.out:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
-            return 0 if run(out, args.seconds, args.seed) else 1
+            return 0 if run(out, args.seconds, args.seed, keep=True) else 1
         with tempfile.TemporaryDirectory(prefix="snc-demo-") as tmp:
-            return 0 if run(Path(tmp), args.seconds, args.seed) else 1
+            return 0 if run(Path(tmp), args.seconds, args.seed, keep=False) else 1
     except SncError as exc:
         print(f"snc.demo: error: {exc}", file=sys.stderr)
         return 1
