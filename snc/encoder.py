@@ -25,7 +25,7 @@ from .container.model import KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, 
 from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
 from .loudness import LoudnessMeter
-from .mixing import exact_mix
+from .mixing import accumulator_dtype, exact_mix, sum_streams
 from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
 
 SEPARATORS = ("auto", "dsp", "demucs", "none")
@@ -113,6 +113,18 @@ def _check_stems(mix_src: AudioSource, stem_srcs: dict[str, AudioSource]) -> Non
                           f"mix; {action} to the mix length", SncWarning, stacklevel=3)
 
 
+def _check_exact_representable(fmt: AudioFormat, has_stems: bool) -> None:
+    """A float64 residual holds ``M - sum(S_k)`` exactly only for integer and float32 mixes.
+
+    For a float64 mix the residual's ulp exceeds the mix's wherever |M - S| > |M|
+    (about 0.05 % of samples of ordinary music), so format 1.0 cannot store a
+    float64 mix with stems bit-exactly; spec section "Signal model".
+    """
+    if fmt.sample_format == "float64" and has_stems:
+        raise NotAvailableError("bit-exact archival of a float64 mix with stems is not available yet (integer "
+                                "and float32 mixes are exact; a float64 mix without stems is exact too)")
+
+
 def _residual_format(fmt: AudioFormat, stem_count: int) -> AudioFormat:
     """The residual needs headroom: |M - sum S_k| <= (K + 1) * full scale."""
     if fmt.sample_format != "int":
@@ -154,14 +166,6 @@ class _StreamStats:
         if self.meter is not None:
             stream.loudness_lufs = self.meter.integrated_lufs()
             stream.true_peak_dbtp = self.meter.true_peak_dbtp()
-
-
-def exact_stem_sum(blocks: list[_np.ndarray], acc_dtype) -> _np.ndarray:
-    """Sum of the decoded stems in stream order, accumulated as the decoder does."""
-    acc = _np.zeros(blocks[0].shape, dtype=acc_dtype)
-    for b in blocks:
-        acc += b
-    return acc
 
 
 def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate: int | None = None,
@@ -223,6 +227,7 @@ def _check_pictures(pictures) -> list[dict]:
 def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec_id, segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
+    _check_exact_representable(fmt, user_stems)
     names = list(stem_srcs) if user_stems else ["mix"]
     res_fmt = _residual_format(fmt, len(names))
     stem_codec = _codec_for(fmt, codec_id)
@@ -249,7 +254,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec
     stream_hashes = [SignalHasher(c.format) for c in codecs]
     bytes_per_stream = [0] * len(streams)
     res_lo, res_hi = -(1 << (res_fmt.bits - 1)), (1 << (res_fmt.bits - 1)) - 1
-    acc_dtype = _np.int64 if fmt.sample_format == "int" else _np.float64
+    acc_dtype = accumulator_dtype(fmt.sample_format)
 
     with SncWriter(output, info, streams, meta=meta, pictures=pictures) as writer:
         done = 0
@@ -263,7 +268,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec
                 # closed loop: the residual absorbs the stems' coding error
                 packets.append(packet)
                 decoded.append(block if codec.lossless else codec.decode(packet, n))
-            residual = mix_block.astype(acc_dtype) - exact_stem_sum(decoded, acc_dtype)
+            residual = mix_block.astype(acc_dtype) - sum_streams(decoded, fmt.sample_format)
             if fmt.sample_format == "int":
                 if residual.size and (residual.min() < res_lo or residual.max() > res_hi):
                     raise InputError(f"the stems' sum differs from the mix by more than {res_fmt.bits}-bit "

@@ -11,15 +11,23 @@ from __future__ import annotations
 import numpy as _np
 
 
-def exact_mix(blocks: list[_np.ndarray], sample_format: str, bits: int) -> _np.ndarray:
-    """Sum decoded stream blocks (stems then residual, in stream order) into the mix."""
-    if sample_format == "int":
-        acc = _np.zeros(blocks[0].shape, dtype=_np.int64)
-        for b in blocks:
-            acc += b
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        return _np.clip(acc, lo, hi).astype(_np.int32)
-    acc = _np.zeros(blocks[0].shape, dtype=_np.float64)
+def accumulator_dtype(sample_format: str):
+    """int64 for integer files, float64 for float files."""
+    return _np.int64 if sample_format == "int" else _np.float64
+
+
+def sum_streams(blocks: list[_np.ndarray], sample_format: str) -> _np.ndarray:
+    """Sum of decoded blocks in stream order, in the accumulator type (the order matters for floats)."""
+    acc = _np.zeros(blocks[0].shape, dtype=accumulator_dtype(sample_format))
     for b in blocks:
         acc += b
+    return acc
+
+
+def exact_mix(blocks: list[_np.ndarray], sample_format: str, bits: int) -> _np.ndarray:
+    """Sum decoded stream blocks (stems then residual, in stream order) into the mix."""
+    acc = sum_streams(blocks, sample_format)
+    if sample_format == "int":
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return _np.clip(acc, lo, hi).astype(_np.int32)
     return acc.astype(sample_format)

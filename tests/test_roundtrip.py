@@ -48,7 +48,14 @@ def test_random_roundtrip_property(tmp_path_factory, frames, channels, bits, rat
             assert np.array_equal(f.read(stem=name, dtype="native"), data)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float64_mix_with_stems_is_refused_up_front(tmp_path):
+    x = np.zeros((100, 1))
+    with pytest.raises(snc.NotAvailableError, match="float64"):
+        snc.encode(x, tmp_path / "o.snc", stems={"a": x}, samplerate=8000)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("dtype", ["float32"])
 def test_float_input_exact(tmp_path, dtype):
     rng = np.random.default_rng(3)
     a = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
@@ -164,3 +171,41 @@ def test_files_from_disk_24_bit(tmp_path):
     with snc.open(tmp_path / "o.snc") as f:
         assert f.info.bits == 24 and f.samplerate == 96000
         assert np.array_equal(f.read(dtype="native"), mix)
+
+
+def test_mastered_synthetic_song_exact(tmp_path):
+    """The demo song: EQ + compressor + limiter make the residual large; the mix must stay exact."""
+    from snc.demo import synthesize_song
+
+    song = synthesize_song(duration=1.5, samplerate=48000, seed=3)
+    residual = song.mix.astype(np.int64) - sum(s.astype(np.int64) for s in song.stems.values())
+    assert np.sqrt(np.mean(residual.astype(float) ** 2)) > 100  # a real mastering residual, not rounding
+    paths = song.write(tmp_path)
+    report = snc.encode(paths["mix"], tmp_path / "song.snc",
+                        stems={n: p for n, p in paths.items() if n != "mix"}, verify=True)
+    assert report.verified
+    with snc.open(tmp_path / "song.snc") as f:
+        assert np.array_equal(f.read(dtype="native"), song.mix)
+        assert np.array_equal(f.read(stem="residual", dtype="native"), residual)
+        lufs = {s.name: s.loudness_lufs for s in f.streams}
+        assert all(-60 < lufs[n] < 0 for n in song.stems) and np.isnan(lufs["residual"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(frames=st.integers(1, 2000), channels=st.integers(1, 8), dtype=st.sampled_from(["float32", "float64"]),
+       nstems=st.integers(0, 3), seed=st.integers(0, 2**32 - 1))
+def test_random_float_roundtrip_property(frames, channels, dtype, nstems, seed):
+    if dtype == "float64":
+        nstems = 0  # a float64 mix is exact only without stems (see test above)
+    rng = np.random.default_rng(seed)
+    stems = {f"s{k}": (rng.standard_normal((frames, channels)) * 0.2).astype(dtype) for k in range(nstems)}
+    total = sum((v.astype(np.float64) for v in stems.values()), np.zeros((frames, channels)))
+    mix = (np.tanh(total) + rng.standard_normal((frames, channels)) * 1e-3).astype(dtype)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems or None, samplerate=44100, segment_frames=256)
+    buf.seek(0)
+    with snc.open(buf) as f:
+        out = f.read(dtype="native")
+        assert out.dtype == np.dtype(dtype) and np.array_equal(out, mix)
+        for name, data in stems.items():
+            assert np.array_equal(f.read(stem=name, dtype="native"), data)
