@@ -214,10 +214,13 @@ class SncFile:
         Only the packets of the needed streams and segments are read.  Memory
         stays bounded by one segment plus one block.
         """
-        start, stop, stem_index, mix_gains = self._plan(start, frames, stem, gains, mute, solo, dtype)
+        plan = self._plan(start, frames, stem, gains, mute, solo, dtype)
         blocksize = blocksize or self.info.segment_frames
         if blocksize <= 0:
             raise InputError("blocksize must be positive")
+        return self._blocks(blocksize, *plan, dtype)
+
+    def _blocks(self, blocksize, start, stop, stem_index, mix_gains, dtype) -> Iterator[_np.ndarray]:
         seg_frames = self.info.segment_frames
         pending: list[_np.ndarray] = []
         pending_frames = 0
@@ -244,13 +247,13 @@ class SncFile:
         ``dtype``: ``"float64"``/``"float32"`` scaled to [-1, 1), or ``"native"`` -- the exact stored
         samples (int32 holding the file's integer values, or floats for float files).
         """
-        start_, stop, _, _ = self._plan(start, frames, stem, gains, mute, solo, dtype)
-        parts = list(self.blocks(max(stop - start_, 1), start=start, frames=frames, stem=stem, gains=gains,
-                                 mute=mute, solo=solo, dtype=dtype))
+        plan = self._plan(start, frames, stem, gains, mute, solo, dtype)
+        first, stop = plan[0], plan[1]
+        parts = list(self._blocks(max(stop - first, 1), *plan, dtype))
         if not parts:
             native = {"int": _np.int32, "float32": _np.float32, "float64": _np.float64}[self.info.sample_format]
             return _np.zeros((0, self.channels), dtype=native if dtype == "native" else dtype)
-        return parts[0] if len(parts) == 1 else _np.concatenate(parts)
+        return parts[0]
 
     # ------------------------------------------------------------------ verification
     def verify(self) -> dict:
