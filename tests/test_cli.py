@@ -112,3 +112,13 @@ def test_corrupted_file_in_cli(song, capsys):
     assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "d.wav")]) == 1
     assert "CRC mismatch" in capsys.readouterr().err
     assert not (tmp_path / "d.wav").exists()
+
+
+@pytest.mark.parametrize("tool,argv", [(encode, ["mix.wav"]), (decode, ["x.snc", "--stem", "a", "--stems-dir", "d"]),
+                                       (info, [])])
+def test_usage_errors_are_one_line(tool, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tool.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "--help" in err

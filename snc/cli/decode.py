@@ -11,14 +11,14 @@ from .. import __version__
 from ..audio_io import AudioFormat, to_native, write_audio
 from ..decoder import SncFile
 from ..errors import InputError, NotAvailableError
-from .common import parse_assignments, run
+from .common import Parser, parse_assignments, run
 
 PROG = "snc-decode"
 LAYOUTS = ("stereo", "binaural", "5.1", "7.1", "7.1.4")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Decode a .snc file to WAV/FLAC: the exact mix, a stem, "
+    p = Parser(prog=PROG, description="Decode a .snc file to WAV/FLAC: the exact mix, a stem, "
                                 "every stem, or a remix.",
                                 epilog="example: snc-decode song.snc -o karaoke.wav --mute vocals")
     p.add_argument("input", help="the .snc file")

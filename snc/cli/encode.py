@@ -8,13 +8,13 @@ import sys
 from .. import __version__
 from ..container.model import PRESETS
 from ..encoder import SEPARATORS, encode
-from .common import Progress, human_bytes, parse_assignments, run
+from .common import Parser, Progress, human_bytes, parse_assignments, run
 
 PROG = "snc-encode"
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=PROG,
         description="Encode a mix and its stems into one .snc file (stems + residual; the mix stays exact "
                     "in the archival preset).",

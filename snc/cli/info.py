@@ -9,13 +9,13 @@ import sys
 from .. import __version__
 from ..decoder import SncFile
 from ..errors import ChecksumError
-from .common import human_bytes, run
+from .common import Parser, human_bytes, run
 
 PROG = "snc-info"
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Describe a .snc file.")
+    p = Parser(prog=PROG, description="Describe a .snc file.")
     p.add_argument("input", help="the .snc file")
     p.add_argument("--json", action="store_true", help="print JSON (keys: sample_rate, frames, channels, preset, "
                    "streams[{name, role, codec, bytes, ...}], ...)")
