@@ -606,7 +606,7 @@ def test_decode_packet_rejects_bad_framing():
     data = kernel_encode(x, 16, 16)
     assert kernel_decode(data, 20, 2, 16)[0] == errcodes.OK
     assert kernel_decode(b"", 20, 2, 16)[0] == errcodes.TRUNCATED
-    assert kernel_decode(b"\x02" + data[1:], 20, 2, 16)[0] == errcodes.METHOD
+    assert kernel_decode(b"\x03" + data[1:], 20, 2, 16)[0] == errcodes.METHOD
     assert kernel_decode(data, 19, 2, 16)[0] == errcodes.BLOCK_SIZE
     assert kernel_decode(data, 21, 2, 16)[0] == errcodes.TRUNCATED
     assert kernel_decode(data + b"\x00", 20, 2, 16)[0] == errcodes.TRAILING
@@ -622,3 +622,111 @@ def test_decode_packet_rejects_bad_framing():
     w.put(0, 2), w.put(0, 1), w.put(1, 17)  # side: constant 1 -> right = -32769
     assert kernel_decode(w.getvalue(), 1, 2, 16)[0] == errcodes.SAMPLE_RANGE
     assert errcodes.message(errcodes.SAMPLE_RANGE, 40).endswith("(at bit 40)")
+
+
+# ----------------------------------------------------------------------------- method 2: adaptive filters
+def ref_nn(values, order, shift, inverse=False):
+    """Spec section 13.3, written with plain Python lists (no ring buffer)."""
+    X = [0] * order
+    D = [0] * order
+    w = [0] * order
+    avg = 0
+    out = []
+    for v in values:
+        dot = sum(w[j] * X[len(X) - order + j] for j in range(order))
+        p = (dot + (1 << (shift - 1))) >> shift
+        if inverse:
+            o, x = int(v), int(v) + p
+        else:
+            x, o = int(v), int(v) - p
+        sg = (o > 0) - (o < 0)
+        for j in range(order):
+            w[j] += sg * D[len(D) - order + j]
+        av = abs(x)
+        d = 32 if av > 3 * avg else 16 if 3 * av > 4 * avg else 8 if av > 0 else 0
+        avg += (av - avg) >> 4
+        for k in (1, 2, 8):
+            D[-k] >>= 1
+        X.append(min(max(x, -32768), 32767))
+        D.append(d if x >= 0 else -d)
+        out.append(x if inverse else o)
+    return out
+
+
+@pytest.mark.parametrize("order,shift", [(16, 11), (32, 10), (256, 13)])
+def test_nn_forward_inverse_match_reference(order, shift):
+    from snc.kernels import nn
+
+    rng = np.random.default_rng(RNG_SEED + order)
+    t = np.arange(9000)
+    e = (300 * np.sin(t / 5.0) + rng.laplace(0, 40, t.size)).astype(np.int64)
+    e[::997] = 50000  # saturation of the history
+    e[100:300] = 0
+    X = np.zeros(nn.MAX_ORDER + nn.RING, np.int32)
+    D = np.zeros_like(X)
+    w = np.zeros(nn.MAX_ORDER, np.int32)
+    a = np.zeros(2, np.int64)
+    nn.reset(X, D, w, a, order)
+    v = e.copy()
+    for lo, hi in [(0, 1000), (1000, 1001), (1001, 9000)]:  # state carries across calls (and the ring wraps)
+        nn.forward(v[lo:hi], hi - lo, order, shift, X, D, w, a)
+    ref = ref_nn(e.tolist()[:3000], order, shift)
+    assert v[:3000].tolist() == ref
+    nn.reset(X, D, w, a, order)
+    y = v.copy()
+    nn.inverse(y, len(y), order, shift, X, D, w, a)
+    assert y.tolist() == e.tolist()
+    assert ref_nn(ref, order, shift, inverse=True) == e.tolist()[:3000]
+    if order == 32:
+        assert np.abs(v[2000:]).mean() < np.abs(e[2000:]).mean()  # it predicts
+
+
+def kernel_encode_v2(x, bits, filters, block_frames=4096):
+    frames, channels = x.shape
+    buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
+    orders = np.array([o for o, _ in filters], np.int64)
+    shifts = np.array([s for _, s in filters], np.int64)
+    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts, buf, bitio.new_state())
+    assert nbytes > 0
+    return buf[:nbytes].tobytes()
+
+
+@pytest.mark.parametrize("filters", [((32, 10), (16, 11)), ((16, 11),), ((512, 14), (64, 11), (16, 11))])
+def test_method2_packets_decode_exactly(filters):
+    rng = np.random.default_rng(RNG_SEED + 9)
+    t = np.arange(9000)
+    music = (3000 * np.sin(t / 9.0) + 800 * np.sin(t / 2.3) + rng.laplace(0, 30, t.size)).astype(np.int64)
+    x = np.stack([music, music // 2 + rng.integers(-5, 5, t.size)], 1)
+    data = kernel_encode_v2(x, 16, filters, 2048)
+    assert data[0] == 2 and len(data) < len(kernel_encode(x, 16, 2048))
+    err, out = kernel_decode(data, len(x), 2, 16)
+    assert err == errcodes.OK
+    np.testing.assert_array_equal(out, x)
+    # header: u(2) stage count, then u(3) order code + u(5) shift per stage
+    hdr = RefReader(data[:8])
+    hdr.u(8)
+    assert hdr.u(2) == len(filters)
+    for o, s in filters:
+        assert (16 << hdr.u(3), hdr.u(5)) == (o, s)
+    # truncations and bit flips give error codes, never crashes
+    for i in range(200):
+        b = bytearray(data)
+        j = int(rng.integers(0, 8 * len(b)))
+        b[j // 8] ^= 0x80 >> (j % 8)
+        if i % 4 == 0:
+            b = b[: int(rng.integers(0, len(b)))]
+        kernel_decode(bytes(b), len(x), 2, 16)
+
+
+def test_method2_rejects_reserved_filters_and_long_packets():
+    x = np.arange(40, dtype=np.int64).reshape(20, 2)
+    for code, shift in [(6, 10), (7, 10), (1, 0), (1, 21)]:
+        w = RefWriter()
+        w.put(2, 8), w.put(1, 2), w.put(code, 3), w.put(shift, 5)
+        assert kernel_decode(w.getvalue() + bytes(8), 20, 2, 16)[0] == errcodes.FILTER
+    err, _ = kernel_decode(b"\x02\x00", (1 << 20) + 1, 1, 16)
+    assert err == errcodes.TOO_LONG
+    # noise: no filter helps, the encoder falls back to method 1
+    noise = np.random.default_rng(1).integers(-(2**15), 2**15, (3000, 2))
+    assert kernel_encode_v2(noise, 16, ((32, 10), (16, 11)))[0] == 1
+    assert kernel_decode(kernel_encode_v2(x, 16, ((16, 11),), 16), 20, 2, 16)[0] == errcodes.OK

@@ -264,3 +264,21 @@ def test_spec_worked_example_is_the_fixture():
     out = codec.decode(bytes.fromhex(hexline), 8)
     assert out[:, 0].tolist() == [100, 110, 121, 130, 142, 150, 161, 170]
     assert out[:, 1].tolist() == [100, 111, 121, 131, 142, 151, 161, 171]
+
+
+# ----------------------------------------------------------------------------- method 2 (adaptive filters)
+def test_method2_roundtrip_truncation_and_bit_flips():
+    codec = LosslessCodec(bits=16, channels=2, block_frames=1024)
+    x = music(6000, 2, 16, seed=11)
+    data = codec.encode(x)
+    assert data[0] == 2  # the filters pay on tonal material
+    np.testing.assert_array_equal(codec.decode(data, len(x)), x)
+    for n in range(0, len(data), 7):
+        with pytest.raises(CodecError):
+            codec.decode(data[:n], len(x))
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        b = bytearray(data)
+        i = int(rng.integers(0, 8 * len(b)))
+        b[i // 8] ^= 1 << (i % 8)
+        decode_or_codec_error(codec, bytes(b), len(x))

@@ -12,7 +12,10 @@ may produce different (equally valid) packets; it refuses to overwrite
 existing fixtures unless ``--force`` is given, and ``--check`` only verifies
 that the stored packets still decode to their hashes.
 
-Usage: python tools/make_lossless_fixtures.py [--check | --force]
+``--append`` adds the cases that are not in ``fixtures.json`` yet (the method-2
+packets were added this way) and leaves the stored ones untouched.
+
+Usage: python tools/make_lossless_fixtures.py [--check | --force | --append]
 """
 
 from __future__ import annotations
@@ -123,6 +126,16 @@ def cases():
     )
 
 
+def cases_v2():
+    """Method-2 packets (adaptive filter cascade, spec section 13)."""
+    cfg = {"format": "int", "bits": 16, "channels": 2, "block_frames": 4096, "max_order": 32}
+    yield ("stereo16_tone_m2", "method 2: 16-bit stereo tone + noise, filters 32/10 + 16/11, three blocks",
+           cfg, _tone(10000, 2, 16, 7), ((32, 10), (16, 11)))
+    yield ("mono24_m2_three_stages", "method 2: 24-bit mono, blocks of 1024, filters 256/13 + 32/10 + 16/11",
+           {"format": "int", "bits": 24, "channels": 1, "block_frames": 1024, "max_order": 16},
+           _tone(6000, 1, 20, 8), ((256, 13), (32, 10), (16, 11)))
+
+
 def sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
@@ -174,12 +187,36 @@ def write(force: bool) -> int:
     return 0
 
 
+def append() -> int:
+    index = json.loads((OUT / "fixtures.json").read_text())
+    have = {c["name"] for c in index["packets"]}
+    for name, desc, config, x, filters in cases_v2():
+        if name in have:
+            continue
+        codec = LosslessCodec(**config)
+        codec.filters = filters
+        data = codec.encode(x)
+        assert data[0] == 2, name
+        assert np.array_equal(codec.decode(data, len(x)), x), name
+        (OUT / f"{name}.bin").write_bytes(data)
+        index["packets"].append({
+            "name": name, "description": desc, "file": f"{name}.bin", "codec_id": "lossless", "config": config,
+            "frames": int(len(x)), "packet_sha256": sha(data), "samples_sha256": sha(x.astype("<i4").tobytes()),
+        })
+        print(f"{name}: {len(x)} frames x {x.shape[1]} ch -> {len(data)} bytes (added)")
+    (OUT / "fixtures.json").write_text(json.dumps(index, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--check", action="store_true", help="verify the stored fixtures")
     g.add_argument("--force", action="store_true", help="overwrite existing fixtures")
+    g.add_argument("--append", action="store_true", help="add the cases missing from fixtures.json")
     args = ap.parse_args()
+    if args.append:
+        return append()
     return check() if args.check else write(args.force)
 
 

@@ -18,7 +18,7 @@ import numpy as _np
 from ..errors import CodecError
 from ..kernels import bitio, errcodes
 from ..kernels.lossless_decode import decode_packet
-from ..kernels.lossless_encode import bound_bytes, encode_packet
+from ..kernels.lossless_encode import bound_bytes, encode_packet_v2
 from .base import Codec
 from .registry import register_codec
 
@@ -30,6 +30,9 @@ MAX_BLOCK_FRAMES = 1 << 16
 class LosslessCodec(Codec):
     codec_id = "lossless"
     lossless = True
+    #: the encoder's adaptive filter cascade for method-2 packets (spec section 13): (order, shift) per stage;
+    #: an empty tuple writes method-1 packets only
+    filters: tuple = ((32, 10), (16, 11))
 
     def __init__(
         self,
@@ -62,7 +65,10 @@ class LosslessCodec(Codec):
         block = self.check_block(block)
         frames = block.shape[0]
         buf = _np.zeros(bound_bytes(frames, self.channels, self.bits, self.block_frames), dtype=_np.uint8)
-        nbytes = encode_packet(block, self.bits, self.block_frames, self.max_order, buf, bitio.new_state())
+        orders = _np.array([o for o, _ in self.filters], dtype=_np.int64)
+        shifts = _np.array([s for _, s in self.filters], dtype=_np.int64)
+        nbytes = encode_packet_v2(block, self.bits, self.block_frames, self.max_order, orders, shifts, buf,
+                                  bitio.new_state())
         if nbytes < 0:  # pragma: no cover - the bound is exact, this is a bug
             raise CodecError("lossless: internal error: encoder buffer too small")
         return buf[:nbytes].tobytes()

@@ -23,6 +23,8 @@ PADDING = 15
 TRAILING = 16
 FRAMES = 17
 SHAPE = 18
+FILTER = 19
+TOO_LONG = 20
 
 MESSAGES = {
     TRUNCATED: "packet ends inside a block (truncated data)",
@@ -43,6 +45,8 @@ MESSAGES = {
     TRAILING: "bytes left over after the last block",
     FRAMES: "frame count does not match the packet",
     SHAPE: "internal error: output array has the wrong shape",
+    FILTER: "reserved adaptive filter order or shift",
+    TOO_LONG: "method-2 packet longer than 2**20 frames",
 }
 
 

@@ -14,15 +14,16 @@ import numpy as np
 from numba import njit
 
 from . import errcodes as E
-from . import lpc, rice
+from . import lpc, nn, rice
 from .bitio import read_bits, read_signed
 
 METHOD_V1 = 1
+METHOD_V2 = 2
 MAX_BLOCK = 1 << 16
 
 
 @njit(cache=True)
-def read_subframe(buf, bp, nbits, n, width, x):
+def read_subframe(buf, bp, nbits, n, width, x, nst, forders, fshifts, Xs, Ds, Ws, As, slot):
     """Decode one subframe of ``n`` samples of ``width`` bits into ``x[:n]`` (spec section 5).
 
     Returns ``(error code, bit position)``.
@@ -98,6 +99,9 @@ def read_subframe(buf, bp, nbits, n, width, x):
         err, bp = rice.read(buf, bp, nbits, n, order, ws, x[order:])
         if err != E.OK:
             return err, bp
+        for k in range(nst - 1, -1, -1):  # method 2: undo the adaptive filters, last stage first
+            r = slot * nst + k
+            nn.inverse(x[order:n], n - order, forders[k], fshifts[k], Xs[r], Ds[r], Ws[r], As[r])
         if lpc.restore(x, n, coefs, order, shift, lo, hi) >= 0:
             return E.SAMPLE_RANGE, bp
     if wasted:
@@ -114,9 +118,38 @@ def decode_packet(buf, nbits, out, bits):
         return E.SHAPE, 0
     if nbits < 8:
         return E.TRUNCATED, 0
-    if read_bits(buf, 0, 8) != METHOD_V1:
+    method = read_bits(buf, 0, 8)
+    if method != METHOD_V1 and method != METHOD_V2:
         return E.METHOD, 0
     bp = 8
+    nst = 0
+    forders = np.zeros(nn.MAX_STAGES, dtype=np.int64)
+    fshifts = np.zeros(nn.MAX_STAGES, dtype=np.int64)
+    if method == METHOD_V2:
+        if frames > nn.MAX_INPUTS:
+            return E.TOO_LONG, 0
+        if bp + 2 > nbits:
+            return E.TRUNCATED, bp
+        nst = read_bits(buf, bp, 2)
+        bp += 2
+        if bp + 8 * nst > nbits:
+            return E.TRUNCATED, bp
+        for k in range(nst):
+            code = read_bits(buf, bp, 3)
+            sh = read_bits(buf, bp + 3, 5)
+            if code > nn.MAX_ORDER_CODE or sh < 1 or sh > nn.MAX_SHIFT:
+                return E.FILTER, bp
+            forders[k] = 16 << code
+            fshifts[k] = sh
+            bp += 8
+    nrows = max(channels * nst, 1)
+    Xs = np.zeros((nrows, nn.MAX_ORDER + nn.RING), dtype=np.int32)
+    Ds = np.zeros((nrows, nn.MAX_ORDER + nn.RING), dtype=np.int32)
+    Ws = np.zeros((nrows, nn.MAX_ORDER), dtype=np.int32)
+    As = np.zeros((nrows, 2), dtype=np.int64)
+    for c in range(channels):
+        for k in range(nst):
+            As[c * nst + k, 1] = forders[k]
     work = np.empty((channels, min(frames, MAX_BLOCK)), dtype=np.int64)
     lo = -(np.int64(1) << (bits - 1))
     hi = (np.int64(1) << (bits - 1)) - 1
@@ -134,7 +167,7 @@ def decode_packet(buf, nbits, out, bits):
         bp += head
         for c in range(channels):
             side = (mode == 1 and c == 1) or (mode == 2 and c == 0) or (mode == 3 and c == 1)
-            err, bp = read_subframe(buf, bp, nbits, n, bits + (1 if side else 0), work[c])
+            err, bp = read_subframe(buf, bp, nbits, n, bits + (1 if side else 0), work[c], nst, forders, fshifts, Xs, Ds, Ws, As, c)
             if err != E.OK:
                 return err, bp
         if mode != 0:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import lpc, rice
+from . import lpc, nn, rice
 from .bitio import flush, put_bits, put_long, room
 
 METHOD_V1 = 1
@@ -384,5 +384,164 @@ def encode_packet(x, bits, block_frames, max_order, buf, st):
             put_bits(buf, st, mode, 2)
         for c in chans:
             write_subframe(buf, st, sig[c], n, widths[c], plans[c], res[c])
+        pos += n
+    return flush(buf, st)
+
+
+# -- method 2: the same blocks, residuals through cascaded adaptive filters (spec section 13) ----
+
+METHOD_V2 = 2
+
+
+@njit(cache=True)
+def _rice_part(plan, width):
+    """Bits of the residual section of a FIXED / LPC ``plan`` (its total minus the header fields)."""
+    ws = width - plan[WASTED]
+    order = plan[ORDER]
+    head = _header_bits(plan[WASTED])
+    if plan[TYPE] == FIXED:
+        head += 3 + order * ws
+    else:
+        head += 5 + order * ws + 4 + 5 + order * plan[PREC]
+    return plan[BITS] - head
+
+
+@njit(cache=True)
+def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st):
+    """Encode ``x`` as a method-2 packet with the filter stages ``forders`` / ``fshifts``
+    (``16 << code`` orders), or as a method-1 packet when that is not larger.
+
+    Blocks, channel assignments and predictors are chosen as in :func:`encode_packet`
+    (on the predictor residuals); the chosen residuals then pass through the
+    filter cascade and every residual section is re-planned.  Returns the number
+    of bytes written, or -1 if the buffer was too small (a bug).
+    """
+    frames, channels = x.shape
+    nst = forders.shape[0]
+    nsig = 4 if channels == 2 else channels
+    bf = min(block_frames, max(frames, 1))
+    nblocks = (frames + block_frames - 1) // block_frames
+    sig = np.empty((nsig, bf), dtype=np.int64)
+    res = np.empty_like(sig)
+    plans = np.zeros((nsig, PLAN_LEN), dtype=np.int64)
+    widths = np.full(nsig, bits, dtype=np.int64)
+    if channels == 2:
+        widths[3] = bits + 1  # side
+    # the chosen subframes of the whole packet
+    csig = np.empty((channels, max(frames, 1)), dtype=np.int64)
+    cres = np.empty((channels, max(frames, 1)), dtype=np.int64)
+    cplans = np.zeros((max(nblocks, 1), channels, PLAN_LEN), dtype=np.int64)
+    cwidth = np.zeros((max(nblocks, 1), channels), dtype=np.int64)
+    modes = np.zeros(max(nblocks, 1), dtype=np.int64)
+    windows, segs = lpc.make_windows(1, WINDOW_LEVELS)
+    cost = np.zeros(nsig, dtype=np.int64)
+    total1 = np.int64(8)
+    pos = 0
+    b = 0
+    while pos < frames:
+        n = min(block_frames, frames - pos)
+        if windows.shape[1] != n:
+            windows, segs = lpc.make_windows(n, WINDOW_LEVELS)
+        for c in range(channels):
+            for i in range(n):
+                sig[c, i] = x[pos + i, c]
+        if channels == 2:
+            for i in range(n):
+                sig[2, i] = (sig[0, i] + sig[1, i]) >> 1
+                sig[3, i] = sig[0, i] - sig[1, i]
+        for c in range(nsig):
+            cost[c] = analyse(sig[c], n, widths[c], bits, windows, segs, max_order, plans[c], res[c])
+        mode = INDEPENDENT
+        chans = np.arange(channels)
+        if channels == 2:
+            best = cost[0] + cost[1]
+            for m, a, bb in ((LEFT_SIDE, 0, 3), (SIDE_RIGHT, 3, 1), (MID_SIDE, 2, 3)):
+                if cost[a] + cost[bb] < best:
+                    best = cost[a] + cost[bb]
+                    mode = m
+                    chans[0] = a
+                    chans[1] = bb
+        total1 += 16 + (2 if channels == 2 else 0)
+        modes[b] = mode
+        for slot in range(channels):
+            c = chans[slot]
+            total1 += cost[c]
+            cplans[b, slot] = plans[c]
+            cwidth[b, slot] = widths[c]
+            csig[slot, pos : pos + n] = sig[c, :n]
+            cres[slot, pos : pos + n] = res[c, :n]
+        pos += n
+        b += 1
+
+    # method 2: filter the chosen residuals, re-plan their coding
+    use2 = nst > 0 and frames <= nn.MAX_INPUTS
+    total2 = total1 + 2 + 8 * nst
+    if use2:
+        X = np.zeros(nn.MAX_ORDER + nn.RING, dtype=np.int32)
+        D = np.zeros(nn.MAX_ORDER + nn.RING, dtype=np.int32)
+        w = np.zeros(nn.MAX_ORDER, dtype=np.int32)
+        a = np.zeros(2, dtype=np.int64)
+        params = np.empty(1 << PMAX, dtype=np.int64)
+        for slot in range(channels):
+            for k in range(nst):
+                nn.reset(X, D, w, a, forders[k])
+                pos = 0
+                for b in range(nblocks):
+                    n = min(block_frames, frames - pos)
+                    p = cplans[b, slot]
+                    if p[TYPE] >= FIXED:
+                        o = p[ORDER]
+                        nn.forward(cres[slot, pos : pos + n - o], n - o, forders[k], fshifts[k], X, D, w, a)
+                    pos += n
+            pos = 0
+            for b in range(nblocks):
+                n = min(block_frames, frames - pos)
+                p = cplans[b, slot]
+                if p[TYPE] >= FIXED:
+                    o = p[ORDER]
+                    ws = cwidth[b, slot] - p[WASTED]
+                    r = cres[slot, pos : pos + n - o]
+                    umax = np.int64(0)
+                    for i in range(n - o):
+                        umax = max(umax, (r[i] << 1) ^ (r[i] >> 63))
+                    if umax >= (np.int64(1) << (ws + rice.RANGE_EXTRA_BITS)):
+                        use2 = False
+                        break
+                    old = _rice_part(p, cwidth[b, slot])
+                    pmax = rice.max_partition_order(n, o, PMAX)
+                    nb, sel, porder = rice.plan(r, n, o, pmax, params)
+                    p[SEL] = sel
+                    p[PORDER] = porder
+                    p[PARAMS : PARAMS + (1 << porder)] = params[: 1 << porder]
+                    p[BITS] += nb - old
+                    total2 += nb - old
+                pos += n
+            if not use2:
+                break
+    if not use2 or total2 >= total1:
+        st[0] = 0
+        st[1] = 0
+        st[2] = 0
+        return encode_packet(x, bits, block_frames, max_order, buf, st)
+
+    if room(buf, st) < total2 // 8 + 16:
+        return -1
+    put_bits(buf, st, METHOD_V2, 8)
+    put_bits(buf, st, nst, 2)
+    for k in range(nst):
+        code = 0
+        while (16 << code) < forders[k]:
+            code += 1
+        put_bits(buf, st, code, 3)
+        put_bits(buf, st, fshifts[k], 5)
+    pos = 0
+    for b in range(nblocks):
+        n = min(block_frames, frames - pos)
+        put_bits(buf, st, n - 1, 16)
+        if channels == 2:
+            put_bits(buf, st, modes[b], 2)
+        for slot in range(channels):
+            write_subframe(buf, st, csig[slot, pos : pos + n], n, cwidth[b, slot], cplans[b, slot],
+                           cres[slot, pos : pos + n])
         pos += n
     return flush(buf, st)
