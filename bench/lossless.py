@@ -1,0 +1,144 @@
+"""Lossless codec benchmark (issue 3): SNC-lossless vs `flac -8` and `wavpack -hhx6` on every corpus file.
+
+For every mix and every stem of the shared corpus (full length): the size of the
+SNC file written by ``snc.encode(data, samplerate=..., bits=...)`` (one stream,
+separator none, 32768-frame packets) and of the codec's packets alone, against
+``flac -8`` and ``wavpack -hhx6`` measured in this run; encode and decode speed
+of the codec in x realtime on one core (pinned with ``os.sched_setaffinity``,
+after a warm-up, numba compile excluded; audio already in memory), next to the
+flac command's own encode (WAV -> FLAC) and decode (FLAC -> WAV) speed timed in
+the same run.  Then the ``archival`` preset on the multitrack items: file size /
+(FLAC -8 of the mix + FLAC -8 of every stem).
+
+Usage: python bench/lossless.py [--files N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CORPUS, multitrack_items, one_core, print_table, read_int  # noqa: E402
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+import snc  # noqa: E402
+from snc.codecs.lossless import LosslessCodec  # noqa: E402
+
+PACKET = 32768
+
+
+def external(path: Path, tmp: Path) -> dict:
+    """flac -8 and wavpack -hhx6 sizes, and flac's encode / decode wall times (one core)."""
+    for tool in ("flac", "wavpack"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"the `{tool}` command is needed: apt-get install -y flac wavpack")
+    data, rate, bits = read_int(path)
+    wav = tmp / "in.wav"
+    sf.write(wav, data << (32 - bits), rate, subtype=f"PCM_{bits}")
+    fl = tmp / "out.flac"
+    t0 = time.perf_counter()
+    subprocess.run(["flac", "-8", "-f", "-s", "-o", str(fl), str(wav)], check=True)
+    flac_enc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run(["flac", "-d", "-f", "-s", "-o", str(tmp / "dec.wav"), str(fl)], check=True)
+    flac_dec = time.perf_counter() - t0
+    wv = tmp / "out.wv"
+    subprocess.run(["wavpack", "-hhx6", "-q", "-y", str(wav), "-o", str(wv)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return dict(flac=fl.stat().st_size, wv=wv.stat().st_size, flac_enc=flac_enc, flac_dec=flac_dec)
+
+
+def codec_run(x: np.ndarray, bits: int):
+    codec = LosslessCodec(bits=bits, channels=x.shape[1])
+    packets = [np.ascontiguousarray(x[i : i + PACKET]) for i in range(0, len(x), PACKET)]
+    t0 = time.perf_counter()
+    data = [codec.encode(p) for p in packets]
+    enc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = [codec.decode(d, len(p)) for d, p in zip(data, packets)]
+    dec = time.perf_counter() - t0
+    exact = all(np.array_equal(o, p) for o, p in zip(out, packets))
+    methods = sorted({d[0] for d in data if d})
+    return sum(map(len, data)), enc, dec, exact, methods
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=0, help="only the first N files (0: all)")
+    args = ap.parse_args(argv)
+    one_core()
+    files = sorted(CORPUS.glob("*/mix.flac")) + sorted(CORPUS.glob("*/stems/*.flac"))
+    files = sorted(files)
+    if args.files:
+        files = files[: args.files]
+    warm = np.random.default_rng(0).integers(-3000, 3000, (40000, 2)).astype(np.int32)
+    codec_run(warm, 16)  # numba compile / cache load
+    snc.encode(warm.astype(np.int16), io.BytesIO(), samplerate=44100, bits=16)
+    rows, res = [], []
+    with tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        for path in files:
+            x, rate, bits = read_int(path)
+            secs = len(x) / rate
+            ext = external(path, tmp)
+            nbytes, enc, dec, exact, methods = codec_run(x, bits)
+            buf = io.BytesIO()
+            snc.encode(x, buf, samplerate=rate, bits=bits)
+            r = dict(name=str(path.relative_to(CORPUS)), snc=len(buf.getvalue()), pk=nbytes, exact=exact, **ext,
+                     enc_x=secs / enc, dec_x=secs / dec, fenc_x=secs / ext["flac_enc"], fdec_x=secs / ext["flac_dec"])
+            res.append(r)
+            rows.append([r["name"], f"{r['snc']:,}", f"{r['pk']:,}", f"{r['flac']:,}", f"{r['wv']:,}",
+                         f"{r['snc'] / r['flac']:.4f}", f"{r['pk'] / r['flac']:.4f}", f"{r['wv'] / r['flac']:.4f}",
+                         f"{r['snc'] / r['wv']:.4f}", "yes" if exact else "NO", ",".join(map(str, methods)),
+                         f"{r['enc_x']:.1f}", f"{r['dec_x']:.1f}", f"{r['fenc_x']:.1f}", f"{r['fdec_x']:.1f}"])
+    m = lambda f: float(np.mean([f(r) for r in res]))  # noqa: E731
+    tot = lambda k: sum(r[k] for r in res)  # noqa: E731
+    secs_all = sum(1.0 for _ in res)
+    rows.append(["mean", "", "", "", "", f"{m(lambda r: r['snc'] / r['flac']):.4f}",
+                 f"{m(lambda r: r['pk'] / r['flac']):.4f}", f"{m(lambda r: r['wv'] / r['flac']):.4f}",
+                 f"{m(lambda r: r['snc'] / r['wv']):.4f}", "", "", f"{m(lambda r: r['enc_x']):.1f}",
+                 f"{m(lambda r: r['dec_x']):.1f}", f"{m(lambda r: r['fenc_x']):.1f}", f"{m(lambda r: r['fdec_x']):.1f}"])
+    rows.append(["total bytes", f"{tot('snc'):,}", f"{tot('pk'):,}", f"{tot('flac'):,}", f"{tot('wv'):,}",
+                 f"{tot('snc') / tot('flac'):.4f}", f"{tot('pk') / tot('flac'):.4f}", f"{tot('wv') / tot('flac'):.4f}",
+                 f"{tot('snc') / tot('wv'):.4f}", "", "", "", "", "", ""])
+    del secs_all
+    print_table(["file", "snc file", "snc packets", "flac -8", "wavpack -hhx6", "snc/flac", "packets/flac",
+                 "wv/flac", "snc/wv", "exact", "methods", "enc x RT", "dec x RT", "flac enc x RT", "flac dec x RT"],
+                rows, title=f"SNC lossless (filters {LosslessCodec.filters}, {PACKET}-frame packets) vs flac -8 / "
+                            f"wavpack -hhx6; speeds on one core after warm-up, numba compile excluded; flac timed as "
+                            f"CLI runs (WAV file I/O included)")
+    worst = max(r["snc"] / r["flac"] for r in res)
+    print(f"\nworst file snc/flac: {worst:.4f}")
+
+    rows, ratios = [], []
+    for item in multitrack_items():
+        root = CORPUS / item["path"]
+        mix, rate, bits = read_int(root / "mix.flac")
+        stems = {n: read_int(root / "stems" / f"{n}.flac")[0] for n in item["stems"]}
+        buf = io.BytesIO()
+        snc.encode(mix, buf, stems=stems, samplerate=rate, bits=bits, preset="archival")
+        fl = {r["name"]: r["flac"] for r in res}
+        denom = fl.get(f"{item['path']}/mix.flac", 0) + sum(fl.get(f"{item['path']}/stems/{n}.flac", 0) for n in stems)
+        if not denom:
+            continue
+        ratios.append(len(buf.getvalue()) / denom)
+        rows.append([item["id"], len(stems), f"{len(buf.getvalue()):,}", f"{denom:,}", f"{ratios[-1]:.4f}"])
+    if rows:
+        rows.append(["mean", "", "", "", f"{np.mean(ratios):.4f}"])
+        print()
+        print_table(["item", "stems", "snc archival", "flac -8 mix + stems", "ratio"], rows,
+                    title="archival preset (mix + true stems + residual) vs FLAC -8 of the mix and every stem")
+    return 0 if all(r["exact"] for r in res) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
