@@ -34,6 +34,9 @@ import snc  # noqa: E402
 from snc.codecs.lossless import LosslessCodec  # noqa: E402
 
 PACKET = 32768
+#: issue 3 speed targets (x realtime on one core)
+ENC_TARGET = 30.0
+DEC_TARGET = 100.0
 
 
 def external(path: Path, tmp: Path) -> dict:
@@ -94,15 +97,17 @@ def main(argv=None) -> int:
             buf = io.BytesIO()
             snc.encode(x, buf, samplerate=rate, bits=bits)
             r = dict(name=str(path.relative_to(CORPUS)), snc=len(buf.getvalue()), pk=nbytes, exact=exact, **ext,
+                     secs=secs, enc_t=enc, dec_t=dec,
                      enc_x=secs / enc, dec_x=secs / dec, fenc_x=secs / ext["flac_enc"], fdec_x=secs / ext["flac_dec"])
             res.append(r)
             rows.append([r["name"], f"{r['snc']:,}", f"{r['pk']:,}", f"{r['flac']:,}", f"{r['wv']:,}",
                          f"{r['snc'] / r['flac']:.4f}", f"{r['pk'] / r['flac']:.4f}", f"{r['wv'] / r['flac']:.4f}",
                          f"{r['snc'] / r['wv']:.4f}", "yes" if exact else "NO", ",".join(map(str, methods)),
-                         f"{r['enc_x']:.1f}", f"{r['dec_x']:.1f}", f"{r['fenc_x']:.1f}", f"{r['fdec_x']:.1f}"])
+                         f"{r['enc_x']:.1f}" + (" *" if r["enc_x"] < ENC_TARGET else ""),
+                         f"{r['dec_x']:.1f}" + (" *" if r["dec_x"] < DEC_TARGET else ""),
+                         f"{r['fenc_x']:.1f}", f"{r['fdec_x']:.1f}"])
     m = lambda f: float(np.mean([f(r) for r in res]))  # noqa: E731
     tot = lambda k: sum(r[k] for r in res)  # noqa: E731
-    secs_all = sum(1.0 for _ in res)
     rows.append(["mean", "", "", "", "", f"{m(lambda r: r['snc'] / r['flac']):.4f}",
                  f"{m(lambda r: r['pk'] / r['flac']):.4f}", f"{m(lambda r: r['wv'] / r['flac']):.4f}",
                  f"{m(lambda r: r['snc'] / r['wv']):.4f}", "", "", f"{m(lambda r: r['enc_x']):.1f}",
@@ -110,14 +115,23 @@ def main(argv=None) -> int:
     rows.append(["total bytes", f"{tot('snc'):,}", f"{tot('pk'):,}", f"{tot('flac'):,}", f"{tot('wv'):,}",
                  f"{tot('snc') / tot('flac'):.4f}", f"{tot('pk') / tot('flac'):.4f}", f"{tot('wv') / tot('flac'):.4f}",
                  f"{tot('snc') / tot('wv'):.4f}", "", "", "", "", "", ""])
-    del secs_all
+    rows.append(["total audio / total time", "", "", "", "", "", "", "", "", "", "",
+                 f"{tot('secs') / tot('enc_t'):.1f}", f"{tot('secs') / tot('dec_t'):.1f}",
+                 f"{tot('secs') / tot('flac_enc'):.1f}", f"{tot('secs') / tot('flac_dec'):.1f}"])
+    rows.append(["min per file", "", "", "", "", "", "", "", "", "", "",
+                 f"{min(r['enc_x'] for r in res):.1f}", f"{min(r['dec_x'] for r in res):.1f}",
+                 f"{min(r['fenc_x'] for r in res):.1f}", f"{min(r['fdec_x'] for r in res):.1f}"])
     print_table(["file", "snc file", "snc packets", "flac -8", "wavpack -hhx6", "snc/flac", "packets/flac",
                  "wv/flac", "snc/wv", "exact", "methods", "enc x RT", "dec x RT", "flac enc x RT", "flac dec x RT"],
                 rows, title=f"SNC lossless (filters {LosslessCodec.filters}, {PACKET}-frame packets) vs flac -8 / "
                             f"wavpack -hhx6; speeds on one core after warm-up, numba compile excluded; flac timed as "
-                            f"CLI runs (WAV file I/O included)")
+                            f"CLI runs (WAV file I/O included); * = below the target of {ENC_TARGET:g}x encode / "
+                            f"{DEC_TARGET:g}x decode")
     worst = max(r["snc"] / r["flac"] for r in res)
     print(f"\nworst file snc/flac: {worst:.4f}")
+    slow = [r["name"] for r in res if r["enc_x"] < ENC_TARGET or r["dec_x"] < DEC_TARGET]
+    print(f"files below the speed targets ({ENC_TARGET:g}x enc / {DEC_TARGET:g}x dec): {len(slow)} of {len(res)}"
+          + (": " + ", ".join(slow) if slow else ""))
 
     rows, ratios = [], []
     for item in multitrack_items():

@@ -476,7 +476,12 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
     # method 2: filter the chosen residuals, re-plan their coding
     use2 = nst > 0 and frames <= nn.MAX_INPUTS
     total2 = total1 + 2 + 8 * nst
+    # method 1 needs the unfiltered residuals and plans if method 2 does not pay off
+    cres1 = cres
+    cplans1 = cplans
     if use2:
+        cres1 = cres.copy()
+        cplans1 = cplans.copy()
         X = np.zeros(nn.MAX_ORDER + nn.RING, dtype=np.int32)
         D = np.zeros(nn.MAX_ORDER + nn.RING, dtype=np.int32)
         w = np.zeros(nn.MAX_ORDER, dtype=np.int32)
@@ -519,21 +524,24 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
             if not use2:
                 break
     if not use2 or total2 >= total1:
-        st[0] = 0
-        st[1] = 0
-        st[2] = 0
-        return encode_packet(x, bits, block_frames, max_order, buf, st)
-
-    if room(buf, st) < total2 // 8 + 16:
-        return -1
-    put_bits(buf, st, METHOD_V2, 8)
-    put_bits(buf, st, nst, 2)
-    for k in range(nst):
-        code = 0
-        while (16 << code) < forders[k]:
-            code += 1
-        put_bits(buf, st, code, 3)
-        put_bits(buf, st, fshifts[k], 5)
+        # method 1: the same blocks and predictors as encode_packet chooses, written without
+        # analysing the packet again (identical bytes)
+        cres = cres1
+        cplans = cplans1
+        if room(buf, st) < total1 // 8 + 16:
+            return -1
+        put_bits(buf, st, METHOD_V1, 8)
+    else:
+        if room(buf, st) < total2 // 8 + 16:
+            return -1
+        put_bits(buf, st, METHOD_V2, 8)
+        put_bits(buf, st, nst, 2)
+        for k in range(nst):
+            code = 0
+            while (16 << code) < forders[k]:
+                code += 1
+            put_bits(buf, st, code, 3)
+            put_bits(buf, st, fshifts[k], 5)
     pos = 0
     for b in range(nblocks):
         n = min(block_frames, frames - pos)

@@ -85,12 +85,9 @@ def forward(v, m, order, shift, X, D, w, a):
             s += w[j] * X[b + j]
         x = v[i]
         o = x - ((s + rnd) >> shift)
-        if o > 0:
-            for j in range(order):
-                w[j] += D[b + j]
-        elif o < 0:
-            for j in range(order):
-                w[j] -= D[b + j]
+        sg = np.int32((o > 0) - (o < 0))
+        for j in range(order):
+            w[j] += sg * D[b + j]
         _push(X, D, a, pos, x)
         v[i] = o
         pos += 1
@@ -113,12 +110,9 @@ def inverse(v, m, order, shift, X, D, w, a):
             s += w[j] * X[b + j]
         o = v[i]
         x = o + ((s + rnd) >> shift)
-        if o > 0:
-            for j in range(order):
-                w[j] += D[b + j]
-        elif o < 0:
-            for j in range(order):
-                w[j] -= D[b + j]
+        sg = np.int32((o > 0) - (o < 0))
+        for j in range(order):
+            w[j] += sg * D[b + j]
         _push(X, D, a, pos, x)
         v[i] = x
         pos += 1
@@ -127,3 +121,4 @@ def inverse(v, m, order, shift, X, D, w, a):
             D[:order] = D[RING : RING + order]
             pos = order
     a[1] = pos
+
