@@ -730,3 +730,28 @@ def test_method2_rejects_reserved_filters_and_long_packets():
     noise = np.random.default_rng(1).integers(-(2**15), 2**15, (3000, 2))
     assert kernel_encode_v2(noise, 16, ((32, 10), (16, 11)))[0] == 1
     assert kernel_decode(kernel_encode_v2(x, 16, ((16, 11),), 16), 20, 2, 16)[0] == errcodes.OK
+
+
+@pytest.mark.parametrize("order", list(range(0, 33)))
+def test_restore_every_order_matches_reference(order):
+    """lpc.restore (register-history variants for orders <= 4, 8, 16, 32) == the spec's equation,
+    including the first out-of-range index."""
+    rng = np.random.default_rng(RNG_SEED + 77 + order)
+    n = 300
+    shift = int(rng.integers(8, 16))
+    lim_c = max((1 << shift) // (order + 1), 1)  # sum |c| < 2**shift: a stable recursion, no overflow
+    coefs = rng.integers(-lim_c, lim_c + 1, max(order, 1)).astype(np.int64)
+    warm = rng.integers(-100, 100, order)
+    res = rng.integers(-50, 50, n - order)
+    ref = ref_restore(warm, res, coefs, order, shift)
+    x = np.concatenate([warm, res]).astype(np.int64)
+    big = 1 << 62
+    assert lpc.restore(x, n, coefs, order, shift, -big, big - 1) == -1
+    assert x.tolist() == ref
+    # a range that the reference leaves at some index: restore stops there
+    lim = sorted(abs(v) for v in ref[order:])[(n - order) // 2] if n > order else 0
+    first = next((i for i in range(order, n) if not -lim <= ref[i] <= lim), -1)
+    y = np.concatenate([warm, res]).astype(np.int64)
+    assert lpc.restore(y, n, coefs, order, shift, -lim, lim) == first
+    if first >= 0:
+        assert y[:first].tolist() == ref[:first]

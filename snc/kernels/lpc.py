@@ -255,14 +255,263 @@ def fixed_abs_sums(x, n, out):
 
 
 @njit(cache=True)
+def _restore_r4(x, n, coefs, order, shift, lo, hi):
+    """:func:`restore` for ``order <= 4`` with the history in registers (locals ``h1`` = x[i-1] ...);
+    the coefficients are zero-padded to 4."""
+    c0 = coefs[0] if 0 < order else np.int64(0)
+    c1 = coefs[1] if 1 < order else np.int64(0)
+    c2 = coefs[2] if 2 < order else np.int64(0)
+    c3 = coefs[3] if 3 < order else np.int64(0)
+    h1 = x[order - 1] if 1 <= order else np.int64(0)
+    h2 = x[order - 2] if 2 <= order else np.int64(0)
+    h3 = x[order - 3] if 3 <= order else np.int64(0)
+    h4 = x[order - 4] if 4 <= order else np.int64(0)
+    for i in range(order, n):
+        s = (c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1
+        v = x[i] + (s >> shift)
+        if v < lo or v > hi:
+            return i
+        x[i] = v
+        h4 = h3
+        h3 = h2
+        h2 = h1
+        h1 = v
+    return -1
+
+
+@njit(cache=True)
+def _restore_r8(x, n, coefs, order, shift, lo, hi):
+    """:func:`restore` for ``order <= 8`` with the history in registers (locals ``h1`` = x[i-1] ...);
+    the coefficients are zero-padded to 8."""
+    c0 = coefs[0] if 0 < order else np.int64(0)
+    c1 = coefs[1] if 1 < order else np.int64(0)
+    c2 = coefs[2] if 2 < order else np.int64(0)
+    c3 = coefs[3] if 3 < order else np.int64(0)
+    c4 = coefs[4] if 4 < order else np.int64(0)
+    c5 = coefs[5] if 5 < order else np.int64(0)
+    c6 = coefs[6] if 6 < order else np.int64(0)
+    c7 = coefs[7] if 7 < order else np.int64(0)
+    h1 = x[order - 1] if 1 <= order else np.int64(0)
+    h2 = x[order - 2] if 2 <= order else np.int64(0)
+    h3 = x[order - 3] if 3 <= order else np.int64(0)
+    h4 = x[order - 4] if 4 <= order else np.int64(0)
+    h5 = x[order - 5] if 5 <= order else np.int64(0)
+    h6 = x[order - 6] if 6 <= order else np.int64(0)
+    h7 = x[order - 7] if 7 <= order else np.int64(0)
+    h8 = x[order - 8] if 8 <= order else np.int64(0)
+    for i in range(order, n):
+        s = (c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1
+        v = x[i] + (s >> shift)
+        if v < lo or v > hi:
+            return i
+        x[i] = v
+        h8 = h7
+        h7 = h6
+        h6 = h5
+        h5 = h4
+        h4 = h3
+        h3 = h2
+        h2 = h1
+        h1 = v
+    return -1
+
+
+@njit(cache=True)
+def _restore_r16(x, n, coefs, order, shift, lo, hi):
+    """:func:`restore` for ``order <= 16`` with the history in registers (locals ``h1`` = x[i-1] ...);
+    the coefficients are zero-padded to 16."""
+    c0 = coefs[0] if 0 < order else np.int64(0)
+    c1 = coefs[1] if 1 < order else np.int64(0)
+    c2 = coefs[2] if 2 < order else np.int64(0)
+    c3 = coefs[3] if 3 < order else np.int64(0)
+    c4 = coefs[4] if 4 < order else np.int64(0)
+    c5 = coefs[5] if 5 < order else np.int64(0)
+    c6 = coefs[6] if 6 < order else np.int64(0)
+    c7 = coefs[7] if 7 < order else np.int64(0)
+    c8 = coefs[8] if 8 < order else np.int64(0)
+    c9 = coefs[9] if 9 < order else np.int64(0)
+    c10 = coefs[10] if 10 < order else np.int64(0)
+    c11 = coefs[11] if 11 < order else np.int64(0)
+    c12 = coefs[12] if 12 < order else np.int64(0)
+    c13 = coefs[13] if 13 < order else np.int64(0)
+    c14 = coefs[14] if 14 < order else np.int64(0)
+    c15 = coefs[15] if 15 < order else np.int64(0)
+    h1 = x[order - 1] if 1 <= order else np.int64(0)
+    h2 = x[order - 2] if 2 <= order else np.int64(0)
+    h3 = x[order - 3] if 3 <= order else np.int64(0)
+    h4 = x[order - 4] if 4 <= order else np.int64(0)
+    h5 = x[order - 5] if 5 <= order else np.int64(0)
+    h6 = x[order - 6] if 6 <= order else np.int64(0)
+    h7 = x[order - 7] if 7 <= order else np.int64(0)
+    h8 = x[order - 8] if 8 <= order else np.int64(0)
+    h9 = x[order - 9] if 9 <= order else np.int64(0)
+    h10 = x[order - 10] if 10 <= order else np.int64(0)
+    h11 = x[order - 11] if 11 <= order else np.int64(0)
+    h12 = x[order - 12] if 12 <= order else np.int64(0)
+    h13 = x[order - 13] if 13 <= order else np.int64(0)
+    h14 = x[order - 14] if 14 <= order else np.int64(0)
+    h15 = x[order - 15] if 15 <= order else np.int64(0)
+    h16 = x[order - 16] if 16 <= order else np.int64(0)
+    for i in range(order, n):
+        s = (c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1
+        v = x[i] + (s >> shift)
+        if v < lo or v > hi:
+            return i
+        x[i] = v
+        h16 = h15
+        h15 = h14
+        h14 = h13
+        h13 = h12
+        h12 = h11
+        h11 = h10
+        h10 = h9
+        h9 = h8
+        h8 = h7
+        h7 = h6
+        h6 = h5
+        h5 = h4
+        h4 = h3
+        h3 = h2
+        h2 = h1
+        h1 = v
+    return -1
+
+
+@njit(cache=True)
+def _restore_r32(x, n, coefs, order, shift, lo, hi):
+    """:func:`restore` for ``order <= 32`` with the history in registers (locals ``h1`` = x[i-1] ...);
+    the coefficients are zero-padded to 32."""
+    c0 = coefs[0] if 0 < order else np.int64(0)
+    c1 = coefs[1] if 1 < order else np.int64(0)
+    c2 = coefs[2] if 2 < order else np.int64(0)
+    c3 = coefs[3] if 3 < order else np.int64(0)
+    c4 = coefs[4] if 4 < order else np.int64(0)
+    c5 = coefs[5] if 5 < order else np.int64(0)
+    c6 = coefs[6] if 6 < order else np.int64(0)
+    c7 = coefs[7] if 7 < order else np.int64(0)
+    c8 = coefs[8] if 8 < order else np.int64(0)
+    c9 = coefs[9] if 9 < order else np.int64(0)
+    c10 = coefs[10] if 10 < order else np.int64(0)
+    c11 = coefs[11] if 11 < order else np.int64(0)
+    c12 = coefs[12] if 12 < order else np.int64(0)
+    c13 = coefs[13] if 13 < order else np.int64(0)
+    c14 = coefs[14] if 14 < order else np.int64(0)
+    c15 = coefs[15] if 15 < order else np.int64(0)
+    c16 = coefs[16] if 16 < order else np.int64(0)
+    c17 = coefs[17] if 17 < order else np.int64(0)
+    c18 = coefs[18] if 18 < order else np.int64(0)
+    c19 = coefs[19] if 19 < order else np.int64(0)
+    c20 = coefs[20] if 20 < order else np.int64(0)
+    c21 = coefs[21] if 21 < order else np.int64(0)
+    c22 = coefs[22] if 22 < order else np.int64(0)
+    c23 = coefs[23] if 23 < order else np.int64(0)
+    c24 = coefs[24] if 24 < order else np.int64(0)
+    c25 = coefs[25] if 25 < order else np.int64(0)
+    c26 = coefs[26] if 26 < order else np.int64(0)
+    c27 = coefs[27] if 27 < order else np.int64(0)
+    c28 = coefs[28] if 28 < order else np.int64(0)
+    c29 = coefs[29] if 29 < order else np.int64(0)
+    c30 = coefs[30] if 30 < order else np.int64(0)
+    c31 = coefs[31] if 31 < order else np.int64(0)
+    h1 = x[order - 1] if 1 <= order else np.int64(0)
+    h2 = x[order - 2] if 2 <= order else np.int64(0)
+    h3 = x[order - 3] if 3 <= order else np.int64(0)
+    h4 = x[order - 4] if 4 <= order else np.int64(0)
+    h5 = x[order - 5] if 5 <= order else np.int64(0)
+    h6 = x[order - 6] if 6 <= order else np.int64(0)
+    h7 = x[order - 7] if 7 <= order else np.int64(0)
+    h8 = x[order - 8] if 8 <= order else np.int64(0)
+    h9 = x[order - 9] if 9 <= order else np.int64(0)
+    h10 = x[order - 10] if 10 <= order else np.int64(0)
+    h11 = x[order - 11] if 11 <= order else np.int64(0)
+    h12 = x[order - 12] if 12 <= order else np.int64(0)
+    h13 = x[order - 13] if 13 <= order else np.int64(0)
+    h14 = x[order - 14] if 14 <= order else np.int64(0)
+    h15 = x[order - 15] if 15 <= order else np.int64(0)
+    h16 = x[order - 16] if 16 <= order else np.int64(0)
+    h17 = x[order - 17] if 17 <= order else np.int64(0)
+    h18 = x[order - 18] if 18 <= order else np.int64(0)
+    h19 = x[order - 19] if 19 <= order else np.int64(0)
+    h20 = x[order - 20] if 20 <= order else np.int64(0)
+    h21 = x[order - 21] if 21 <= order else np.int64(0)
+    h22 = x[order - 22] if 22 <= order else np.int64(0)
+    h23 = x[order - 23] if 23 <= order else np.int64(0)
+    h24 = x[order - 24] if 24 <= order else np.int64(0)
+    h25 = x[order - 25] if 25 <= order else np.int64(0)
+    h26 = x[order - 26] if 26 <= order else np.int64(0)
+    h27 = x[order - 27] if 27 <= order else np.int64(0)
+    h28 = x[order - 28] if 28 <= order else np.int64(0)
+    h29 = x[order - 29] if 29 <= order else np.int64(0)
+    h30 = x[order - 30] if 30 <= order else np.int64(0)
+    h31 = x[order - 31] if 31 <= order else np.int64(0)
+    h32 = x[order - 32] if 32 <= order else np.int64(0)
+    for i in range(order, n):
+        s = (c31 * h32 + c30 * h31 + c29 * h30 + c28 * h29 + c27 * h28 + c26 * h27 + c25 * h26 + c24 * h25 + c23 * h24 + c22 * h23 + c21 * h22 + c20 * h21 + c19 * h20 + c18 * h19 + c17 * h18 + c16 * h17 + c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1
+        v = x[i] + (s >> shift)
+        if v < lo or v > hi:
+            return i
+        x[i] = v
+        h32 = h31
+        h31 = h30
+        h30 = h29
+        h29 = h28
+        h28 = h27
+        h27 = h26
+        h26 = h25
+        h25 = h24
+        h24 = h23
+        h23 = h22
+        h22 = h21
+        h21 = h20
+        h20 = h19
+        h19 = h18
+        h18 = h17
+        h17 = h16
+        h16 = h15
+        h15 = h14
+        h14 = h13
+        h13 = h12
+        h12 = h11
+        h11 = h10
+        h10 = h9
+        h9 = h8
+        h8 = h7
+        h7 = h6
+        h6 = h5
+        h5 = h4
+        h4 = h3
+        h3 = h2
+        h2 = h1
+        h1 = v
+    return -1
+
+
+@njit(cache=True)
 def restore(x, n, coefs, order, shift, lo, hi):
     """Decoder: ``x[:order]`` holds the warm-up samples and ``x[order:n]`` the
     residuals; replace the residuals by samples in place.  Returns the first
     index whose sample falls outside ``[lo, hi]`` (then stops), or -1."""
+    # the recursion is latency-bound: keep the history in registers for the usual orders
+    if order <= 4:
+        return _restore_r4(x, n, coefs, order, shift, lo, hi)
+    if order <= 8:
+        return _restore_r8(x, n, coefs, order, shift, lo, hi)
+    if order <= 16:
+        return _restore_r16(x, n, coefs, order, shift, lo, hi)
+    if order <= 32:
+        return _restore_r32(x, n, coefs, order, shift, lo, hi)
+    # coefficients reversed so the dot product runs forwards over x[i - order : i]; unsigned
+    # indices so numba emits no negative-index wraparound and the loop vectorises (sums are exact,
+    # so the order of the additions does not matter)
+    rc = np.empty(order, dtype=np.int64)
+    for j in range(order):
+        rc[j] = coefs[order - 1 - j]
+    ou = np.uint64(order)
     for i in range(order, n):
+        b = np.uint64(i - order)
         s = np.int64(0)
-        for j in range(order):
-            s += coefs[j] * x[i - 1 - j]
+        for j in range(ou):
+            s += rc[j] * x[b + j]
         v = x[i] + (s >> shift)
         if v < lo or v > hi:
             return i

@@ -78,15 +78,18 @@ def forward(v, m, order, shift, X, D, w, a):
     """Encoder: replace the inputs ``v[:m]`` by the stage's outputs."""
     rnd = np.int64(1) << (shift - 1)
     pos = a[1]
+    # unsigned indices: numba then emits no negative-index wraparound, and the loops vectorise
+    # into contiguous loads instead of gathers (about 2x faster)
+    ou = np.uint64(order)
     for i in range(m):
-        b = pos - order
+        b = np.uint64(pos - order)
         s = np.int64(0)
-        for j in range(order):
-            s += w[j] * X[b + j]
+        for j in range(ou):
+            s += np.int64(w[j]) * np.int64(X[b + j])
         x = v[i]
         o = x - ((s + rnd) >> shift)
         sg = np.int32((o > 0) - (o < 0))
-        for j in range(order):
+        for j in range(ou):
             w[j] += sg * D[b + j]
         _push(X, D, a, pos, x)
         v[i] = o
@@ -103,15 +106,18 @@ def inverse(v, m, order, shift, X, D, w, a):
     """Decoder: replace the outputs ``v[:m]`` by the stage's inputs (exact inverse of :func:`forward`)."""
     rnd = np.int64(1) << (shift - 1)
     pos = a[1]
+    # unsigned indices: numba then emits no negative-index wraparound, and the loops vectorise
+    # into contiguous loads instead of gathers (about 2x faster)
+    ou = np.uint64(order)
     for i in range(m):
-        b = pos - order
+        b = np.uint64(pos - order)
         s = np.int64(0)
-        for j in range(order):
-            s += w[j] * X[b + j]
+        for j in range(ou):
+            s += np.int64(w[j]) * np.int64(X[b + j])
         o = v[i]
         x = o + ((s + rnd) >> shift)
         sg = np.int32((o > 0) - (o < 0))
-        for j in range(order):
+        for j in range(ou):
             w[j] += sg * D[b + j]
         _push(X, D, a, pos, x)
         v[i] = x
