@@ -334,6 +334,37 @@ def bound_bytes(frames, channels, bits, block_frames):
 
 
 @njit(cache=True)
+def plan_block(x, pos, n, bits, max_order, windows, segs, sig, res, plans, widths, cost, chans):
+    """Analyse the block ``x[pos:pos + n]``: every candidate signal (L, R and, for stereo,
+    mid and side), its best predictor plan, and the cheapest stereo mode (spec section 9).
+
+    Fills ``sig``, ``res``, ``plans`` and ``cost`` per candidate and ``chans`` with the
+    candidates coded for the chosen mode, which it returns.
+    """
+    channels = x.shape[1]
+    for c in range(channels):
+        chans[c] = c
+        for i in range(n):
+            sig[c, i] = x[pos + i, c]
+    if channels == 2:
+        for i in range(n):
+            sig[2, i] = (sig[0, i] + sig[1, i]) >> 1
+            sig[3, i] = sig[0, i] - sig[1, i]
+    for c in range(sig.shape[0]):
+        cost[c] = analyse(sig[c], n, widths[c], bits, windows, segs, max_order, plans[c], res[c])
+    mode = INDEPENDENT
+    if channels == 2:
+        best = cost[0] + cost[1]
+        for m, a, b in ((LEFT_SIDE, 0, 3), (SIDE_RIGHT, 3, 1), (MID_SIDE, 2, 3)):
+            if cost[a] + cost[b] < best:
+                best = cost[a] + cost[b]
+                mode = m
+                chans[0] = a
+                chans[1] = b
+    return mode
+
+
+@njit(cache=True)
 def encode_packet(x, bits, block_frames, max_order, buf, st):
     """Encode ``x`` (int32, frames x channels) into ``buf`` (size :func:`bound_bytes`).
 
@@ -350,30 +381,13 @@ def encode_packet(x, bits, block_frames, max_order, buf, st):
         widths[3] = bits + 1  # side
     windows, segs = lpc.make_windows(1, WINDOW_LEVELS)
     cost = np.zeros(nsig, dtype=np.int64)
+    chans = np.arange(channels)
     pos = 0
     while pos < frames:
         n = min(block_frames, frames - pos)
         if windows.shape[1] != n:
             windows, segs = lpc.make_windows(n, WINDOW_LEVELS)
-        for c in range(channels):
-            for i in range(n):
-                sig[c, i] = x[pos + i, c]
-        if channels == 2:
-            for i in range(n):
-                sig[2, i] = (sig[0, i] + sig[1, i]) >> 1
-                sig[3, i] = sig[0, i] - sig[1, i]
-        for c in range(nsig):
-            cost[c] = analyse(sig[c], n, widths[c], bits, windows, segs, max_order, plans[c], res[c])
-        mode = INDEPENDENT
-        chans = np.arange(channels)
-        if channels == 2:
-            best = cost[0] + cost[1]
-            for m, a, b in ((LEFT_SIDE, 0, 3), (SIDE_RIGHT, 3, 1), (MID_SIDE, 2, 3)):
-                if cost[a] + cost[b] < best:
-                    best = cost[a] + cost[b]
-                    mode = m
-                    chans[0] = a
-                    chans[1] = b
+        mode = plan_block(x, pos, n, bits, max_order, windows, segs, sig, res, plans, widths, cost, chans)
         total = 16 + (2 if channels == 2 else 0)
         for c in chans:
             total += cost[c]
@@ -435,6 +449,7 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
     modes = np.zeros(max(nblocks, 1), dtype=np.int64)
     windows, segs = lpc.make_windows(1, WINDOW_LEVELS)
     cost = np.zeros(nsig, dtype=np.int64)
+    chans = np.arange(channels)
     total1 = np.int64(8)
     pos = 0
     b = 0
@@ -442,25 +457,7 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
         n = min(block_frames, frames - pos)
         if windows.shape[1] != n:
             windows, segs = lpc.make_windows(n, WINDOW_LEVELS)
-        for c in range(channels):
-            for i in range(n):
-                sig[c, i] = x[pos + i, c]
-        if channels == 2:
-            for i in range(n):
-                sig[2, i] = (sig[0, i] + sig[1, i]) >> 1
-                sig[3, i] = sig[0, i] - sig[1, i]
-        for c in range(nsig):
-            cost[c] = analyse(sig[c], n, widths[c], bits, windows, segs, max_order, plans[c], res[c])
-        mode = INDEPENDENT
-        chans = np.arange(channels)
-        if channels == 2:
-            best = cost[0] + cost[1]
-            for m, a, bb in ((LEFT_SIDE, 0, 3), (SIDE_RIGHT, 3, 1), (MID_SIDE, 2, 3)):
-                if cost[a] + cost[bb] < best:
-                    best = cost[a] + cost[bb]
-                    mode = m
-                    chans[0] = a
-                    chans[1] = bb
+        mode = plan_block(x, pos, n, bits, max_order, windows, segs, sig, res, plans, widths, cost, chans)
         total1 += 16 + (2 if channels == 2 else 0)
         modes[b] = mode
         for slot in range(channels):
