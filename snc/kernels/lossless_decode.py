@@ -22,9 +22,19 @@ METHOD_V2 = 2
 MAX_BLOCK = 1 << 16
 
 
+#: what :func:`read_subframe` leaves for :func:`finish_subframe`, one row per subframe
+SF_TYPE, SF_ORDER, SF_SHIFT, SF_WASTED, SF_WIDTH = range(5)
+SF_LEN = 5
+T_CONSTANT, T_VERBATIM, T_FIXED, T_LPC = range(4)
+
+
 @njit(cache=True)
-def read_subframe(buf, bp, nbits, n, width, x, nst, forders, fshifts, Xs, Ds, Ws, As, slot):
-    """Decode one subframe of ``n`` samples of ``width`` bits into ``x[:n]`` (spec section 5).
+def read_subframe(buf, bp, nbits, n, width, x, sf, coefs):
+    """Read one subframe of ``n`` samples of ``width`` bits (spec section 5): constant
+    and verbatim subframes are decoded into ``x[:n]``; a predicted one leaves its
+    warm-up samples in ``x[:order]``, its coded residuals in ``x[order:n]``, its
+    predictor in ``coefs`` and its header fields in ``sf`` for :func:`finish_subframe`
+    (method 2 first undoes the adaptive filters on the residuals of every channel).
 
     Returns ``(error code, bit position)``.
     """
@@ -42,72 +52,109 @@ def read_subframe(buf, bp, nbits, n, width, x, nst, forders, fshifts, Xs, Ds, Ws
             return E.WASTED_BITS, bp
         bp += 5
     ws = width - wasted
-    lo = -(np.int64(1) << (ws - 1))
-    hi = (np.int64(1) << (ws - 1)) - 1
-    if t == 0:  # constant
+    sf[SF_TYPE] = t
+    sf[SF_ORDER] = 0
+    sf[SF_SHIFT] = 0
+    sf[SF_WASTED] = wasted
+    sf[SF_WIDTH] = ws
+    if t == T_CONSTANT:
         if bp + ws > nbits:
             return E.TRUNCATED, bp
-        v = read_signed(buf, bp, ws) << wasted
+        v = read_signed(buf, bp, ws)
         bp += ws
         for i in range(n):
             x[i] = v
         return E.OK, bp
-    if t == 1:  # verbatim
+    if t == T_VERBATIM:
         if bp + n * ws > nbits:
             return E.TRUNCATED, bp
         for i in range(n):
             x[i] = read_signed(buf, bp, ws)
             bp += ws
-    else:
-        if t == 2:  # fixed
-            if bp + 3 > nbits:
-                return E.TRUNCATED, bp
-            order = read_bits(buf, bp, 3)
-            if order > lpc.MAX_FIXED_ORDER or order > n:
-                return E.ORDER, bp
-            bp += 3
-        else:  # LPC
-            if bp + 5 > nbits:
-                return E.TRUNCATED, bp
-            order = read_bits(buf, bp, 5) + 1
-            if order > n:
-                return E.ORDER, bp
-            bp += 5
-        if bp + order * ws > nbits:
+        return E.OK, bp
+    if t == T_FIXED:
+        if bp + 3 > nbits:
             return E.TRUNCATED, bp
-        for i in range(order):
-            x[i] = read_signed(buf, bp, ws)
-            bp += ws
-        coefs = np.empty(order, dtype=np.int64)
-        shift = 0
-        if t == 2:
-            for j in range(order):
-                coefs[j] = lpc.FIXED_COEFS[order, j]
-        else:
-            if bp + 9 > nbits:
-                return E.TRUNCATED, bp
-            prec = read_bits(buf, bp, 4) + 1
-            if prec == 16:
-                return E.PRECISION, bp
-            shift = read_bits(buf, bp + 4, 5)
-            bp += 9
-            if bp + order * prec > nbits:
-                return E.TRUNCATED, bp
-            for j in range(order):
-                coefs[j] = read_signed(buf, bp, prec)
-                bp += prec
-        err, bp = rice.read(buf, bp, nbits, n, order, ws, x[order:])
-        if err != E.OK:
-            return err, bp
-        for k in range(nst - 1, -1, -1):  # method 2: undo the adaptive filters, last stage first
-            r = slot * nst + k
-            nn.inverse(x[order:n], n - order, forders[k], fshifts[k], Xs[r], Ds[r], Ws[r], As[r])
-        if lpc.restore(x, n, coefs, order, shift, lo, hi) >= 0:
-            return E.SAMPLE_RANGE, bp
+        order = read_bits(buf, bp, 3)
+        if order > lpc.MAX_FIXED_ORDER or order > n:
+            return E.ORDER, bp
+        bp += 3
+    else:
+        if bp + 5 > nbits:
+            return E.TRUNCATED, bp
+        order = read_bits(buf, bp, 5) + 1
+        if order > n:
+            return E.ORDER, bp
+        bp += 5
+    sf[SF_ORDER] = order
+    if bp + order * ws > nbits:
+        return E.TRUNCATED, bp
+    for i in range(order):
+        x[i] = read_signed(buf, bp, ws)
+        bp += ws
+    if t == T_FIXED:
+        for j in range(order):
+            coefs[j] = lpc.FIXED_COEFS[order, j]
+    else:
+        if bp + 9 > nbits:
+            return E.TRUNCATED, bp
+        prec = read_bits(buf, bp, 4) + 1
+        if prec == 16:
+            return E.PRECISION, bp
+        sf[SF_SHIFT] = read_bits(buf, bp + 4, 5)
+        bp += 9
+        if bp + order * prec > nbits:
+            return E.TRUNCATED, bp
+        for j in range(order):
+            coefs[j] = read_signed(buf, bp, prec)
+            bp += prec
+    return rice.read(buf, bp, nbits, n, order, ws, x[order:])
+
+
+@njit(cache=True)
+def unfilter_block(work, n, sfs, nst, forders, fshifts, Xs, Ds, Ws, As):
+    """Method 2 (spec 13.2): undo the filter cascades on the residuals of every
+    predicted subframe of a block, last stage first.  Two predicted subframes run
+    through :func:`snc.kernels.nn.inverse_pair` (twice as many independent chains)."""
+    channels = sfs.shape[0]
+    for k in range(nst - 1, -1, -1):
+        c = 0
+        while c < channels:
+            o = sfs[c, SF_ORDER]
+            if sfs[c, SF_TYPE] < T_FIXED:
+                c += 1
+                continue
+            r = c * nst + k
+            d = c + 1  # the next predicted subframe, if any, goes along
+            while d < channels and sfs[d, SF_TYPE] < T_FIXED:
+                d += 1
+            if d < channels:
+                o1 = sfs[d, SF_ORDER]
+                r1 = d * nst + k
+                nn.inverse_pair(work[c, o:n], n - o, work[d, o1:n], n - o1, forders[k], fshifts[k],
+                                Xs[r], Ds[r], Ws[r], As[r], Xs[r1], Ds[r1], Ws[r1], As[r1])
+                c = d + 1
+            else:
+                nn.inverse(work[c, o:n], n - o, forders[k], fshifts[k], Xs[r], Ds[r], Ws[r], As[r])
+                c += 1
+
+
+@njit(cache=True)
+def finish_subframe(x, n, sf, coefs):
+    """Restore a predicted subframe's samples from its residuals (spec section 6), then
+    its wasted bits.  Returns an error code."""
+    t = sf[SF_TYPE]
+    if t >= T_FIXED:
+        ws = sf[SF_WIDTH]
+        lo = -(np.int64(1) << (ws - 1))
+        hi = (np.int64(1) << (ws - 1)) - 1
+        if lpc.restore(x, n, coefs[: sf[SF_ORDER]], sf[SF_ORDER], sf[SF_SHIFT], lo, hi) >= 0:
+            return E.SAMPLE_RANGE
+    wasted = sf[SF_WASTED]
     if wasted:
         for i in range(n):
             x[i] <<= wasted
-    return E.OK, bp
+    return E.OK
 
 
 @njit(cache=True)
@@ -151,6 +198,8 @@ def decode_packet(buf, nbits, out, bits):
         for k in range(nst):
             As[c * nst + k, 1] = forders[k]
     work = np.empty((channels, min(frames, MAX_BLOCK)), dtype=np.int64)
+    sfs = np.zeros((channels, SF_LEN), dtype=np.int64)
+    coefs = np.zeros((channels, lpc.MAX_ORDER), dtype=np.int64)
     lo = -(np.int64(1) << (bits - 1))
     hi = (np.int64(1) << (bits - 1)) - 1
     pos = 0
@@ -167,7 +216,13 @@ def decode_packet(buf, nbits, out, bits):
         bp += head
         for c in range(channels):
             side = (mode == 1 and c == 1) or (mode == 2 and c == 0) or (mode == 3 and c == 1)
-            err, bp = read_subframe(buf, bp, nbits, n, bits + (1 if side else 0), work[c], nst, forders, fshifts, Xs, Ds, Ws, As, c)
+            err, bp = read_subframe(buf, bp, nbits, n, bits + (1 if side else 0), work[c], sfs[c], coefs[c])
+            if err != E.OK:
+                return err, bp
+        if nst > 0:
+            unfilter_block(work, n, sfs, nst, forders, fshifts, Xs, Ds, Ws, As)
+        for c in range(channels):
+            err = finish_subframe(work[c], n, sfs[c], coefs[c])
             if err != E.OK:
                 return err, bp
         if mode != 0:
