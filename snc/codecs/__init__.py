@@ -2,6 +2,7 @@
 
 from . import lossless as _lossless  # noqa: F401  (registers "lossless")
 from . import pcm as _pcm  # noqa: F401  (registers "pcm")
+from . import perceptual as _perceptual  # noqa: F401  (registers "perceptual")
 from .base import Codec
 from .registry import available_codecs, get_codec, register_codec
 

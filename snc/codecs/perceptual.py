@@ -1,0 +1,229 @@
+"""The ``perceptual`` stream codec: MDCT, per-band step sizes, context-adaptive range coding.
+
+Packet bytes: ``spec/codec-perceptual.md``; transform: ``spec/perceptual-transform.md``;
+entropy coding: ``spec/perceptual-entropy.md``.
+
+The encoder is free (floats, psychoacoustics, any allocation); the decoder is
+integer-only -- range decoding, fixed-point dequantisation (``q * 2^(sf/4)``
+with a 4-entry Q30 mantissa table), integer mid/side and the fixed-point
+inverse MDCT -- so a packet decodes to the same samples on every machine.  That
+is what lets the ``lossless`` preset add an integer residual to perceptual
+stems and still promise a bit-exact mix.
+
+``encode(block, noise=None)``: ``noise`` is the allowed coding-noise power per
+MDCT bin, shape ``(F, channels, 1024)`` on the packet's frames
+(:func:`snc.kernels.mdct.n_frames`), as given by :mod:`snc.allocation`; without
+it the codec masks itself (:func:`snc.psycho.masking_threshold` of the block,
+``quality_db`` above it): that is the plain stereo codec used with
+``--separator none``.
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from ..errors import CodecError
+from ..kernels.bands import band_edges
+from .base import Codec
+from .registry import register_codec
+
+EDGES_LONG = band_edges(1024)
+EDGES_SHORT = band_edges(128)
+#: q = floor(|c| / step + ROUNDING): below 1/2 the quantiser has a dead zone, which saves bits on
+#: the many coefficients near zero for little extra noise (rate-distortion-aware rounding)
+ROUNDING = 0.40
+#: refinement passes that lower a band's step until its measured noise meets the budget
+REFINE_PASSES = 3
+MAX_CHANNELS = 8
+#: the encoder's mark of an all-zero band (outside the legal scale factors)
+INACTIVE = 1 << 20
+
+
+def _kernels():
+    """The packet and transform kernels, imported on first use (the transform builds its exact
+    integer tables at import, which a program that never codes perceptual audio should not pay)."""
+    from ..kernels import mdct, perceptual_packet
+
+    return mdct, perceptual_packet
+
+
+def step_size(sf: _np.ndarray) -> _np.ndarray:
+    """The decoder's step for scale factor ``sf``: ``MANT[sf & 3] * 2^((sf >> 2) - 30)`` exactly."""
+    _, pk = _kernels()
+    sf = _np.asarray(sf, dtype=_np.int64)
+    return pk.MANT[sf & 3].astype(_np.float64) * _np.exp2((sf >> 2) - 30)
+
+
+def _band_min(psd: _np.ndarray, edges: _np.ndarray, scale: int) -> _np.ndarray:
+    """Smallest allowed noise over each band's bins (``scale`` long bins per bin of the layout)."""
+    return _np.minimum.reduceat(psd, edges[:-1] * scale, axis=-1)
+
+
+def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
+    """Scale factors and quantised values for spectra ``coefs`` (..., n) with the per-band
+    noise budgets ``noise`` (..., nbands), refined until the measured noise meets the budget.
+
+    Returns ``(sf (..., nbands) int64, q (..., n) int64)``; a band whose energy is below its
+    budget is left at zero (its sf is then irrelevant and set to ``SF_UNUSED``)."""
+    _, pk = _kernels()
+    widths = _np.diff(edges)
+    energy = _np.add.reduceat(coefs * coefs, edges[:-1], axis=-1) / widths
+    target = _np.maximum(noise, 1e-12)
+    sf = _np.floor(4.0 * _np.log2(_np.sqrt(12.0 * target))).astype(_np.int64)
+    # the largest quantised magnitude must stay inside the entropy coder's range
+    peak = _np.maximum.reduceat(_np.abs(coefs), edges[:-1], axis=-1)
+    sf_floor = _np.ceil(4.0 * _np.log2(_np.maximum(peak, 1e-30) / pk.Q_LIMIT)).astype(_np.int64) + 1
+    sf = _np.clip(_np.maximum(sf, sf_floor), pk.SF_MIN, pk.SF_MAX)
+    active = energy > target
+    for _ in range(REFINE_PASSES + 1):
+        step = _np.repeat(step_size(sf), widths, axis=-1)
+        a = _np.abs(coefs) / step
+        q = _np.floor(a + ROUNDING)
+        err = (a - q) * step
+        got = _np.add.reduceat(err * err, edges[:-1], axis=-1) / widths
+        worse = active & (got > target) & (sf > _np.maximum(sf_floor, pk.SF_MIN))
+        if not worse.any():
+            break
+        sf = sf - worse
+    q = (_np.sign(coefs) * q).astype(_np.int64)
+    q *= _np.repeat(active, widths, axis=-1)
+    return _np.where(active, sf, INACTIVE), q
+
+
+def _stereo_bits(e: _np.ndarray, n: _np.ndarray, widths: _np.ndarray) -> _np.ndarray:
+    """Rough bits of bands of energy ``e`` coded at noise ``n`` (0.5 log2 SNR per coefficient)."""
+    return (widths * 0.5 * _np.log2(_np.maximum(e / _np.maximum(n, 1e-12), 1.0))).sum(axis=-1)
+
+
+@register_codec
+class PerceptualCodec(Codec):
+    codec_id = "perceptual"
+    lossless = False
+
+    def __init__(self, *, format: str = "int", bits: int = 16, channels: int = 1):
+        super().__init__(format=format, bits=bits, channels=channels)
+        if format != "int":
+            raise CodecError(f"perceptual: only integer sample formats are supported, got {format!r}")
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise CodecError(f"perceptual: channels must be 1..{MAX_CHANNELS}, got {channels!r}")
+        # encoder settings (not needed to decode, so not in the config)
+        self.samplerate = 48000
+        self.quality_db = 0.0
+
+    # -- encoder ---------------------------------------------------------
+    def analyse(self, block: _np.ndarray):
+        """Window kinds and MDCT spectra (F, channels, 1024) of a block, as :meth:`encode` codes them."""
+        mdct, _ = _kernels()
+        x = _np.asarray(block, dtype=_np.float64)
+        kinds = mdct.plan_kinds(mdct.detect_transients(x))
+        spectra = _np.stack([mdct.forward(x[:, c], kinds) for c in range(x.shape[1])], axis=1)
+        return kinds, spectra
+
+    def self_mask(self, block: _np.ndarray) -> _np.ndarray:
+        from ..psycho import masking_threshold
+
+        full = float(1 << (self.bits - 1))
+        return masking_threshold(_np.asarray(block, dtype=_np.float64), self.samplerate, full) * \
+            10.0 ** (self.quality_db / 10.0)
+
+    def encode(self, block: _np.ndarray, noise: _np.ndarray | None = None, analysis=None) -> bytes:
+        mdct, pk = _kernels()
+        block = self.check_block(block)
+        frames = block.shape[0]
+        if frames == 0:
+            return bytes([pk.VERSION])
+        kinds, spectra = analysis if analysis is not None else self.analyse(block)
+        if noise is None:
+            noise = self.self_mask(block)
+        nf = mdct.n_frames(frames)
+        if spectra.shape != (nf, self.channels, 1024) or noise.shape != spectra.shape:
+            raise CodecError(f"perceptual: noise budget must have shape {(nf, self.channels, 1024)}")
+        ms = _np.zeros(nf, dtype=_np.int64)
+        coded = spectra.copy()
+        budget = noise.copy()
+        if self.channels == 2:
+            ms = self._choose_stereo(spectra, noise, kinds)
+            if ms.any():
+                left, right = spectra[ms == 1, 0], spectra[ms == 1, 1]
+                coded[ms == 1, 0] = 0.5 * (left + right)
+                coded[ms == 1, 1] = 0.5 * (left - right)
+                # L = M + S, R = M - S: each gets both noises, so each of M and S gets half the smaller budget
+                half = 0.5 * _np.minimum(noise[ms == 1, 0], noise[ms == 1, 1])
+                budget[ms == 1, 0] = half
+                budget[ms == 1, 1] = half
+        nb = len(EDGES_LONG) - 1
+        sf = _np.full((nf, self.channels, nb), INACTIVE, dtype=_np.int64)
+        q = _np.zeros((nf, self.channels, 1024), dtype=_np.int64)
+        short = kinds == mdct.SHORT
+        for c in range(self.channels):
+            if (~short).any():
+                s, qq = _quantise(coded[~short, c], _band_min(budget[~short, c], EDGES_LONG, 1), EDGES_LONG)
+                sf[~short, c, :] = s
+                q[~short, c] = qq
+            if short.any():
+                blocks = coded[short, c].reshape(-1, 8, 128)
+                bud = _band_min(budget[short, c], EDGES_SHORT, 8)[:, None, :]
+                s, qq = _quantise(blocks, _np.broadcast_to(bud, blocks.shape[:2] + bud.shape[2:]), EDGES_SHORT)
+                # the eight blocks share one scale factor per band: take the finest, requantise
+                s = s.min(axis=1)  # INACTIVE (huge) only where all eight blocks are silent
+                qq = _requantise(blocks, s)
+                sf[short, c, : len(EDGES_SHORT) - 1] = s
+                q[short, c] = qq.reshape(-1, 1024)
+        sf[sf == INACTIVE] = pk.SF_UNUSED  # all-zero bands: the value is never coded
+        buf = _np.zeros(pk.bound_bytes(nf, self.channels), dtype=_np.uint8)
+        n = pk.encode_packet(kinds.astype(_np.int64), ms, sf, q.astype(_np.int32), buf)
+        if n < 0:
+            raise CodecError(f"perceptual: internal error: {_message(-n)}")
+        return buf[:n].tobytes()
+
+    def _choose_stereo(self, spectra, noise, kinds) -> _np.ndarray:
+        """Mid/side per frame where it saves bits by the rough 0.5*log2(SNR) estimate."""
+        e = spectra ** 2
+        left, right = e[:, 0], e[:, 1]
+        mid = (0.25 * (spectra[:, 0] + spectra[:, 1]) ** 2)
+        side = (0.25 * (spectra[:, 0] - spectra[:, 1]) ** 2)
+        widths = _np.diff(EDGES_LONG)
+        bands = lambda p: _np.add.reduceat(p, EDGES_LONG[:-1], axis=-1) / widths  # noqa: E731
+        nl, nr = _band_min(noise[:, 0], EDGES_LONG, 1), _band_min(noise[:, 1], EDGES_LONG, 1)
+        half = 0.5 * _np.minimum(nl, nr)
+        lr = _stereo_bits(bands(left), nl, widths) + _stereo_bits(bands(right), nr, widths)
+        msb = _stereo_bits(bands(mid), half, widths) + _stereo_bits(bands(side), half, widths)
+        return (msb < lr).astype(_np.int64)
+
+    # -- decoder ---------------------------------------------------------
+    def decode(self, data: bytes, frames: int) -> _np.ndarray:
+        if not (isinstance(frames, (int, _np.integer)) and frames >= 0):
+            raise CodecError(f"perceptual: invalid frame count {frames!r}")
+        frames = int(frames)
+        mdct, pk = _kernels()
+        data = _np.frombuffer(bytes(data), dtype=_np.uint8)
+        out = _np.empty((frames, self.channels), dtype=_np.int32)
+        if frames == 0:
+            if len(data) != 1 or data[0] != pk.VERSION:
+                raise CodecError("perceptual: corrupt packet: an empty packet is one version byte")
+            return out
+        # every frame costs at least a few bits, so a short (corrupt) packet cannot claim a huge length
+        if mdct.n_frames(frames) > 64 * max(len(data), 1) + 64:
+            raise CodecError(f"perceptual: corrupt packet: {len(data)} bytes cannot hold {frames} frames")
+        err = pk.decode_packet(data, frames, self.bits, out)
+        if err != 0:  # errcodes.OK
+            raise CodecError(f"perceptual: corrupt packet: {_message(err)}")
+        return out
+
+
+def _message(code: int) -> str:
+    from ..kernels import coefcode, errcodes
+
+    _, pk = _kernels()
+    text = {**errcodes.MESSAGES, **coefcode.MESSAGES, **pk.MESSAGES}.get(int(code))
+    return text or f"error code {int(code)}"
+
+
+def _requantise(blocks: _np.ndarray, sf: _np.ndarray) -> _np.ndarray:
+    """Quantise short blocks (Fs, 8, 128) with per-band scale factors shared by the 8 blocks."""
+    _, pk = _kernels()
+    widths = _np.diff(EDGES_SHORT)
+    active = sf != INACTIVE
+    step = _np.repeat(step_size(_np.where(active, sf, 0)), widths, axis=-1)[:, None, :]
+    q = _np.sign(blocks) * _np.floor(_np.abs(blocks) / step + ROUNDING)
+    return (q * _np.repeat(active, widths, axis=-1)[:, None, :]).astype(_np.int64)
