@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         files = files[: args.files]
     warm = np.random.default_rng(0).integers(-3000, 3000, (40000, 2)).astype(np.int32)
     codec_run(warm, 16)  # numba compile / cache load
-    snc.encode(warm.astype(np.int16), io.BytesIO(), samplerate=44100, bits=16)
+    snc.encode(warm.astype(np.int16), io.BytesIO(), samplerate=44100, bits=16, preset="archival")
     rows, res = [], []
     with tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
             ext = external(path, tmp)
             nbytes, enc, dec, exact, methods = codec_run(x, bits)
             buf = io.BytesIO()
-            snc.encode(x, buf, samplerate=rate, bits=bits)
+            snc.encode(x, buf, samplerate=rate, bits=bits, preset="archival")
             r = dict(name=str(path.relative_to(CORPUS)), snc=len(buf.getvalue()), pk=nbytes, exact=exact, **ext,
                      secs=secs, enc_t=enc, dec_t=dec,
                      enc_x=secs / enc, dec_x=secs / dec, fenc_x=secs / ext["flac_enc"], fdec_x=secs / ext["flac_dec"])

@@ -33,7 +33,7 @@ def small_snc(tmp_path, multitrack):
 
     mix, stems = multitrack
     path = tmp_path / "small.snc"
-    snc.encode(mix, path, stems=stems, samplerate=44100, bits=16, segment_frames=1024)
+    snc.encode(mix, path, stems=stems, samplerate=44100, bits=16, segment_frames=1024, preset="archival")
     return path, mix, stems
 
 

@@ -26,7 +26,7 @@ def test_true_stems_roundtrip_exact(item):
     mix, rate = _excerpt(root / "mix.flac")
     stems = {name: _excerpt(root / "stems" / f"{name}.flac")[0] for name in item["stems"]}
     buf = io.BytesIO()
-    report = snc.encode(mix, buf, stems=stems, samplerate=rate, bits=16, verify=True)
+    report = snc.encode(mix, buf, stems=stems, samplerate=rate, bits=16, verify=True, preset="archival")
     assert report.verified
     buf.seek(0)
     with snc.open(buf) as f:
@@ -42,5 +42,5 @@ def test_mixed_only_item_as_one_stem(tmp_path):
     item = corpus_items("mixed")[0]
     mix, rate = _excerpt(CORPUS / item["path"] / "mix.flac")
     sf.write(tmp_path / "mix.wav", mix.astype(np.int16), rate)
-    report = snc.encode(tmp_path / "mix.wav", tmp_path / "m.snc", verify=True)
+    report = snc.encode(tmp_path / "mix.wav", tmp_path / "m.snc", verify=True, preset="archival")
     assert report.verified and [s["name"] for s in report.streams] == ["mix", "residual"]

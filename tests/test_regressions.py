@@ -18,7 +18,7 @@ from conftest import random_multitrack
 def _file(codec="pcm") -> tuple[bytes, np.ndarray]:
     mix, stems = random_multitrack(21, frames=500, stems=2)
     buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, codec=codec, segment_frames=256)
+    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, codec=codec, segment_frames=256, preset="archival")
     return buf.getvalue(), mix
 
 
@@ -110,7 +110,7 @@ def test_cancelling_float_stems_are_refused_not_stored_wrongly(tmp_path):
     mix = np.random.default_rng(0).uniform(-1e-3, 1e-3, (100, 1)).astype(np.float32)
     stems = {"a": np.full((100, 1), 3e9, np.float32)}
     with pytest.raises(snc.InputError, match="cancel"):
-        snc.encode(mix, tmp_path / "o.snc", stems=stems, samplerate=8000)
+        snc.encode(mix, tmp_path / "o.snc", stems=stems, samplerate=8000, preset="archival")
     assert not list(tmp_path.iterdir())
 
 
@@ -119,7 +119,7 @@ def test_nan_in_float_stem_of_integer_mix(tmp_path):
     stem = np.zeros((100, 1), np.float32)
     stem[50] = np.nan
     with pytest.raises(snc.InputError, match="NaN"):
-        snc.encode(mix, tmp_path / "o.snc", stems={"a": stem}, samplerate=8000)
+        snc.encode(mix, tmp_path / "o.snc", stems={"a": stem}, samplerate=8000, preset="archival")
 
 
 def test_writer_refuses_short_segment_in_the_middle():

@@ -16,7 +16,7 @@ from conftest import random_multitrack
 def _tiny_file(codec="lossless") -> tuple[bytes, np.ndarray]:
     mix, stems = random_multitrack(11, frames=300, channels=2, stems=2)
     buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, codec=codec, segment_frames=128)
+    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, codec=codec, segment_frames=128, preset="archival")
     return buf.getvalue(), mix
 
 

@@ -19,7 +19,7 @@ CODECS = ["pcm", "lossless"]
 def test_mix_and_stems_exact(tmp_path, multitrack, codec):
     mix, stems = multitrack
     report = snc.encode(mix, tmp_path / "a.snc", stems=stems, samplerate=44100, codec=codec,
-                        segment_frames=1024, verify=True)
+                        segment_frames=1024, verify=True, preset="archival")
     assert report.verified
     with snc.open(tmp_path / "a.snc") as f:
         assert f.stems == list(stems)
@@ -39,7 +39,7 @@ def test_random_roundtrip_property(tmp_path_factory, frames, channels, bits, rat
     mix, stems = random_multitrack(seed, frames, channels, bits, max(nstems, 1))
     stems = stems if nstems else None
     buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems, samplerate=rate, bits=bits, codec=codec, segment_frames=512)
+    snc.encode(mix, buf, stems=stems, samplerate=rate, bits=bits, codec=codec, segment_frames=512, preset="archival")
     buf.seek(0)
     with snc.open(buf) as f:
         assert (f.samplerate, f.channels, f.frames) == (rate, channels, frames)
@@ -51,7 +51,7 @@ def test_random_roundtrip_property(tmp_path_factory, frames, channels, bits, rat
 def test_float64_mix_with_stems_is_refused_up_front(tmp_path):
     x = np.zeros((100, 1))
     with pytest.raises(snc.NotAvailableError, match="float64"):
-        snc.encode(x, tmp_path / "o.snc", stems={"a": x}, samplerate=8000)
+        snc.encode(x, tmp_path / "o.snc", stems={"a": x}, samplerate=8000, preset="archival")
     assert not list(tmp_path.iterdir())
 
 
@@ -61,7 +61,7 @@ def test_float_input_exact(tmp_path, dtype):
     a = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
     b = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
     mix = np.tanh(a.astype(np.float64) + b).astype(dtype)  # "mastered": not the plain sum
-    report = snc.encode(mix, tmp_path / "f.snc", stems={"a": a, "b": b}, samplerate=48000, verify=True)
+    report = snc.encode(mix, tmp_path / "f.snc", stems={"a": a, "b": b}, samplerate=48000, verify=True, preset="archival")
     assert report.verified
     with snc.open(tmp_path / "f.snc") as f:
         out = f.read(dtype="native")
@@ -91,7 +91,7 @@ class CountingFile(io.FileIO):
 def test_reads_only_needed_streams_and_segments(tmp_path):
     mix, stems = random_multitrack(5, frames=40000, stems=4)
     path = tmp_path / "big.snc"
-    snc.encode(mix, path, stems=stems, samplerate=44100, bits=16, codec="pcm", segment_frames=4096)
+    snc.encode(mix, path, stems=stems, samplerate=44100, bits=16, codec="pcm", segment_frames=4096, preset="archival")
     size = path.stat().st_size
     with CountingFile(path) as fh:
         f = snc.SncFile(fh)
@@ -150,7 +150,7 @@ def test_info_describes_streams(small_snc):
 
 def test_separator_none_stores_the_mix_as_one_stem(tmp_path, multitrack):
     mix, _ = multitrack
-    snc.encode(mix, tmp_path / "m.snc", samplerate=44100)
+    snc.encode(mix, tmp_path / "m.snc", samplerate=44100, preset="archival")
     with snc.open(tmp_path / "m.snc") as f:
         assert f.stems == ["mix"]
         assert np.array_equal(f.read(stem="mix", dtype="native"), mix)
@@ -166,7 +166,7 @@ def test_files_from_disk_24_bit(tmp_path):
     for name, data in stems.items():
         paths[name] = tmp_path / f"{name}.flac"
         sf.write(paths[name], data << 8, 96000, subtype="PCM_24")
-    report = snc.encode(tmp_path / "mix.wav", tmp_path / "o.snc", stems=paths, verify=True)
+    report = snc.encode(tmp_path / "mix.wav", tmp_path / "o.snc", stems=paths, verify=True, preset="archival")
     assert report.verified
     with snc.open(tmp_path / "o.snc") as f:
         assert f.info.bits == 24 and f.samplerate == 96000
@@ -182,7 +182,7 @@ def test_mastered_synthetic_song_exact(tmp_path):
     assert np.sqrt(np.mean(residual.astype(float) ** 2)) > 100  # a real mastering residual, not rounding
     paths = song.write(tmp_path)
     report = snc.encode(paths["mix"], tmp_path / "song.snc",
-                        stems={n: p for n, p in paths.items() if n != "mix"}, verify=True)
+                        stems={n: p for n, p in paths.items() if n != "mix"}, verify=True, preset="archival")
     assert report.verified
     with snc.open(tmp_path / "song.snc") as f:
         assert np.array_equal(f.read(dtype="native"), song.mix)
@@ -202,7 +202,7 @@ def test_random_float_roundtrip_property(frames, channels, dtype, nstems, seed):
     total = sum((v.astype(np.float64) for v in stems.values()), np.zeros((frames, channels)))
     mix = (np.tanh(total) + rng.standard_normal((frames, channels)) * 1e-3).astype(dtype)
     buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems or None, samplerate=44100, segment_frames=256)
+    snc.encode(mix, buf, stems=stems or None, samplerate=44100, segment_frames=256, preset="archival")
     buf.seek(0)
     with snc.open(buf) as f:
         out = f.read(dtype="native")

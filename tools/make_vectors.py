@@ -54,6 +54,7 @@ def expected_hashes(mix, stems, fmt, bits):
 
 def encode_bytes(mix, stems=None, **kw) -> bytes:
     buf = io.BytesIO()
+    kw.setdefault("preset", "archival")
     snc.encode(mix, buf, stems=stems, **kw)
     return buf.getvalue()
 

@@ -17,7 +17,7 @@ def get_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog=PROG,
         description="Encode a mix and its stems into one .snc file (stems + residual; the mix stays exact "
-                    "in the archival preset).",
+                    "in the archival and lossless presets).",
         epilog="example: snc-encode mix.wav -o song.snc --stems vocals=v.wav drums=d.wav bass=b.wav --verify",
     )
     p.add_argument("mix", help="the mix: any file soundfile reads (WAV, FLAC, AIFF, ...)")
@@ -26,13 +26,19 @@ def get_parser() -> argparse.ArgumentParser:
                    help="studio stems, e.g. vocals=v.wav drums=d.wav (same rate and channels as the mix)")
     p.add_argument("--separator", choices=SEPARATORS, default="none",
                    help="how to get stems when none are given (default: none = the mix as one stem)")
-    p.add_argument("--preset", choices=PRESETS, default="archival", help="quality preset (default: archival)")
-    p.add_argument("--bitrate", type=float, metavar="KBPS", help="average total bitrate (perceptual presets)")
+    p.add_argument("--preset", choices=PRESETS, default="transparent",
+                   help="archival: everything lossless; lossless: exact mix, perceptual stems; transparent "
+                        "(default): perceptual, inaudible coding noise; compact: perceptual, smaller")
+    p.add_argument("--bitrate", type=float, metavar="KBPS",
+                   help="average total bitrate instead of the preset's quality (transparent, compact)")
+    p.add_argument("--remix-headroom", type=float, default=6.0, metavar="DB",
+                   help="stems may be raised (or the others lowered) by this much before their coding noise "
+                        "becomes audible (perceptual presets; default: 6)")
     p.add_argument("--verify", action="store_true", help="decode what was written and compare with the input")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
-    p.add_argument("--segment-frames", type=int, default=32768, metavar="N",
-                   help="frames per segment: the seek granularity (default: 32768)")
+    p.add_argument("--segment-frames", type=int, default=None, metavar="N",
+                   help="frames per segment: the seek granularity (default: 32768 archival, 65536 otherwise)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -44,6 +50,7 @@ def _body(args) -> int:
     progress = Progress("encoding", enabled=None if not args.quiet else False)
     report = encode(args.mix, args.output, stems=stems or None, preset=args.preset, separator=args.separator,
                     bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
+                    remix_headroom=args.remix_headroom,
                     segment_frames=args.segment_frames, progress=progress)
     progress.done()
     if not args.quiet:
@@ -55,9 +62,10 @@ def _body(args) -> int:
         if report.verified is not None:
             d = report.verify_details
             stems_ok = all(d["stems_exact"].values())
+            mix_text = "bit-exact" if d["mix_exact"] else f"SNR {d['mix_snr_db']:.1f} dB"
+            stems_text = "bit-exact" if stems_ok else "perceptual"
             print(f"verify: {'OK' if report.verified else 'FAILED'} (hashes {'match' if d['hashes']['mix'] else 'differ'}, "
-                  f"mix {'bit-exact' if d['mix_exact'] else 'differs'}"
-                  + (f", stems {'bit-exact' if stems_ok else 'differ'}" if d["stems_exact"] else "") + ")")
+                  f"mix {mix_text}" + (f", stems {stems_text}" if d["stems_exact"] else "") + ")")
     return 0
 
 

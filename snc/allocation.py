@@ -1,0 +1,115 @@
+"""Mix-masked noise allocation: how much coding noise each stream may add.
+
+The masking threshold ``T`` of the **mix** (:func:`snc.psycho.masking_threshold`,
+a noise power per MDCT bin) is what the listener cannot hear in the default
+mix.  In closed loop the decoded mix is ``sum(S'_k) + R'`` with ``R = M -
+sum(S'_k)``, so at default gains only the residual's noise ``N_R`` reaches the
+ear; the stems' noises ``N_k`` cancel.  They reappear when the player remixes:
+with stem gains ``g_k`` and residual gain ``g_r`` the error is
+
+    e = sum_k (g_r - g_k) n_k + g_r n_R,   E|e|^2 = sum_k (g_r - g_k)^2 N_k + g_r^2 N_R
+
+(the noises are uncorrelated).  A remix headroom of ``h`` dB lets any stem be
+raised (or the others lowered) by ``h`` dB, i.e. ``|g_r - g_k| <= g - 1`` with
+``g = 10^(h/20)``.  We split the budget in half:
+
+* stems: ``(g - 1)^2 * sum_k N_k <= T / 2``, shared by reverse water-filling
+  (the rate-optimal split for Gaussian sources, Cover & Thomas 13.3.3): every
+  stream gets the same noise level ``theta`` except streams quieter than
+  ``theta`` in that band, which are dropped there (``N_k = E_k``, zero bits);
+* residual: ``N_R <= T / 2`` -- the default mix sits 3 dB below the mask.
+
+``quality_db`` moves the whole budget (``T * 10^(quality_db / 10)``): 0 for
+``transparent``, positive for ``compact``.  Everything here is per frame, per
+channel and per analysis band of the long-frame layout (:mod:`snc.kernels.bands`);
+the results are noise powers per MDCT bin, like ``T``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.bands import band_edges
+
+#: the stems get this share of the masked noise, the residual the rest
+STEM_SHARE = 0.5
+#: every stem keeps at least this SNR over each segment (dB): below it, soloing a stem would reveal
+#: its noise even where the mix masks it
+MIN_STEM_SNR_DB = 20.0
+
+
+def band_power(power: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of a per-bin power (..., 1024) over each band -> (..., nbands)."""
+    sums = np.add.reduceat(np.asarray(power, dtype=np.float64), edges[:-1], axis=-1)
+    return sums / np.diff(edges)
+
+
+def expand_bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per-band values (..., nbands) -> per-bin values (..., edges[-1])."""
+    return np.repeat(values, np.diff(edges), axis=-1)
+
+
+def water_fill(energies: np.ndarray, budget: np.ndarray, iterations: int = 40) -> np.ndarray:
+    """Reverse water-filling: the level ``theta`` with ``sum_k min(E_k, theta) = budget``.
+
+    ``energies``: (K, ...) per stream; ``budget``: (...). Returns ``theta`` (...);
+    where the streams' total is below the budget every stream may be dropped and
+    ``theta`` is the largest energy.  Bisection in the log domain (vectorised).
+    """
+    e = np.maximum(energies, 0.0)
+    emax = e.max(axis=0)
+    lo = np.zeros_like(budget)
+    hi = np.maximum(emax, budget)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        used = np.minimum(e, mid).sum(axis=0)
+        over = used > budget
+        hi = np.where(over, mid, hi)
+        lo = np.where(over, lo, mid)
+    return lo
+
+
+def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: float = 6.0,
+             quality_db: float = 0.0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Noise budgets for every stem and for the residual.
+
+    ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
+    power per bin (F, C, 1024) on the same frames (:func:`snc.psycho.power_spectrum`).
+    Returns ``(stem_noise, residual_noise)``, noise powers per bin like ``mask``.
+    """
+    edges = band_edges(mask.shape[-1])
+    # a band shares one step size, so its noise is flat: the band's quietest bin sets it
+    t = np.minimum.reduceat(np.maximum(mask, 0.0), edges[:-1], axis=-1) * 10.0 ** (quality_db / 10.0)
+    res_noise = expand_bands(t * (1.0 - STEM_SHARE), edges)
+    if not stem_power:
+        return [], res_noise
+    g = 10.0 ** (headroom_db / 20.0)
+    weight = max((g - 1.0) ** 2, 1e-3)  # headroom 0 dB: the stems' noise never reaches the ear at all
+    energies = np.stack([band_power(s, edges) for s in stem_power])
+    theta = water_fill(energies, t * STEM_SHARE / weight)
+    widths = np.diff(edges)
+    out = []
+    for e in energies:
+        # a stem louder than theta is coded at theta; a quieter one is dropped there (its noise is
+        # its own energy)
+        n = np.where(e > theta, theta, e)
+        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths), 1e-12), edges))
+    return out, res_noise
+
+
+def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, iterations: int = 30) -> np.ndarray:
+    """Scale a stem's band noises down (never above the band's energy) until the whole segment's
+    SNR reaches :data:`MIN_STEM_SNR_DB`: a soloed stem must not sound noisy even where the mix
+    masked it.  Broadband, like the target (an SNR per band would cost far more bits)."""
+    total = float((energy * widths).sum())
+    limit = total * 10.0 ** (-(MIN_STEM_SNR_DB + 0.5) / 10.0)
+    if float((noise * widths).sum()) <= limit or total == 0.0:
+        return noise
+    lo, hi = 0.0, 1.0
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        if float((np.minimum(noise * mid, energy) * widths).sum()) > limit:
+            hi = mid
+        else:
+            lo = mid
+    return np.minimum(noise * lo, energy)
