@@ -49,7 +49,7 @@ def expand_bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.repeat(values, np.diff(edges), axis=-1)
 
 
-def water_fill(energies: np.ndarray, budget: np.ndarray, iterations: int = 40) -> np.ndarray:
+def water_fill(energies: np.ndarray, budget: np.ndarray, iterations: int = 60) -> np.ndarray:
     """Reverse water-filling: the level ``theta`` with ``sum_k min(E_k, theta) = budget``.
 
     ``energies``: (K, ...) per stream; ``budget``: (...). Returns ``theta`` (...);
@@ -57,20 +57,21 @@ def water_fill(energies: np.ndarray, budget: np.ndarray, iterations: int = 40) -
     ``theta`` is the largest energy.  Bisection in the log domain (vectorised).
     """
     e = np.maximum(energies, 0.0)
-    emax = e.max(axis=0)
-    lo = np.zeros_like(budget)
-    hi = np.maximum(emax, budget)
+    budget = np.maximum(budget, 0.0)
+    hi = np.log(np.maximum(np.maximum(e.max(axis=0), budget), 1e-300))
+    lo = hi - 700.0  # exp(-700) * anything is far below every budget that matters
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        used = np.minimum(e, mid).sum(axis=0)
-        over = used > budget
+        over = np.minimum(e, np.exp(mid)).sum(axis=0) > budget
         hi = np.where(over, mid, hi)
         lo = np.where(over, lo, mid)
-    return lo
+    theta = np.exp(lo)
+    # all streams together below the budget: every stream may be dropped
+    return np.where(e.sum(axis=0) <= budget, np.maximum(e.max(axis=0), budget), theta)
 
 
 def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: float = 6.0,
-             quality_db: float = 0.0) -> tuple[list[np.ndarray], np.ndarray]:
+             quality_db: float = 0.0, stem_snr_db: float = MIN_STEM_SNR_DB) -> tuple[list[np.ndarray], np.ndarray]:
     """Noise budgets for every stem and for the residual.
 
     ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
@@ -93,23 +94,53 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
         # a stem louder than theta is coded at theta; a quieter one is dropped there (its noise is
         # its own energy)
         n = np.where(e > theta, theta, e)
-        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths), 1e-12), edges))
+        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, stem_snr_db), 1e-12), edges))
     return out, res_noise
 
 
-def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, iterations: int = 30) -> np.ndarray:
-    """Scale a stem's band noises down (never above the band's energy) until the whole segment's
-    SNR reaches :data:`MIN_STEM_SNR_DB`: a soloed stem must not sound noisy even where the mix
-    masked it.  Broadband, like the target (an SNR per band would cost far more bits)."""
+def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, snr_db: float,
+              iterations: int = 40) -> np.ndarray:
+    """Cap a stem's band noises at one level ``lam`` until the whole segment's SNR reaches
+    ``snr_db`` (a soloed stem must not sound noisy even where the mix masked it).
+    Capping the largest noises first is reverse water-filling again: the fewest bits for a
+    given total noise.  Broadband, like the target (an SNR per band would cost far more)."""
     total = float((energy * widths).sum())
-    limit = total * 10.0 ** (-(MIN_STEM_SNR_DB + 0.5) / 10.0)
+    limit = total * 10.0 ** (-(snr_db + 0.5) / 10.0)
     if float((noise * widths).sum()) <= limit or total == 0.0:
         return noise
-    lo, hi = 0.0, 1.0
+    lo, hi = 0.0, float(noise.max())
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        if float((np.minimum(noise * mid, energy) * widths).sum()) > limit:
+        if float((np.minimum(noise, mid) * widths).sum()) > limit:
             hi = mid
         else:
             lo = mid
-    return np.minimum(noise * lo, energy)
+    return np.minimum(noise, lo)
+
+
+#: intelligibility guard: in the third-octave bands STOI weighs (150 Hz - 4.3 kHz, Taal et al. 2011) the
+#: noise stays this far below the band's mean power, even where the mask would allow more: masking
+#: spreads from loud neighbours over quiet bands, and the envelope of a quiet band is what a listener
+#: (and STOI) loses first
+SPEECH_BAND_HZ = (150.0, 4300.0)
+
+
+def third_octave_floor(power: np.ndarray, samplerate: int, snr_db: float) -> np.ndarray:
+    """Per bin (F, C, 1024): the mean power of the bin's third-octave band, ``snr_db`` lower, inside
+    :data:`SPEECH_BAND_HZ`; infinite elsewhere.  ``power``: (F, C, 1024) per-bin power of the mix."""
+    n = power.shape[-1]
+    freqs = (np.arange(n) + 0.5) * samplerate / (2.0 * n)
+    lo, hi = SPEECH_BAND_HZ
+    out = np.full(power.shape, np.inf)
+    # third-octave bands centred at 150 * 2^(j/3) Hz, as in STOI's filter bank
+    j = 0
+    while True:
+        fc = lo * 2.0 ** (j / 3.0)
+        if fc > hi * 2.0 ** (1 / 6):
+            break
+        sel = (freqs >= fc * 2.0 ** (-1 / 6)) & (freqs < fc * 2.0 ** (1 / 6))
+        if sel.any():
+            mean = power[..., sel].mean(axis=-1, keepdims=True)
+            out[..., sel] = mean * 10.0 ** (-snr_db / 10.0)
+        j += 1
+    return out

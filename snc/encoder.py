@@ -30,9 +30,34 @@ from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
 
 SEPARATORS = ("auto", "dsp", "demucs", "none")
 IMPLEMENTED_PRESETS = ("archival", "lossless", "transparent", "compact")
-#: presets whose stems are coded by the perceptual codec, and their noise level re the mix's mask (dB)
-PERCEPTUAL_QUALITY_DB = {"lossless": -8.0, "transparent": -8.0, "compact": 3.0}
 DEFAULT_HEADROOM_DB = 6.0
+
+
+@dataclass(frozen=True)
+class PerceptualTuning:
+    """How a perceptual preset sets the noise budgets (``spec/codec-perceptual.md`` section 9)."""
+
+    #: coding noise re the masking threshold of the mix (dB; positive = more noise)
+    quality_db: float
+    #: in the third-octave bands 150 Hz - 4.3 kHz the mix's noise stays this far below the band (dB)
+    speech_snr_db: float
+    #: every stem keeps at least this SNR over each segment (dB), so it can be soloed
+    stem_snr_db: float
+    #: assumed playback level of a full-scale sine (dB SPL), which places the absolute threshold:
+    #: the encoder cannot know the volume, so transparency assumes a loud one
+    full_scale_spl: float
+
+    def shifted(self, offset_db: float) -> "PerceptualTuning":
+        """Everything ``offset_db`` coarser (``--bitrate`` searches this one number)."""
+        return PerceptualTuning(self.quality_db + offset_db, max(self.speech_snr_db - offset_db, 0.0),
+                                max(self.stem_snr_db - offset_db, 0.0), self.full_scale_spl)
+
+
+PERCEPTUAL_TUNING = {
+    "transparent": PerceptualTuning(quality_db=6.0, speech_snr_db=18.0, stem_snr_db=20.0, full_scale_spl=120.0),
+    "lossless": PerceptualTuning(quality_db=6.0, speech_snr_db=18.0, stem_snr_db=20.0, full_scale_spl=120.0),
+    "compact": PerceptualTuning(quality_db=12.0, speech_snr_db=12.0, stem_snr_db=10.0, full_scale_spl=96.0),
+}
 DEFAULT_SEGMENT_FRAMES = 32768
 #: perceptual packets are independent, so each repeats the frame on its boundary and re-learns its
 #: entropy models: longer segments save 3.4 % (measured on mod_pingus_6, transparent, 32768 -> 65536)
@@ -209,22 +234,22 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     t0 = time.perf_counter()
     pictures = _check_pictures(pictures)
 
-    def run(out, quality_db, report_progress):
+    def run(out, offset_db, report_progress):
         mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
         try:
             _check_stems(mix_src, stem_srcs)
             return _encode_sources(mix_src, stem_srcs, out, preset=preset, tags=tags, pictures=pictures,
-                                   codec_id=codec, headroom_db=float(remix_headroom), quality_db=quality_db,
+                                   codec_id=codec, headroom_db=float(remix_headroom), offset_db=offset_db,
                                    segment_frames=segment_frames, progress=report_progress)
         finally:
             mix_src.close()
             for s in stem_srcs.values():
                 s.close()
 
-    quality_db = PERCEPTUAL_QUALITY_DB.get(preset, 0.0)
+    offset_db = 0.0
     if bitrate is not None:
-        quality_db = _quality_for_bitrate(run, float(bitrate), progress)
-    report = run(output, quality_db, progress)
+        offset_db = _offset_for_bitrate(run, float(bitrate), progress)
+    report = run(output, offset_db, progress)
     report.encode_seconds = time.perf_counter() - t0
     if verify:
         from .verify import verify_encoding
@@ -238,14 +263,14 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     return report
 
 
-#: --bitrate: the quality offset is searched in this range (dB re the mask), by bisection on the
-#: measured size of whole in-memory encodes (the size falls monotonically with the offset)
-BITRATE_SEARCH_DB = (-36.0, 24.0)
+#: --bitrate: the offset of :meth:`PerceptualTuning.shifted` is searched in this range (dB), by bisection
+#: on the measured size of whole in-memory encodes (the size falls monotonically with the offset)
+BITRATE_SEARCH_DB = (-30.0, 30.0)
 BITRATE_SEARCH_STEPS = 7
 
 
-def _quality_for_bitrate(run, kbps: float, progress) -> float:
-    """The quality offset whose whole-file encode comes closest to ``kbps`` without exceeding it
+def _offset_for_bitrate(run, kbps: float, progress) -> float:
+    """The tuning offset whose whole-file encode comes closest to ``kbps`` without exceeding it
     (if possible): bisection over :data:`BITRATE_SEARCH_DB`, ~0.5 dB resolution."""
     import io
 
@@ -257,7 +282,7 @@ def _quality_for_bitrate(run, kbps: float, progress) -> float:
         got = report.file_bytes * 8 / (report.frames / report.sample_rate) / 1000.0
         if progress is not None:
             progress({"stage": "bitrate search", "step": step + 1, "steps": BITRATE_SEARCH_STEPS,
-                      "quality_db": mid, "kbps": got, "frames_done": step + 1, "frames_total": BITRATE_SEARCH_STEPS})
+                      "offset_db": mid, "kbps": got, "frames_done": step + 1, "frames_total": BITRATE_SEARCH_STEPS})
         if got > kbps:
             lo = mid
         else:
@@ -288,24 +313,29 @@ def _perceptual_codec(fmt: AudioFormat):
     return codec
 
 
-def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, quality_db: float, headroom_db: float,
+def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: PerceptualTuning, headroom_db: float,
                    user_stems: bool):
     """Allowed coding noise per bin for every stem (or the mix stream) and for the residual."""
-    from .allocation import allocate
+    from .allocation import allocate, third_octave_floor
     from .psycho import masking_threshold, power_spectrum
 
-    mask = masking_threshold(mix_block.astype(_np.float64), fmt.sample_rate, float(1 << (fmt.bits - 1)))
+    mix = mix_block.astype(_np.float64)
+    quality_db = tuning.quality_db
+    mask = masking_threshold(mix, fmt.sample_rate, float(1 << (fmt.bits - 1)), spl_full_scale=tuning.full_scale_spl)
+    floor = third_octave_floor(power_spectrum(mix), fmt.sample_rate, tuning.speech_snr_db)
+    mask = _np.minimum(mask, floor * 10.0 ** (-quality_db / 10.0))  # the floor does not move with quality_db
     if not user_stems:  # the mix is the only stream: it gets the whole mask, the residual nothing to code
         return [mask * 10.0 ** (quality_db / 10.0)], _np.full_like(mask, _np.inf)
     powers = [power_spectrum(b.astype(_np.float64)) for b in stem_blocks]
-    return allocate(mask, powers, headroom_db=headroom_db, quality_db=quality_db)
+    return allocate(mask, powers, headroom_db=headroom_db, quality_db=quality_db, stem_snr_db=tuning.stem_snr_db)
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec_id, headroom_db, quality_db,
+def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec_id, headroom_db, offset_db,
                     segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
-    perceptual = preset in PERCEPTUAL_QUALITY_DB and (user_stems or preset != "lossless")
+    perceptual = preset in PERCEPTUAL_TUNING and (user_stems or preset != "lossless")
+    tuning = PERCEPTUAL_TUNING[preset].shifted(offset_db) if perceptual else None
     if perceptual and fmt.sample_format != "int":
         raise NotAvailableError(f"preset {preset!r} needs integer PCM input for now; use --preset archival "
                                 f"for {fmt.sample_format} audio")
@@ -347,7 +377,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec
             packets, decoded = [], []
             stem_noise = res_noise = None
             if perceptual:
-                stem_noise, res_noise = _noise_budgets(mix_block, stem_blocks, fmt, quality_db=quality_db,
+                stem_noise, res_noise = _noise_budgets(mix_block, stem_blocks, fmt, tuning=tuning,
                                                        headroom_db=headroom_db, user_stems=user_stems)
             for k, (codec, block) in enumerate(zip(codecs, stem_blocks)):
                 packet = codec.encode(block) if stem_noise is None else codec.encode(block, noise=stem_noise[k])

@@ -37,6 +37,11 @@ REFINE_PASSES = 3
 MAX_CHANNELS = 8
 #: the encoder's mark of an all-zero band (outside the legal scale factors)
 INACTIVE = 1 << 20
+#: budgets above this (beyond any coefficient's energy) are clipped to it: "code nothing"
+MAX_BUDGET = 1e300
+#: most frames one packet may claim (the output is allocated before decoding): the container's
+#: segment limit is far below it
+MAX_PACKET_FRAMES = 1 << 24
 
 
 def _kernels():
@@ -63,8 +68,9 @@ def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
     """Scale factors and quantised values for spectra ``coefs`` (..., n) with the per-band
     noise budgets ``noise`` (..., nbands), refined until the measured noise meets the budget.
 
-    Returns ``(sf (..., nbands) int64, q (..., n) int64)``; a band whose energy is below its
-    budget is left at zero (its sf is then irrelevant and set to ``SF_UNUSED``)."""
+    Returns ``(sf (..., nbands) int64, q (..., n) int64, sf_floor (..., nbands))``; a band whose
+    energy is below its budget is left at zero (its sf is then :data:`INACTIVE`); ``sf_floor`` is
+    the smallest scale factor that keeps every ``|q|`` inside the entropy coder's range."""
     _, pk = _kernels()
     widths = _np.diff(edges)
     energy = _np.add.reduceat(coefs * coefs, edges[:-1], axis=-1) / widths
@@ -87,7 +93,7 @@ def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
         sf = sf - worse
     q = (_np.sign(coefs) * q).astype(_np.int64)
     q *= _np.repeat(active, widths, axis=-1)
-    return _np.where(active, sf, INACTIVE), q
+    return _np.where(active, sf, INACTIVE), q, sf_floor
 
 
 def _stereo_bits(e: _np.ndarray, n: _np.ndarray, widths: _np.ndarray) -> _np.ndarray:
@@ -115,7 +121,7 @@ class PerceptualCodec(Codec):
         """Window kinds and MDCT spectra (F, channels, 1024) of a block, as :meth:`encode` codes them."""
         mdct, _ = _kernels()
         x = _np.asarray(block, dtype=_np.float64)
-        kinds = mdct.plan_kinds(mdct.detect_transients(x))
+        kinds = mdct.plan_kinds(mdct.detect_transients(x, full_scale=float(1 << (self.bits - 1))))
         spectra = _np.stack([mdct.forward(x[:, c], kinds) for c in range(x.shape[1])], axis=1)
         return kinds, spectra
 
@@ -136,8 +142,13 @@ class PerceptualCodec(Codec):
         if noise is None:
             noise = self.self_mask(block)
         nf = mdct.n_frames(frames)
+        noise = _np.asarray(noise, dtype=_np.float64)
         if spectra.shape != (nf, self.channels, 1024) or noise.shape != spectra.shape:
             raise CodecError(f"perceptual: noise budget must have shape {(nf, self.channels, 1024)}")
+        if _np.isnan(noise).any():
+            raise CodecError("perceptual: the noise budget contains NaN")
+        # an infinite budget means "not coded"; keep the arithmetic finite
+        noise = _np.clip(noise, 0.0, MAX_BUDGET)
         ms = _np.zeros(nf, dtype=_np.int64)
         coded = spectra.copy()
         budget = noise.copy()
@@ -157,15 +168,18 @@ class PerceptualCodec(Codec):
         short = kinds == mdct.SHORT
         for c in range(self.channels):
             if (~short).any():
-                s, qq = _quantise(coded[~short, c], _band_min(budget[~short, c], EDGES_LONG, 1), EDGES_LONG)
+                s, qq, _ = _quantise(coded[~short, c], _band_min(budget[~short, c], EDGES_LONG, 1), EDGES_LONG)
                 sf[~short, c, :] = s
                 q[~short, c] = qq
             if short.any():
                 blocks = coded[short, c].reshape(-1, 8, 128)
                 bud = _band_min(budget[short, c], EDGES_SHORT, 8)[:, None, :]
-                s, qq = _quantise(blocks, _np.broadcast_to(bud, blocks.shape[:2] + bud.shape[2:]), EDGES_SHORT)
-                # the eight blocks share one scale factor per band: take the finest, requantise
-                s = s.min(axis=1)  # INACTIVE (huge) only where all eight blocks are silent
+                s, qq, floor = _quantise(blocks, _np.broadcast_to(bud, blocks.shape[:2] + bud.shape[2:]),
+                                         EDGES_SHORT)
+                # the eight blocks share one scale factor per band: the finest one, but not so fine
+                # that the loudest block's values leave the coder's range; then requantise
+                active = (s != INACTIVE).any(axis=1)
+                s = _np.where(active, _np.maximum(s.min(axis=1), floor.max(axis=1)), INACTIVE)
                 qq = _requantise(blocks, s)
                 sf[short, c, : len(EDGES_SHORT) - 1] = s
                 q[short, c] = qq.reshape(-1, 1024)
@@ -202,9 +216,10 @@ class PerceptualCodec(Codec):
             if len(data) != 1 or data[0] != pk.VERSION:
                 raise CodecError("perceptual: corrupt packet: an empty packet is one version byte")
             return out
-        # every frame costs at least a few bits, so a short (corrupt) packet cannot claim a huge length
-        if mdct.n_frames(frames) > 64 * max(len(data), 1) + 64:
-            raise CodecError(f"perceptual: corrupt packet: {len(data)} bytes cannot hold {frames} frames")
+        # adaptive coding makes silence nearly free, so the size cannot bound the length: a fixed cap
+        # bounds the output allocated before decoding
+        if frames > MAX_PACKET_FRAMES:
+            raise CodecError(f"perceptual: a packet holds at most {MAX_PACKET_FRAMES} frames, got {frames}")
         err = pk.decode_packet(data, frames, self.bits, out)
         if err != 0:  # errcodes.OK
             raise CodecError(f"perceptual: corrupt packet: {_message(err)}")
