@@ -65,18 +65,20 @@ class Progress:
     def __init__(self, label: str, enabled: bool | None = None):
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._last = -1
+        self._last = None
 
     def __call__(self, event: dict) -> None:
         if not self.enabled:
             return
         pct = int(100 * event["frames_done"] / max(event["frames_total"], 1))
-        if pct != self._last:
-            self._last = pct
-            print(f"\r{self.label}: {pct:3d}%", end="", file=sys.stderr, flush=True)
+        stage = event.get("stage", "")
+        if (stage, pct) != self._last:
+            self._last = (stage, pct)
+            what = self.label if stage in ("", "encode") else f"{self.label} ({stage})"
+            print(f"\r{what}: {pct:3d}%", end="", file=sys.stderr, flush=True)
 
     def done(self) -> None:
-        if self.enabled and self._last >= 0:
+        if self.enabled and self._last is not None:
             print(file=sys.stderr)
 
 

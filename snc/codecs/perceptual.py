@@ -133,6 +133,8 @@ class PerceptualCodec(Codec):
             10.0 ** (self.quality_db / 10.0)
 
     def encode(self, block: _np.ndarray, noise: _np.ndarray | None = None, analysis=None) -> bytes:
+        """Code ``block``; ``analysis``: ``(kinds, spectra)`` of :meth:`analyse` to use instead
+        (e.g. with other window kinds)."""
         mdct, pk = _kernels()
         block = self.check_block(block)
         frames = block.shape[0]
@@ -153,7 +155,7 @@ class PerceptualCodec(Codec):
         coded = spectra.copy()
         budget = noise.copy()
         if self.channels == 2:
-            ms = self._choose_stereo(spectra, noise, kinds)
+            ms = self._choose_stereo(spectra, noise)
             if ms.any():
                 left, right = spectra[ms == 1, 0], spectra[ms == 1, 1]
                 coded[ms == 1, 0] = 0.5 * (left + right)
@@ -190,7 +192,7 @@ class PerceptualCodec(Codec):
             raise CodecError(f"perceptual: internal error: {_message(-n)}")
         return buf[:n].tobytes()
 
-    def _choose_stereo(self, spectra, noise, kinds) -> _np.ndarray:
+    def _choose_stereo(self, spectra, noise) -> _np.ndarray:
         """Mid/side per frame where it saves bits by the rough 0.5*log2(SNR) estimate."""
         e = spectra ** 2
         left, right = e[:, 0], e[:, 1]
