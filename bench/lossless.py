@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, multitrack_items, one_core, print_table, read_int  # noqa: E402
+from _common import CORPUS, best_time, multitrack_items, one_core, print_table, read_int  # noqa: E402
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
@@ -42,16 +42,6 @@ ENC_TARGET = 30.0
 DEC_TARGET = 100.0
 
 
-def fastest(run) -> float:
-    """Wall time of the fastest of :data:`REPEATS` calls of ``run()``."""
-    best = float("inf")
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def external(path: Path, tmp: Path) -> dict:
     """flac -8 and wavpack -hhx6 sizes, and flac's encode / decode wall times (one core)."""
     for tool in ("flac", "wavpack"):
@@ -61,9 +51,10 @@ def external(path: Path, tmp: Path) -> dict:
     wav = tmp / "in.wav"
     sf.write(wav, data << (32 - bits), rate, subtype=f"PCM_{bits}")
     fl = tmp / "out.flac"
-    flac_enc = fastest(lambda: subprocess.run(["flac", "-8", "-f", "-s", "-o", str(fl), str(wav)], check=True))
-    flac_dec = fastest(lambda: subprocess.run(["flac", "-d", "-f", "-s", "-o", str(tmp / "dec.wav"), str(fl)],
-                                              check=True))
+    flac_enc = best_time(lambda: subprocess.run(["flac", "-8", "-f", "-s", "-o", str(fl), str(wav)], check=True),
+                         REPEATS)
+    flac_dec = best_time(lambda: subprocess.run(["flac", "-d", "-f", "-s", "-o", str(tmp / "dec.wav"), str(fl)],
+                                                check=True), REPEATS)
     wv = tmp / "out.wv"
     subprocess.run(["wavpack", "-hhx6", "-q", "-y", str(wav), "-o", str(wv)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -75,8 +66,8 @@ def codec_run(x: np.ndarray, bits: int):
     packets = [np.ascontiguousarray(x[i : i + PACKET]) for i in range(0, len(x), PACKET)]
     data = [codec.encode(p) for p in packets]
     out = [codec.decode(d, len(p)) for d, p in zip(data, packets)]
-    enc = fastest(lambda: [codec.encode(p) for p in packets])
-    dec = fastest(lambda: [codec.decode(d, len(p)) for d, p in zip(data, packets)])
+    enc = best_time(lambda: [codec.encode(p) for p in packets], REPEATS)
+    dec = best_time(lambda: [codec.decode(d, len(p)) for d, p in zip(data, packets)], REPEATS)
     exact = all(np.array_equal(o, p) for o, p in zip(out, packets))
     methods = sorted({d[0] for d in data if d})
     return sum(map(len, data)), enc, dec, exact, methods

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels.bands import band_edges
+from .psycho import psd_to_bands
 
 #: the stems get this share of the masked noise, the residual the rest
 STEM_SHARE = 0.5
@@ -80,7 +81,7 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
     """
     edges = band_edges(mask.shape[-1])
     # a band shares one step size, so its noise is flat: the band's quietest bin sets it
-    t = np.minimum.reduceat(np.maximum(mask, 0.0), edges[:-1], axis=-1) * 10.0 ** (quality_db / 10.0)
+    t = psd_to_bands(np.maximum(mask, 0.0), edges, False) * 10.0 ** (quality_db / 10.0)
     res_noise = expand_bands(t * (1.0 - STEM_SHARE), edges)
     if not stem_power:
         return [], res_noise

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import numpy as _np
 
+from ..allocation import band_power
 from ..errors import CodecError
 from ..kernels.bands import band_edges
+from ..psycho import psd_to_bands
 from .base import Codec
 from .registry import register_codec
 
@@ -59,11 +61,6 @@ def step_size(sf: _np.ndarray) -> _np.ndarray:
     return pk.MANT[sf & 3].astype(_np.float64) * _np.exp2((sf >> 2) - 30)
 
 
-def _band_min(psd: _np.ndarray, edges: _np.ndarray, scale: int) -> _np.ndarray:
-    """Smallest allowed noise over each band's bins (``scale`` long bins per bin of the layout)."""
-    return _np.minimum.reduceat(psd, edges[:-1] * scale, axis=-1)
-
-
 def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
     """Scale factors and quantised values for spectra ``coefs`` (..., n) with the per-band
     noise budgets ``noise`` (..., nbands), refined until the measured noise meets the budget.
@@ -73,7 +70,7 @@ def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
     the smallest scale factor that keeps every ``|q|`` inside the entropy coder's range."""
     _, pk = _kernels()
     widths = _np.diff(edges)
-    energy = _np.add.reduceat(coefs * coefs, edges[:-1], axis=-1) / widths
+    energy = band_power(coefs * coefs, edges)
     target = _np.maximum(noise, 1e-12)
     sf = _np.floor(4.0 * _np.log2(_np.sqrt(12.0 * target))).astype(_np.int64)
     # the largest quantised magnitude must stay inside the entropy coder's range
@@ -86,7 +83,7 @@ def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
         a = _np.abs(coefs) / step
         q = _np.floor(a + ROUNDING)
         err = (a - q) * step
-        got = _np.add.reduceat(err * err, edges[:-1], axis=-1) / widths
+        got = band_power(err * err, edges)
         worse = active & (got > target) & (sf > _np.maximum(sf_floor, pk.SF_MIN))
         if not worse.any():
             break
@@ -170,12 +167,12 @@ class PerceptualCodec(Codec):
         short = kinds == mdct.SHORT
         for c in range(self.channels):
             if (~short).any():
-                s, qq, _ = _quantise(coded[~short, c], _band_min(budget[~short, c], EDGES_LONG, 1), EDGES_LONG)
+                s, qq, _ = _quantise(coded[~short, c], psd_to_bands(budget[~short, c], EDGES_LONG, False), EDGES_LONG)
                 sf[~short, c, :] = s
                 q[~short, c] = qq
             if short.any():
                 blocks = coded[short, c].reshape(-1, 8, 128)
-                bud = _band_min(budget[short, c], EDGES_SHORT, 8)[:, None, :]
+                bud = psd_to_bands(budget[short, c], EDGES_SHORT, True)[:, None, :]
                 s, qq, floor = _quantise(blocks, _np.broadcast_to(bud, blocks.shape[:2] + bud.shape[2:]),
                                          EDGES_SHORT)
                 # the eight blocks share one scale factor per band: the finest one, but not so fine
@@ -199,8 +196,8 @@ class PerceptualCodec(Codec):
         mid = (0.25 * (spectra[:, 0] + spectra[:, 1]) ** 2)
         side = (0.25 * (spectra[:, 0] - spectra[:, 1]) ** 2)
         widths = _np.diff(EDGES_LONG)
-        bands = lambda p: _np.add.reduceat(p, EDGES_LONG[:-1], axis=-1) / widths  # noqa: E731
-        nl, nr = _band_min(noise[:, 0], EDGES_LONG, 1), _band_min(noise[:, 1], EDGES_LONG, 1)
+        bands = lambda p: band_power(p, EDGES_LONG)  # noqa: E731
+        nl, nr = psd_to_bands(noise[:, 0], EDGES_LONG, False), psd_to_bands(noise[:, 1], EDGES_LONG, False)
         half = 0.5 * _np.minimum(nl, nr)
         lr = _stereo_bits(bands(left), nl, widths) + _stereo_bits(bands(right), nr, widths)
         msb = _stereo_bits(bands(mid), half, widths) + _stereo_bits(bands(side), half, widths)
