@@ -9,20 +9,31 @@ with stem gains ``g_k`` and residual gain ``g_r`` the error is
 
     e = sum_k (g_r - g_k) n_k + g_r n_R,   E|e|^2 = sum_k (g_r - g_k)^2 N_k + g_r^2 N_R
 
-(the noises are uncorrelated).  A remix headroom of ``h`` dB lets any stem be
-raised (or the others lowered) by ``h`` dB, i.e. ``|g_r - g_k| <= g - 1`` with
-``g = 10^(h/20)``.  We split the budget in half:
+(the noises are uncorrelated).  A remix headroom of ``h`` dB lets any one stem
+be raised by ``g = 10^(h/20)`` (or the others lowered by as much: the same remix,
+quieter, with a mask as much lower).  The residual follows the stems with the
+energy-weighted mean of their gains (spec "Remix"): for stem ``j`` with energy
+share ``f``, ``g_r = 1 + (g - 1) f`` and
 
-* stems: ``(g - 1)^2 * sum_k N_k <= T / 2``, shared by reverse water-filling
-  (the rate-optimal split for Gaussian sources, Cover & Thomas 13.3.3): every
-  stream gets the same noise level ``theta`` except streams quieter than
-  ``theta`` in that band, which are dropped there (``N_k = E_k``, zero bits);
-* residual: ``N_R <= T / 2`` -- the default mix sits 3 dB below the mask.
+    E|e|^2 = (g - 1)^2 [(1 - f)^2 N_j + f^2 sum_{k != j} N_k] + g_r^2 N_R.
 
-``quality_db`` moves the whole budget (``T * 10^(quality_db / 10)``): 0 for
-``transparent``, positive for ``compact``.  Everything here is per frame, per
-channel and per analysis band of the long-frame layout (:mod:`snc.kernels.bands`);
-the results are noise powers per MDCT bin, like ``T``.
+With every ``N_k <= B`` the bracket is at most ``B * max(1, K/4)`` for ``f <=
+1/2``; a stem with more than half the energy lifts the remix's own mask with it
+(towards ``g^2 T``), which covers larger ``f``.  So the budget is split in half:
+
+* each stem: ``N_k <= B = T / (2 (g - 1)^2 max(1, K/4))``, or its own energy
+  where it is quieter than that (dropped, zero bits) -- a bound per stem, not a
+  shared sum: a remix raises one stem at a time;
+* residual: ``N_R <= T_R / 2`` -- the default mix sits 3 dB below its mask.
+
+``T_R`` may be stricter than ``T`` (:func:`third_octave_floor`: intelligibility
+of the mix); only the mix needs that, so it binds the residual alone: the
+residual, coded in closed loop, brings the stems' summed noise down to it in
+one stream instead of K.  ``quality_db`` moves both budgets (``T * 10^(quality_db
+/ 10)``): positive for coarser presets.  Every stem finally keeps a broadband SNR
+(:func:`_meet_snr`): it may be soloed.  Everything here is per frame, per channel
+and per analysis band of the long-frame layout (:mod:`snc.kernels.bands`); the
+results are noise powers per MDCT bin, like ``T``.
 """
 
 from __future__ import annotations
@@ -50,51 +61,41 @@ def expand_bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.repeat(values, np.diff(edges), axis=-1)
 
 
-def water_fill(energies: np.ndarray, budget: np.ndarray, iterations: int = 60) -> np.ndarray:
-    """Reverse water-filling: the level ``theta`` with ``sum_k min(E_k, theta) = budget``.
-
-    ``energies``: (K, ...) per stream; ``budget``: (...). Returns ``theta`` (...);
-    where the streams' total is below the budget every stream may be dropped and
-    ``theta`` is the largest energy.  Bisection in the log domain (vectorised).
-    """
-    e = np.maximum(energies, 0.0)
-    budget = np.maximum(budget, 0.0)
-    hi = np.log(np.maximum(np.maximum(e.max(axis=0), budget), 1e-300))
-    lo = hi - 700.0  # exp(-700) * anything is far below every budget that matters
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        over = np.minimum(e, np.exp(mid)).sum(axis=0) > budget
-        hi = np.where(over, mid, hi)
-        lo = np.where(over, lo, mid)
-    theta = np.exp(lo)
-    # all streams together below the budget: every stream may be dropped
-    return np.where(e.sum(axis=0) <= budget, np.maximum(e.max(axis=0), budget), theta)
+def stem_noise_bound(threshold: np.ndarray, headroom_db: float, n_stems: int) -> np.ndarray:
+    """``B``: the noise any one stem may carry where the mix's threshold is ``threshold``
+    (module docstring).  Headroom 0 dB: the stems' noise never reaches the ear (1000x)."""
+    g = 10.0 ** (headroom_db / 20.0)
+    weight = max((g - 1.0) ** 2, 1e-3) * max(1.0, n_stems / 4.0)
+    return threshold * STEM_SHARE / weight
 
 
 def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: float = 6.0,
-             quality_db: float = 0.0, stem_snr_db: float = MIN_STEM_SNR_DB) -> tuple[list[np.ndarray], np.ndarray]:
+             quality_db: float = 0.0, stem_snr_db: float = MIN_STEM_SNR_DB,
+             residual_mask: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """Noise budgets for every stem and for the residual.
 
     ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
-    power per bin (F, C, 1024) on the same frames (:func:`snc.psycho.power_spectrum`).
+    power per bin (F, C, 1024) on the same frames (:func:`snc.psycho.power_spectrum`);
+    ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``.
     Returns ``(stem_noise, residual_noise)``, noise powers per bin like ``mask``.
     """
     edges = band_edges(mask.shape[-1])
-    # a band shares one step size, so its noise is flat: the band's quietest bin sets it
-    t = psd_to_bands(np.maximum(mask, 0.0), edges, False) * 10.0 ** (quality_db / 10.0)
-    res_noise = expand_bands(t * (1.0 - STEM_SHARE), edges)
+    scale = 10.0 ** (quality_db / 10.0)
+
+    def bands(m):  # a band shares one step size, so its noise is flat: the band's quietest bin sets it
+        return psd_to_bands(np.maximum(m, 0.0), edges, False) * scale
+
+    t = bands(mask)
+    t_res = t if residual_mask is None else bands(residual_mask)
+    res_noise = expand_bands(t_res * (1.0 - STEM_SHARE), edges)
     if not stem_power:
         return [], res_noise
-    g = 10.0 ** (headroom_db / 20.0)
-    weight = max((g - 1.0) ** 2, 1e-3)  # headroom 0 dB: the stems' noise never reaches the ear at all
-    energies = np.stack([band_power(s, edges) for s in stem_power])
-    theta = water_fill(energies, t * STEM_SHARE / weight)
+    bound = stem_noise_bound(t, headroom_db, len(stem_power))
     widths = np.diff(edges)
     out = []
-    for e in energies:
-        # a stem louder than theta is coded at theta; a quieter one is dropped there (its noise is
-        # its own energy)
-        n = np.where(e > theta, theta, e)
+    for s in stem_power:
+        e = band_power(s, edges)
+        n = np.minimum(e, bound)  # quieter than the bound: dropped there (its noise is its own energy)
         out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, stem_snr_db), 1e-12), edges))
     return out, res_noise
 
@@ -103,8 +104,8 @@ def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, snr_db:
               iterations: int = 40) -> np.ndarray:
     """Cap a stem's band noises at one level ``lam`` until the whole segment's SNR reaches
     ``snr_db`` (a soloed stem must not sound noisy even where the mix masked it).
-    Capping the largest noises first is reverse water-filling again: the fewest bits for a
-    given total noise.  Broadband, like the target (an SNR per band would cost far more)."""
+    Capping the largest noises first is reverse water-filling (Cover & Thomas 13.3.3): the
+    fewest bits for a given total noise.  Broadband, like the target (an SNR per band would cost far more)."""
     total = float((energy * widths).sum())
     limit = total * 10.0 ** (-(snr_db + 0.5) / 10.0)
     if float((noise * widths).sum()) <= limit or total == 0.0:
@@ -145,3 +146,10 @@ def third_octave_floor(power: np.ndarray, samplerate: int, snr_db: float) -> np.
             out[..., sel] = mean * 10.0 ** (-snr_db / 10.0)
         j += 1
     return out
+
+
+def band_floor(power: np.ndarray, snr_db: float) -> np.ndarray:
+    """Per bin (..., 1024): the mean power of the bin's analysis band, ``snr_db`` lower.  As a noise
+    budget it keeps every band of the signal coded (its energy stays above the budget)."""
+    edges = band_edges(power.shape[-1])
+    return expand_bands(band_power(power, edges), edges) * 10.0 ** (-snr_db / 10.0)
