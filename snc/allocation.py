@@ -27,7 +27,8 @@ With every ``N_k <= B`` the bracket is at most ``B * max(1, K/4)`` for ``f <=
 * residual: ``N_R <= T_R / 2`` -- the default mix sits 3 dB below its mask.
 
 ``T_R`` may be stricter than ``T`` (:func:`third_octave_floor`: intelligibility
-of the mix); only the mix needs that, so it binds the residual alone: the
+of the mix; :func:`band_floor`: no band of the mix dropped whole); only the mix
+needs that, so it binds the residual alone: the
 residual, coded in closed loop, brings the stems' summed noise down to it in
 one stream instead of K.  ``quality_db`` moves both budgets (``T * 10^(quality_db
 / 10)``): positive for coarser presets.  Every stem finally keeps a broadband SNR
