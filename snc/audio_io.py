@@ -43,8 +43,18 @@ class AudioFormat:
         return _np.int32 if self.sample_format == "int" else _np.dtype(self.sample_format)
 
 
+@dataclass
+class NativeAudio:
+    """Samples already in a known format (e.g. a memory-mapped separated stem): read as they are,
+    without the copy and range scan that arbitrary arrays get."""
+
+    array: _np.ndarray  # (frames, channels), fmt.dtype
+    format: AudioFormat
+
+
 class AudioSource:
-    """Block reader over a file (via soundfile) or an in-memory array, in a given target format."""
+    """Block reader over a file (via soundfile), an in-memory array or :class:`NativeAudio`,
+    in a given target format."""
 
     def __init__(self, source, *, name: str, samplerate: int | None = None, bits: int | None = None):
         self.name = name
@@ -52,7 +62,9 @@ class AudioSource:
         self._array = None
         self.tags: dict[str, str] = {}
         self._pos = 0
-        if isinstance(source, (str, os.PathLike)):
+        if isinstance(source, NativeAudio):
+            self.format, self._array, self.frames = source.format, source.array, source.array.shape[0]
+        elif isinstance(source, (str, os.PathLike)):
             self._open_file(os.fspath(source))
         else:
             self._open_array(source, samplerate, bits)

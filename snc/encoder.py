@@ -27,8 +27,8 @@ from .container.writer import SncWriter
 from .loudness import LoudnessMeter
 from .mixing import accumulator_dtype, exact_mix, sum_streams
 from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
+from .separate import SEPARATORS
 
-SEPARATORS = ("auto", "dsp", "demucs", "none")
 IMPLEMENTED_PRESETS = ("archival", "lossless", "transparent", "compact")
 DEFAULT_HEADROOM_DB = 6.0
 
@@ -95,6 +95,10 @@ class EncodeReport:
     preset: str
     streams: list[dict] = field(default_factory=list)  # name, role, codec, bytes
     encode_seconds: float = 0.0
+    #: the separator that made the stems (None: user stems or none), how ``auto`` chose, its time
+    separator: str | None = None
+    separator_note: str = ""
+    separate_seconds: float = 0.0
     verified: bool | None = None
     verify_details: dict | None = None
 
@@ -103,16 +107,14 @@ class EncodeReport:
         return (self.frames / self.sample_rate) / self.encode_seconds if self.encode_seconds else math.inf
 
 
-def _check_options(preset: str, separator: str, bitrate, has_stems: bool) -> None:
+def _check_options(preset: str, separator: str, bitrate) -> None:
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if preset not in IMPLEMENTED_PRESETS:
         raise NotAvailableError(f"preset {preset!r} is not available yet (this version implements: "
                                 f"{', '.join(IMPLEMENTED_PRESETS)})")
-    if separator not in SEPARATORS:
+    if isinstance(separator, str) and separator not in SEPARATORS:
         raise InputError(f"unknown separator {separator!r}; choose one of {', '.join(SEPARATORS)}")
-    if separator != "none" and not has_stems:
-        raise NotAvailableError(f"separator {separator!r} is not available yet; give --stems, or --separator none")
     if bitrate is not None:
         if preset not in ("transparent", "compact"):
             raise InputError(f"--bitrate applies to the transparent and compact presets, not {preset!r}")
@@ -218,10 +220,11 @@ class _StreamStats:
 
 
 def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate: int | None = None,
-           bits: int | None = None, preset: str = "transparent", separator: str = "none", bitrate=None,
+           bits: int | None = None, preset: str = "transparent", separator="none", bitrate=None,
            verify: bool = False, tags: Mapping[str, str] | None = None, pictures: list[dict] | None = None,
            codec: str = "lossless", remix_headroom: float = DEFAULT_HEADROOM_DB,
-           segment_frames: int | None = None, progress: ProgressCallback | None = None) -> EncodeReport:
+           segment_frames: int | None = None, progress: ProgressCallback | None = None,
+           model=None, threads: int | None = None) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
 
     ``mix`` and each value of ``stems`` are paths (anything soundfile reads) or
@@ -236,8 +239,13 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     (the mix stays bit-exact); ``transparent`` and ``compact`` code everything
     perceptually, with the noise allocated against the mix's masking threshold
     (:mod:`snc.allocation`) and ``remix_headroom`` dB of room for remixes.
+
+    Without ``stems``, ``separator`` makes them (:mod:`snc.separate`): ``dsp`` (built in),
+    ``demucs`` (optional extra; ``model``: checkpoint path or name, ``threads``: CPU threads),
+    ``auto`` (demucs when its weights are here, else dsp) or ``none`` (the mix as one stream),
+    or a :class:`snc.separate.Separator` instance.  User stems always win over a separator.
     """
-    _check_options(preset, separator, bitrate, bool(stems))
+    _check_options(preset, separator, bitrate)
     if segment_frames is None:
         segment_frames = DEFAULT_SEGMENT_FRAMES if preset == "archival" else PERCEPTUAL_SEGMENT_FRAMES
     if not MIN_SEGMENT_FRAMES <= segment_frames <= MAX_SEGMENT_FRAMES:
@@ -248,12 +256,45 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
         raise InputError(f"remix headroom must be 0..24 dB, got {remix_headroom!r}")
     t0 = time.perf_counter()
     pictures = _check_pictures(pictures)
+    note = ""
+    if not stems and separator == "auto" and _peek_format(mix, samplerate, bits).sample_format == "float64":
+        # a float64 mix with stems cannot be stored bit-exactly (_check_exact_representable)
+        separator, note = "none", "auto: no separation for a float64 mix (it could not stay exact with stems)"
+    if stems or separator == "none":
+        report = _encode(mix, output, stems, None, samplerate=samplerate, bits=bits, preset=preset, bitrate=bitrate,
+                       verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,
+                       segment_frames=segment_frames, progress=progress, t0=t0)
+        report.separator_note = note
+        return report
+    from .separate import separate_mix
+
+    with separate_mix(mix, separator=separator, samplerate=samplerate, bits=bits, model=model, threads=threads,
+                      progress=progress) as sep:
+        t_sep = time.perf_counter() - t0
+        report = _encode(mix, output, sep.stems, sep.provenance, samplerate=samplerate, bits=bits, preset=preset,
+                         bitrate=bitrate, verify=verify, tags=tags, pictures=pictures, codec=codec,
+                         remix_headroom=remix_headroom, segment_frames=segment_frames, progress=progress, t0=t0)
+    report.separator, report.separator_note, report.separate_seconds = sep.separator, sep.note, t_sep
+    return report
+
+
+def _peek_format(mix, samplerate, bits) -> AudioFormat:
+    src = AudioSource(mix, name="mix", samplerate=samplerate, bits=bits)
+    src.close()
+    return src.format
+
+
+def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate, verify, tags, pictures, codec,
+            remix_headroom, segment_frames, progress, t0) -> EncodeReport:
+    """:func:`encode` once the stems are known; ``separated``: the separator's provenance, or None
+    for user stems."""
 
     def run(out, offset_db, report_progress):
         mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
         try:
             _check_stems(mix_src, stem_srcs)
-            return _encode_sources(mix_src, stem_srcs, out, preset=preset, tags=tags, pictures=pictures,
+            return _encode_sources(mix_src, stem_srcs, out, separated=separated, preset=preset, tags=tags,
+                                   pictures=pictures,
                                    codec_id=codec, headroom_db=float(remix_headroom), offset_db=offset_db,
                                    segment_frames=segment_frames, progress=report_progress)
         finally:
@@ -269,7 +310,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     if verify:
         from .verify import verify_encoding
 
-        report.verify_details = verify_encoding(output, mix, stems, samplerate=samplerate, bits=bits)
+        report.verify_details = verify_encoding(output, mix, stems if separated is None else None,
+                                                samplerate=samplerate, bits=bits)
         report.verified = report.verify_details["ok"]
         if not report.verified:
             if report.path:  # like libFLAC's verify mode: a wrong file is not left behind
@@ -350,7 +392,7 @@ def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: Perceptu
                     residual_mask=mix_mask)
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec_id, headroom_db, offset_db,
+def _encode_sources(mix_src, stem_srcs, output, *, separated, preset, tags, pictures, codec_id, headroom_db, offset_db,
                     segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
@@ -367,11 +409,12 @@ def _encode_sources(mix_src, stem_srcs, output, *, preset, tags, pictures, codec
     codecs = [stem_codec] * len(names) + [res_codec]
 
     streams = []
+    provenance = "mix" if not user_stems else ("studio" if separated is None else "separated")
     for i, name in enumerate(names):
         role = _role_for(name) if user_stems else "mix"
         streams.append(StreamInfo(name=name, role=role, channels=fmt.channels, codec_id=stem_codec.codec_id,
                                   codec_config=stem_codec.get_config(), index=i, colour=ROLE_COLOURS.get(role, "#808080"),
-                                  provenance="studio" if user_stems else "mix"))
+                                  provenance=provenance, provenance_detail=dict(separated or {})))
     streams.append(StreamInfo(name=RESIDUAL_ROLE, role=RESIDUAL_ROLE, channels=fmt.channels,
                               codec_id=res_codec.codec_id, codec_config=res_codec.get_config(), index=len(names),
                               colour=ROLE_COLOURS[RESIDUAL_ROLE], provenance="residual"))

@@ -93,7 +93,6 @@ def test_empty_audio(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(separator="dsp"), "not available yet"),
     (dict(preset="transparent", samplerate=8000, mix=np.zeros((10, 1), np.float32)), "integer PCM"),
 ])
 def test_options_from_later_issues_are_not_silently_ignored(tmp_path, kwargs, match):

@@ -24,8 +24,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .snc file")
     p.add_argument("--stems", nargs="+", metavar="NAME=PATH", default=[],
                    help="studio stems, e.g. vocals=v.wav drums=d.wav (same rate and channels as the mix)")
-    p.add_argument("--separator", choices=SEPARATORS, default="none",
-                   help="how to get stems when none are given (default: none = the mix as one stem)")
+    p.add_argument("--separator", choices=SEPARATORS, default="auto",
+                   help="how to get stems when --stems gives none: dsp (built in), demucs (pip install "
+                        "'snc[demucs]' and its weights), auto (default: demucs if its weights are here, else dsp), "
+                        "none (the mix as one stream, no remix)")
+    p.add_argument("--model", metavar="PATH",
+                   help="demucs weights: a .th or .safetensors checkpoint, or a folder of them (default: "
+                        "htdemucs from the torch hub or HuggingFace cache; nothing is downloaded)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for demucs (default: torch's)")
     p.add_argument("--preset", choices=PRESETS, default="transparent",
                    help="archival: everything lossless; lossless: exact mix, perceptual stems; transparent "
                         "(default): perceptual, inaudible coding noise; compact: perceptual, smaller")
@@ -50,13 +56,16 @@ def _body(args) -> int:
     progress = Progress("encoding", enabled=None if not args.quiet else False)
     report = encode(args.mix, args.output, stems=stems or None, preset=args.preset, separator=args.separator,
                     bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
-                    remix_headroom=args.remix_headroom,
-                    segment_frames=args.segment_frames, progress=progress)
+                    remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, progress=progress,
+                    model=args.model, threads=args.threads)
     progress.done()
     if not args.quiet:
         seconds = report.frames / report.sample_rate
         print(f"{report.path}: {human_bytes(report.file_bytes)} bytes, {seconds:.2f} s, preset {report.preset}, "
               f"{report.realtime_factor:.1f}x realtime")
+        if report.separator:
+            note = f"; {report.separator_note}" if report.separator_note else ""
+            print(f"stems separated with {report.separator} in {report.separate_seconds:.1f} s{note}")
         for s in report.streams:
             print(f"  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} bytes")
         if report.verified is not None:

@@ -24,6 +24,26 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _printable(value) -> str:
+    """File text is untrusted (spec section 21): no control characters on the terminal, bounded length."""
+    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _provenance_text(stream: dict) -> str:
+    """``separated by demucs (demucs 4.1.0, model htdemucs, weights 955717e8...)``."""
+    detail = stream.get("provenance_detail") or {}
+    text = stream["provenance"]
+    if "separator" in detail:
+        text += f" by {_printable(detail['separator'])}"
+    parts = [_printable(detail["separator_version"])] if "separator_version" in detail else []
+    if "model" in detail:
+        parts.append(f"model {_printable(detail['model'])}")
+    if "weights_sha256" in detail:
+        parts.append(f"weights {_printable(detail['weights_sha256'])[:16]}...")
+    return text + (f" ({', '.join(parts)})" if parts else "")
+
+
 def _text(d: dict, path: str) -> str:
     lines = [
         f"{path}: SNC {d['format_version']}, preset {d['preset']}",
@@ -33,7 +53,7 @@ def _text(d: dict, path: str) -> str:
     ]
     for i, s in enumerate(d["streams"]):
         lines.append(f"  {i:>2}  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} "
-                     f"{100 * s['share']:6.2f}%  {s['provenance']}")
+                     f"{100 * s['share']:6.2f}%  {_provenance_text(s)}")
     if d["tags"]:
         lines.append("  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(d["tags"].items())))
     if d["unknown_chunks"]:

@@ -1,0 +1,567 @@
+"""The ``demucs`` separator: a learned model (Hybrid Transformer Demucs by default).
+
+Demucs separates far better than the DSP separator, so the stems are cheaper to code;
+it needs the optional packages ``demucs`` and ``torch`` (``pip install 'snc[demucs]'``)
+and model weights.  Nothing is ever downloaded at run time: the weights come from a path
+given by the user (``--model PATH``) or from the caches that demucs itself fills (the
+torch hub checkpoints folder and the HuggingFace cache).  Missing weights are a
+:class:`~snc.errors.NotAvailableError` that says how to get them, raised at once.
+
+torch and demucs are imported only when a :class:`DemucsSeparator` is built, so
+``import snc.separate.demucs`` stays cheap and works without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import os
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from snc.errors import InputError, NotAvailableError, SncError
+from snc.separate.base import ProgressCallback, Separator
+
+__all__ = ["DEFAULT_MODEL", "DemucsSeparator", "demucs_available"]
+
+#: the model used when none is named: demucs's own default (``demucs.pretrained.DEFAULT_MODEL``)
+DEFAULT_MODEL = "htdemucs"
+
+#: model sources that keep their name; every other source is summed into ``other``
+_NAMED_STEMS = ("vocals", "drums", "bass")
+_OTHER = "other"
+
+#: seed of Python's ``random`` while demucs draws its time shifts, so equal input gives equal stems
+_SHIFT_SEED = 0
+
+#: added to the std in the normalisation, as demucs/api.py ``Separator.separate_tensor``
+_STD_EPSILON = 1e-8
+
+_INSTALL_HINT = "pip install 'snc[demucs]' (demucs and CPU torch), or use --separator dsp"
+
+
+def demucs_available() -> bool:
+    """Whether ``demucs`` and ``torch`` import, i.e. whether :class:`DemucsSeparator` can be built
+    (weights aside).  Imports them, so call it only when the answer is needed."""
+    try:
+        _import_demucs()
+    except NotAvailableError:
+        return False
+    return True
+
+
+def _import_demucs():
+    """torch and the demucs modules used here, or :class:`NotAvailableError`."""
+    try:
+        import torch
+        import demucs
+        import demucs.apply
+        import demucs.hf
+        import demucs.pretrained
+        import demucs.repo
+        import demucs.states
+    except Exception as exc:  # ImportError, or OSError from a broken torch install
+        raise NotAvailableError(
+            f"the demucs separator needs the packages demucs and torch ({_short(exc)}): {_INSTALL_HINT}"
+        ) from None
+    return torch, demucs
+
+
+class DemucsSeparator(Separator):
+    """Separate with a demucs model, on the CPU, in float32.
+
+    ``model`` is a path (a demucs ``.th`` package, a ``.safetensors`` file, a bag
+    ``.yaml`` or a directory holding them) or a model name such as ``"htdemucs"`` looked
+    up in the local caches only; ``None`` means :data:`DEFAULT_MODEL`.  ``model_object``
+    takes an already-built demucs model instead (tests, embedding applications).
+    ``threads`` caps torch's CPU threads during :meth:`separate` (restored afterwards);
+    ``shifts`` and ``overlap`` are demucs's options of the same names (``apply_model``).
+    ``progress`` receives ``{"stage": "demucs", "frames_done", "frames_total"}`` for the
+    block being separated after each model segment.
+
+    Loading happens here, so a missing or broken model fails before any work is done.
+    """
+
+    name = "demucs"
+    #: demucs segments are ~8 s; 30 s blocks keep memory low and the per-call overhead small
+    chunk_seconds = 30.0
+    #: the model's receptive field is a segment; 2 s either side hides the block edges
+    context_seconds = 2.0
+
+    def __init__(self, model: str | os.PathLike | None = None, *, model_object=None,
+                 threads: int | None = None, progress: ProgressCallback | None = None,
+                 shifts: int = 0, overlap: float = 0.25):
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise InputError(f"demucs threads must be a positive integer, not {threads!r}")
+        if not isinstance(shifts, int) or shifts < 0:
+            raise InputError(f"demucs shifts must be a non-negative integer, not {shifts!r}")
+        if not isinstance(overlap, (int, float)) or not 0.0 <= overlap < 1.0:
+            raise InputError(f"demucs overlap must be in [0, 1), not {overlap!r}")
+        if model is not None and model_object is not None:
+            raise InputError("give either a demucs model path/name or a model object, not both")
+
+        self._torch, self._demucs = _import_demucs()
+        self.threads = threads
+        self.progress = progress
+        self.shifts = shifts
+        self.overlap = float(overlap)
+
+        if model_object is not None:
+            loaded = _describe_model_object(model_object)
+        elif model is not None and _looks_like_path(model):
+            loaded = _load_from_path(Path(model).expanduser())
+        else:
+            loaded = _load_from_name(DEFAULT_MODEL if model is None else str(model))
+
+        self._model = loaded.model.to("cpu", self._torch.float32).eval()
+        self._label = loaded.label
+        self._weights_sha256 = loaded.weights_sha256
+        sources = list(self._model.sources)
+        # "other" is always last, even for a model without other sources: the driver puts
+        # what the named stems miss into the last stem, which must not be e.g. the bass.
+        self.stem_names = tuple(name for name in _NAMED_STEMS if name in sources) + (_OTHER,)
+
+    @property
+    def model_samplerate(self) -> int:
+        """The rate the model runs at; other rates are resampled to it and back."""
+        return int(self._model.samplerate)
+
+    def provenance(self) -> dict:
+        return {
+            "separator": self.name,
+            "separator_version": f"demucs {self._demucs.__version__}",
+            "model": self._label,
+            "weights_sha256": self._weights_sha256,
+            "sources": ",".join(self._model.sources),
+        }
+
+    def separate(self, block: np.ndarray, samplerate: int) -> dict[str, np.ndarray]:
+        """Resample to the model's rate, feed channels in the model's groups, normalise,
+        run demucs segment by segment, undo it all: float64 stems shaped like ``block``."""
+        mix = np.asarray(block, dtype=np.float64)
+        if mix.ndim != 2 or mix.shape[1] < 1:
+            raise InputError(f"demucs separator expects a (frames, channels) block, got shape {mix.shape}")
+        if not (isinstance(samplerate, (int, float, np.number)) and np.isfinite(samplerate)
+                and samplerate > 0 and samplerate == int(samplerate)):
+            raise InputError(f"invalid sample rate {samplerate!r}")
+        samplerate = int(samplerate)
+        if not np.isfinite(mix).all():
+            raise InputError("the block to separate contains NaN or infinite samples")
+        frames, channels = mix.shape
+        if frames == 0:
+            return {name: np.zeros_like(mix) for name in self.stem_names}
+
+        at_model_rate = _resample(mix, samplerate, self.model_samplerate)
+        model_channels = int(self._model.audio_channels)
+        groups = _channel_groups(channels, model_channels)
+        # one batch item per channel group: (groups, model channels, time)
+        batch = np.stack([at_model_rate[:, _fill_channels(group, model_channels)].T for group in groups])
+
+        # Normalisation as demucs/api.py Separator.separate_tensor (formerly demucs/separate.py):
+        # zero mean, unit std of the mono reference, undone on every source afterwards.
+        reference = batch.mean(axis=1)
+        mean = reference.mean(axis=-1)
+        std = reference.std(axis=-1, ddof=1) if reference.shape[-1] > 1 else np.zeros(len(groups))
+        std = std + _STD_EPSILON
+        normalised = (batch - mean[:, None, None]) / std[:, None, None]
+        estimates = self._apply_model(normalised.astype(np.float32), frames)
+        # (groups, sources, model channels, time)
+        estimates = estimates * std[:, None, None, None] + mean[:, None, None, None]
+
+        per_source = np.zeros((len(self._model.sources), at_model_rate.shape[0], channels))
+        for group_index, group in enumerate(groups):
+            filled = _fill_channels(group, model_channels)
+            for channel in group:
+                # a channel fed to several model inputs (mono duplicated) gets their average
+                positions = [p for p, c in enumerate(filled) if c == channel]
+                per_source[:, :, channel] = estimates[group_index][:, positions, :].mean(axis=1)
+
+        stems = np.zeros((len(self.stem_names), at_model_rate.shape[0], channels))
+        for source_index, source in enumerate(self._model.sources):
+            target = source if source in self.stem_names else _OTHER
+            stems[self.stem_names.index(target)] += per_source[source_index]
+        stems = _resample(stems, self.model_samplerate, samplerate, axis=1, length=frames)
+        return {name: np.ascontiguousarray(stems[k]) for k, name in enumerate(self.stem_names)}
+
+    def _apply_model(self, batch: np.ndarray, frames_total: int) -> np.ndarray:
+        """demucs's ``apply_model``: segments of the model's length with overlap-add and
+        transition weights (demucs/apply.py), optional time shifts; float64 result."""
+        torch = self._torch
+        from demucs.apply import apply_model
+
+        mix = torch.from_numpy(batch)
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(_torch_threads(torch, self.threads))
+                if self.shifts:
+                    stack.enter_context(_seeded_python_random(_SHIFT_SEED))
+                stack.enter_context(torch.inference_mode())
+                stack.enter_context(warnings.catch_warnings())
+                warnings.simplefilter("ignore")
+                out = apply_model(self._model, mix, shifts=self.shifts, split=True, overlap=self.overlap,
+                                  progress=False, device="cpu", num_workers=0,
+                                  callback=self._progress_hook(batch.shape[-1], frames_total))
+                return out.to(torch.float64).numpy()
+        except SncError:
+            raise
+        except Exception as exc:
+            raise SncError(f"demucs separation failed: {_short(exc)}") from None
+
+    def _progress_hook(self, length: int, frames_total: int):
+        """Turn demucs's per-segment callback into snc progress events (frames of this block)."""
+        if self.progress is None:
+            return None
+        bag = self._demucs.apply.BagOfModels
+        models = list(self._model.models) if isinstance(self._model, bag) else [self._model]
+        passes = len(models) * max(1, self.shifts)
+        report = self.progress
+
+        def hook(event: dict) -> None:
+            if event.get("state") != "end":
+                return
+            model_index = event.get("model_idx_in_bag", 0)
+            sub_model = models[model_index]
+            segment_length = int(sub_model.samplerate * sub_model.segment)  # as apply_model
+            within = min(1.0, (event.get("segment_offset", 0) + segment_length) / length)
+            done = (model_index * max(1, self.shifts) + event.get("shift_idx", 0) + within) / passes
+            report({"stage": "demucs", "frames_done": min(frames_total, round(done * frames_total)),
+                    "frames_total": frames_total})
+
+        return hook
+
+
+# ----------------------------------------------------------------------------- model loading
+
+
+@dataclass(frozen=True)
+class _LoadedModel:
+    model: object
+    label: str  # provenance "model": the name, or the checkpoint's file name
+    weights_sha256: str
+
+
+def _looks_like_path(model) -> bool:
+    """``--model`` takes a path or a name; anything path-shaped or existing is a path."""
+    if isinstance(model, os.PathLike):
+        return True
+    text = str(model)
+    if text.startswith("hf://"):
+        return False
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return (any(s in text for s in separators) or Path(text).suffix in (".th", ".safetensors", ".yaml")
+            or os.path.exists(text))
+
+
+def _load_from_path(path: Path) -> _LoadedModel:
+    """A demucs ``.th`` package, a ``.safetensors`` file, a bag ``.yaml`` or a local repo directory."""
+    from demucs.hf import load_safetensors_model
+    from demucs.states import load_model
+
+    if not path.exists():
+        raise InputError(f"demucs model {str(path)!r} does not exist")
+    if path.is_dir() or path.suffix == ".yaml":
+        return _load_local_repo(path)
+    what = f"{str(path)!r} is not a loadable demucs model"
+    if path.suffix == ".safetensors":
+        model = _call_demucs(what, load_safetensors_model, path)
+    else:
+        # a pickled package {klass, args, kwargs, state} (demucs/states.py): only load trusted files
+        model = _call_demucs(what, load_model, path)
+    _check_is_model(model, what)
+    return _LoadedModel(model, path.name, _file_sha256(path))
+
+
+def _load_local_repo(path: Path) -> _LoadedModel:
+    """A folder of ``.th`` models and bag ``.yaml`` files, as ``python -m demucs --repo``:
+    the bag is ``htdemucs`` or the folder's only one, or the ``.yaml`` given."""
+    from demucs.pretrained import get_model
+    from demucs.repo import LocalRepo
+
+    root = path if path.is_dir() else path.parent
+    what = f"{str(path)!r} is not a loadable demucs model directory"
+    models_by_signature = _call_demucs(what, lambda: LocalRepo(root).list_model())
+    if path.is_dir():
+        bags = sorted(p.stem for p in root.glob("*.yaml"))
+        if DEFAULT_MODEL in bags:
+            name = DEFAULT_MODEL
+        elif len(bags) == 1:
+            name = bags[0]
+        elif not bags and len(models_by_signature) == 1:
+            name = next(iter(models_by_signature))
+        elif not bags and not models_by_signature:
+            raise InputError(f"{str(path)!r} holds no demucs model (.th or .yaml files)")
+        else:
+            choices = bags or sorted(models_by_signature)
+            raise InputError(f"{str(path)!r} holds several demucs models ({', '.join(choices)}): "
+                             "pass the .yaml or .th file of the one to use")
+    else:
+        name = path.stem
+
+    model = _call_demucs(what, get_model, name, root)
+    _check_is_model(model, what)
+    signatures = _bag_signatures(root / f"{name}.yaml") if (root / f"{name}.yaml").exists() else [name]
+    files = [Path(models_by_signature[s]) for s in signatures if s in models_by_signature]
+    return _LoadedModel(model, name, _combined_sha256(files))
+
+
+def _load_from_name(name: str) -> _LoadedModel:
+    """A pretrained model by name, from the local caches only: the torch hub checkpoints
+    folder (legacy demucs downloads, demucs/remote/files.txt) then the HuggingFace cache
+    (demucs/hf.py).  Never the network."""
+    import torch
+    from demucs import pretrained
+
+    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    hf_cache = _hf_cache_dir()
+    if name.startswith("hf://"):
+        loaded, problem = _load_from_hf_cache(name[len("hf://"):], hf_cache)
+        if loaded is not None:
+            return loaded
+        raise NotAvailableError(
+            f"demucs model {name!r} is not in the HuggingFace cache {hf_cache}{problem} and nothing is "
+            f"downloaded at run time: pass --model PATH to its files, or run `python -m demucs -n {name} "
+            "ANY.wav` once on a machine with network access to fill the cache, or use --separator dsp")
+
+    urls = _call_demucs("cannot read demucs's model list", pretrained._parse_remote_files,
+                        pretrained.REMOTE_ROOT / "files.txt")
+    bag_file = pretrained.REMOTE_ROOT / f"{name}.yaml"
+    if bag_file.exists():
+        bag = _read_bag(bag_file)
+    elif name in urls:
+        bag = {"models": [name]}  # a single model's signature
+    else:
+        known = sorted(p.stem for p in pretrained.REMOTE_ROOT.glob("*.yaml"))
+        raise InputError(f"unknown demucs model {name!r} (known: {', '.join(known)}); "
+                         "--model also takes a path to a .th, .safetensors or model directory")
+    signatures = list(bag["models"])
+    download_urls = [urls[s] for s in signatures if s in urls]
+    problems = []
+
+    files = [hub_dir / urls[s].rsplit("/", 1)[-1] for s in signatures if s in urls]
+    if len(files) == len(signatures) and all(f.is_file() for f in files):
+        digests = [_file_sha256(f) for f in files]
+        corrupted = [f for f, digest in zip(files, digests) if not _matches_name_checksum(f, digest)]
+        if not corrupted:
+            from demucs.apply import BagOfModels
+            from demucs.states import load_model
+
+            what = f"cannot load demucs model {name!r} from {hub_dir}"
+            models = [_call_demucs(what, load_model, f) for f in files]
+            model = _call_demucs(what, BagOfModels, models, bag.get("weights"), bag.get("segment"))
+            return _LoadedModel(model, name, _combined_digest(digests))
+        problems.append(f"; corrupted (sha256 does not match the name): {', '.join(map(str, corrupted))}, "
+                        "delete and download again")
+
+    if bag_file.exists():  # the HuggingFace repos hold bags only
+        loaded, problem = _load_from_hf_cache(name, hf_cache)
+        if loaded is not None:
+            return loaded
+        problems.append(problem)
+
+    raise NotAvailableError(
+        f"demucs model {name!r} is not in the local caches (looked in {hub_dir} and the HuggingFace cache "
+        f"{hf_cache}{''.join(problems)}) and nothing is downloaded at run time. To get it: download "
+        f"{' '.join(download_urls)} into {hub_dir}/, or pass --model PATH (a demucs .th or .safetensors file "
+        f"or a folder of them), or run `python -m demucs -n {name} ANY.wav` once on a machine with network "
+        "access (it fills these caches), or use --separator dsp")
+
+
+def _load_from_hf_cache(name: str, cache_dir: str) -> tuple[_LoadedModel | None, str]:
+    """The bag ``name`` (``[namespace/]name``) from the HuggingFace cache as demucs/hf.py
+    ``get_hf_model`` lays it out, with ``local_files_only``; (None, why) when absent."""
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        return None, "; huggingface_hub is not installed"
+    from demucs.apply import BagOfModels
+    from demucs.hf import DEFAULT_NAMESPACE, hf_repo_name, load_safetensors_model
+
+    namespace, _, bare_name = name.rpartition("/")
+    repo_id = f"{namespace or DEFAULT_NAMESPACE}/{hf_repo_name(bare_name)}"
+
+    def cached(filename: str) -> Path | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=True))
+        except Exception:  # not cached (LocalEntryNotFoundError) or an unusable cache entry
+            return None
+
+    bag_file = cached(f"{bare_name}.yaml")
+    if bag_file is None:
+        return None, ""
+    bag = _read_bag(bag_file)
+    files = [cached(f"{signature}.safetensors") for signature in bag["models"]]
+    if any(f is None for f in files):
+        return None, f"; {repo_id} is only partly cached"
+    what = f"cannot load demucs model {name!r} from the HuggingFace cache {cache_dir}"
+    models = [_call_demucs(what, load_safetensors_model, f) for f in files]
+    model = _call_demucs(what, BagOfModels, models, bag.get("weights"), bag.get("segment"))
+    return _LoadedModel(model, bare_name, _combined_sha256(files)), ""
+
+
+def _describe_model_object(model) -> _LoadedModel:
+    """A model built by the caller: its hash is over the state dict (key, then tensor bytes,
+    in key order), since there is no file."""
+    import torch
+
+    _check_is_model(model, f"{type(model).__name__} is not a demucs model")
+    digest = hashlib.sha256()
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        # raw bytes whatever the dtype (numpy has no bfloat16): view as uint8 first
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return _LoadedModel(model, type(model).__name__, digest.hexdigest())
+
+
+def _check_is_model(model, what: str) -> None:
+    """What ``apply_model`` needs from a model or a bag of models."""
+    from demucs.apply import BagOfModels
+
+    needed = ("sources", "samplerate", "audio_channels") + (() if isinstance(model, BagOfModels) else ("segment",))
+    if not all(hasattr(model, attribute) for attribute in needed) or not hasattr(model, "state_dict"):
+        raise InputError(f"{what}: it lacks {', '.join(a for a in needed if not hasattr(model, a)) or 'state_dict'}")
+
+
+def _call_demucs(what: str, function, *args):
+    """Call into demucs/torch; any failure becomes one :class:`InputError` line.  demucs
+    reports some errors with ``utils.fatal`` (print, then ``sys.exit``): capture both."""
+    printed = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(printed):
+            warnings.simplefilter("ignore")
+            return function(*args)
+    except SystemExit:
+        message = " ".join(printed.getvalue().split()) or "demucs exited"
+        if "diffq" in message:
+            raise NotAvailableError(f"{what}: this quantised model needs the package diffq "
+                                    "(pip install diffq)") from None
+        raise InputError(f"{what}: {message}") from None
+    except SncError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{what}: {_short(exc)}") from None
+
+
+def _read_bag(path: Path) -> dict:
+    """A bag-of-models ``.yaml`` (demucs/repo.py ``BagOnlyRepo``): models, optional weights, segment."""
+    import yaml
+
+    what = f"{str(path)!r} is not a demucs bag of models"
+    bag = _call_demucs(what, lambda: yaml.safe_load(path.read_text()))
+    if not isinstance(bag, dict) or not isinstance(bag.get("models"), list) or not bag["models"]:
+        raise InputError(f"{what}: no 'models' list")
+    return bag
+
+
+def _bag_signatures(path: Path) -> list[str]:
+    return [str(signature) for signature in _read_bag(path)["models"]]
+
+
+def _hf_cache_dir() -> str:
+    """The HuggingFace hub cache, resolved now from the environment with huggingface_hub's
+    precedence (its ``constants`` froze the environment at import time)."""
+    env = os.environ
+    default_home = os.path.join(env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                                "huggingface")
+    hf_home = os.path.expanduser(env.get("HF_HOME") or default_home)
+    cache = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE") or os.path.join(hf_home, "hub")
+    return os.path.expandvars(os.path.expanduser(cache))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _combined_sha256(paths: list[Path]) -> str:
+    return _combined_digest([_file_sha256(p) for p in paths])
+
+
+def _combined_digest(digests: list[str]) -> str:
+    """One file: its sha256.  Several (a bag): sha256 of their hex digests, sorted and
+    concatenated, so the result does not depend on the order the bag lists them."""
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()
+
+
+def _matches_name_checksum(path: Path, digest: str) -> bool:
+    """torch hub names downloads ``<sig>-<sha256 prefix>.th`` (and checks it, demucs/repo.py
+    ``check_checksum``); a mismatch is a truncated or corrupted download."""
+    return "-" in path.stem and digest.startswith(path.stem.rsplit("-", 1)[-1])
+
+
+# ----------------------------------------------------------------------------- signal helpers
+
+
+def _channel_groups(channels: int, model_channels: int) -> list[list[int]]:
+    """Our channels in groups the model takes: (0, 1), (2, 3), ... for a stereo model;
+    a last, smaller group is filled up by :func:`_fill_channels`."""
+    return [list(range(start, min(start + model_channels, channels)))
+            for start in range(0, channels, model_channels)]
+
+
+def _fill_channels(group: list[int], model_channels: int) -> list[int]:
+    """The group's channels repeated to the model's count: mono -> (0, 0) for a stereo model."""
+    return [group[k % len(group)] for k in range(model_channels)]
+
+
+def _resample(x: np.ndarray, from_rate: int, to_rate: int, axis: int = 0,
+              length: int | None = None) -> np.ndarray:
+    """Polyphase resampling by the reduced ratio; ``length`` trims or zero-pads the result
+    so a round trip gives back exactly the input's length."""
+    if from_rate != to_rate:
+        from scipy.signal import resample_poly
+
+        common = math.gcd(from_rate, to_rate)
+        x = resample_poly(x, to_rate // common, from_rate // common, axis=axis)
+    if length is not None and x.shape[axis] != length:
+        if x.shape[axis] > length:
+            x = np.take(x, np.arange(length), axis=axis)
+        else:
+            padding = [(0, 0)] * x.ndim
+            padding[axis] = (0, length - x.shape[axis])
+            x = np.pad(x, padding)
+    return x
+
+
+@contextlib.contextmanager
+def _torch_threads(torch, threads: int | None):
+    """torch's thread count is process-wide: set it for the call only."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _seeded_python_random(seed: int):
+    """demucs draws its shifts from the global ``random``: seed it for the call, then put
+    the caller's state back."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _short(exc: BaseException) -> str:
+    """``Type: first line`` of an exception, for one-line error messages."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
