@@ -37,11 +37,15 @@ def read_int(path: Path) -> tuple[np.ndarray, int, int]:
 
 def flac8_bytes(path: Path) -> int:
     """Size of `flac -8` of an audio file, measured now with the installed flac (1.4)."""
+    return flac8_bytes_of(*read_int(path))
+
+
+def flac8_bytes_of(data: np.ndarray, rate: int, bits: int) -> int:
+    """Size of `flac -8` of exact integer samples (as :func:`read_int` returns them)."""
     if shutil.which("flac") is None:
         raise SystemExit("the `flac` command is needed: apt-get install -y flac")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "in.wav"
-        data, rate, bits = read_int(path)
         sf.write(wav, data << (32 - bits), rate, subtype=f"PCM_{bits}")
         out = Path(tmp) / "out.flac"
         subprocess.run(["flac", "-8", "-f", "-s", "-o", str(out), str(wav)], check=True)

@@ -262,26 +262,17 @@ def test_bad_blocks_and_options_are_input_errors(tiny_separator):
 # ----------------------------------------------------------------------------- loading
 
 
-def test_th_package_gives_the_same_stems_as_the_model_in_memory(tmp_path, tiny_separator):
-    path = save_package(tiny_htdemucs(), tmp_path / "tiny.th")
+@pytest.mark.parametrize("save,file_name", [(save_package, "tiny.th"), (save_safetensors, "tiny.safetensors")])
+def test_checkpoint_file_gives_the_same_stems_as_the_model_in_memory(tmp_path, tiny_separator, save, file_name):
+    path = save(tiny_htdemucs(), tmp_path / file_name)
     loaded = DemucsSeparator(model=path)
     block = noise(int(0.6 * RATE), 2, seed=3)
     expected, got = tiny_separator.separate(block, RATE), loaded.separate(block, RATE)
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-6)
     assert loaded.provenance()["weights_sha256"] == sha256_file(path)
-    assert loaded.provenance()["model"] == "tiny.th"
+    assert loaded.provenance()["model"] == file_name
     assert DemucsSeparator(model=str(path)).provenance() == loaded.provenance()
-
-
-def test_safetensors_file(tmp_path, tiny_separator):
-    path = save_safetensors(tiny_htdemucs(), tmp_path / "tiny.safetensors")
-    loaded = DemucsSeparator(model=path)
-    block = noise(int(0.6 * RATE), 2, seed=4)
-    expected, got = tiny_separator.separate(block, RATE), loaded.separate(block, RATE)
-    for name in expected:
-        np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-6)
-    assert loaded.provenance()["weights_sha256"] == sha256_file(path)
 
 
 def test_local_repo_directory_with_a_bag(tmp_path):

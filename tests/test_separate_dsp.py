@@ -147,11 +147,32 @@ def test_separator_errors():
     assert SEPARATORS == ("auto", "dsp", "demucs", "none")
 
 
-def test_auto_falls_back_to_dsp_and_says_why(monkeypatch, tmp_path):
+def _empty_caches(monkeypatch, root):
     for var in ("TORCH_HOME", "HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME"):
-        monkeypatch.setenv(var, str(tmp_path / "empty-cache"))
+        monkeypatch.setenv(var, str(root))
+
+
+def test_auto_falls_back_to_dsp_and_says_why(monkeypatch, tmp_path):
+    _empty_caches(monkeypatch, tmp_path / "empty-cache")
     sep, note = get_separator("auto")
     assert sep.name == "dsp" and note.startswith("auto:") and "dsp" in note
+    # a model asked for by the user is not silently replaced: its error is shown
+    with pytest.raises(snc.SncError, match="demucs|no-such"):
+        get_separator("auto", model=str(tmp_path / "no-such.th"))
+
+
+def test_cheap_weight_check_looks_where_torch_and_huggingface_cache(monkeypatch, tmp_path):
+    from snc.separate import demucs
+
+    _empty_caches(monkeypatch, tmp_path)
+    assert not demucs.weights_may_be_cached()
+    hub = tmp_path / "hub" / "checkpoints"  # $TORCH_HOME/hub/checkpoints
+    hub.mkdir(parents=True)
+    (hub / "955717e8-8726e21a.th").write_bytes(b"not really")
+    assert demucs.weights_may_be_cached()
+    (hub / "955717e8-8726e21a.th").unlink()
+    (tmp_path / "models--adefossez--HTDemucs").mkdir()  # $HF_HUB_CACHE/models--...
+    assert demucs.weights_may_be_cached()
 
 
 # ----------------------------------------------------------------------------- separation on encode

@@ -47,16 +47,22 @@ def get_separator(name: str, *, model=None, threads: int | None = None) -> tuple
         from .demucs import DemucsSeparator
 
         return DemucsSeparator(model, threads=threads), ""
-    # auto: demucs if it can run here, else the built-in separator, and say why
-    from .demucs import DemucsSeparator, demucs_available
+    # auto: demucs if it can run here, else the built-in separator, and say why; the cheap checks
+    # first, so a machine without demucs or its weights does not import torch (seconds) for nothing
+    from . import demucs
     from .dsp import DspSeparator
 
-    if not demucs_available():
+    if model is not None:  # a model asked for by name or path: its errors are the user's to see
+        return demucs.DemucsSeparator(model, threads=threads), "auto: --model given, used demucs"
+    if not demucs.installed():
         return DspSeparator(), "auto: demucs is not installed (pip install 'snc[demucs]'), used dsp"
+    no_weights = "auto: no demucs weights here (--separator demucs says how to get them), used dsp"
+    if not demucs.weights_may_be_cached():
+        return DspSeparator(), no_weights
     try:
-        return DemucsSeparator(model, threads=threads), "auto: demucs weights found, used demucs"
-    except NotAvailableError as exc:
-        return DspSeparator(), f"auto: demucs weights not found, used dsp ({str(exc).split('.')[0]})"
+        return demucs.DemucsSeparator(threads=threads), "auto: demucs weights found, used demucs"
+    except NotAvailableError:
+        return DspSeparator(), no_weights
 
 
 @dataclass

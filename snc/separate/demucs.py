@@ -56,6 +56,27 @@ def demucs_available() -> bool:
     return True
 
 
+def installed() -> bool:
+    """Whether ``demucs`` and ``torch`` are installed, without importing them (torch takes seconds)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "demucs"))
+
+
+def weights_may_be_cached() -> bool:
+    """Whether a cache could hold demucs weights, without importing torch: a ``.th`` file in the
+    torch hub checkpoints folder (``torch.hub.get_dir``'s rule: ``$TORCH_HOME/hub``, else
+    ``$XDG_CACHE_HOME/torch/hub``, else ``~/.cache/torch/hub``) or a demucs repository of
+    :data:`demucs.hf.DEFAULT_NAMESPACE` in the HuggingFace cache.  ``auto`` asks this first, so a
+    machine without weights does not pay torch's import for nothing; a True answer is then checked
+    for real by loading."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser()
+    hub = Path(os.environ["TORCH_HOME"]).expanduser() if "TORCH_HOME" in os.environ else cache / "torch"
+    if any((hub / "hub" / "checkpoints").glob("*.th")):
+        return True
+    return any(Path(_hf_cache_dir()).glob("models--adefossez--*emucs*"))
+
+
 def _import_demucs():
     """torch and the demucs modules used here, or :class:`NotAvailableError`."""
     try:
