@@ -21,6 +21,10 @@ from .mixing import exact_mix
 from .errors import ChecksumError, CodecError, FormatError, InputError, SncError
 
 _DTYPES = ("float64", "float32", "native")
+#: how the residual follows a remix (spec section 19): per time-frequency tile, or one gain for the file
+ATTRIBUTIONS = ("tiles", "global")
+#: decoded segments kept for the tile rule's look-behind and look-ahead (sequential reads decode each once)
+_CACHED_SEGMENTS = 3
 
 
 def _db_to_gain(db: float) -> float:
@@ -46,6 +50,7 @@ class SncFile:
             raise
         self._codecs: dict[int, object] = {}
         self._bytes_filled = False
+        self._segment_cache: dict[int, list] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -175,11 +180,57 @@ class SncFile:
     def _scale(self) -> float:
         return float(1 << (self.info.bits - 1)) if self.info.sample_format == "int" else 1.0
 
-    def _segment_output(self, seg, stem: int | None, gains: dict[int, float] | None, dtype: str) -> _np.ndarray:
+    def _decoded_segment(self, index: int) -> list[_np.ndarray]:
+        """Every stream of segment ``index``, decoded (cached: the tile rule looks at neighbours)."""
+        if index not in self._segment_cache:
+            seg = self._reader.segments[index]
+            blocks = [self._decode(seg, i) for i in range(len(self._reader.streams))]
+            while len(self._segment_cache) >= _CACHED_SEGMENTS:
+                self._segment_cache.pop(next(iter(self._segment_cache)))
+            self._segment_cache[index] = blocks
+        return self._segment_cache[index]
+
+    def _span(self, start: int, stop: int) -> list[_np.ndarray]:
+        """Every stream over frames ``[start, stop)`` (clipped to the file), float64."""
+        start, stop = max(start, 0), min(stop, self.frames)
+        seg_frames = self.info.segment_frames
+        parts: list[list[_np.ndarray]] = []
+        pos = start
+        while pos < stop:
+            index = pos // seg_frames
+            seg = self._reader.segments[index]
+            end = min(stop, seg.start_frame + seg.frames)
+            parts.append([b[pos - seg.start_frame: end - seg.start_frame] for b in self._decoded_segment(index)])
+            pos = end
+        return [_np.concatenate([p[i] for p in parts]).astype(_np.float64) for i in range(len(self._reader.streams))]
+
+    def _tile_remix(self, seg, gains: dict[int, float]) -> _np.ndarray:
+        """A remix of one segment with the residual attributed per tile (spec section 19): the
+        transform sees one frame of context on either side, so segment edges leave no trace."""
+        from .render.attribution import attributed_residual, frame_size
+
+        pad = frame_size(self.samplerate)
+        left = min(pad, seg.start_frame)
+        streams = self._span(seg.start_frame - left, seg.start_frame + seg.frames + pad)
+        res = self._residual_index()
+        stem_ids = [i for i in range(len(streams)) if i != res]
+        residual = attributed_residual([streams[i] for i in stem_ids], streams[res], [gains[i] for i in stem_ids],
+                                       gains[res], self.samplerate)
+        keep = slice(left, left + seg.frames)
+        out = residual[keep]
+        for i in stem_ids:
+            if gains[i] != 0.0:
+                out = out + gains[i] * streams[i][keep]
+        return out
+
+    def _segment_output(self, seg, stem: int | None, gains: dict[int, float] | None, dtype: str,
+                        attribution: str = "tiles") -> _np.ndarray:
         if stem is not None:
             out = self._decode(seg, stem)
         elif gains is None:
             out = self._exact_sum([self._decode(seg, i) for i in range(len(self._reader.streams))])
+        elif attribution == "tiles":
+            return (self._tile_remix(seg, gains) / self._scale()).astype(dtype)
         else:
             out = _np.zeros((seg.frames, self.channels), dtype=_np.float64)
             for i, g in gains.items():
@@ -190,9 +241,11 @@ class SncFile:
             return out
         return (out.astype(_np.float64) / self._scale()).astype(dtype)
 
-    def _plan(self, start: int, frames: int | None, stem, gains, mute, solo, dtype):
+    def _plan(self, start: int, frames: int | None, stem, gains, mute, solo, dtype, attribution="tiles"):
         if dtype not in _DTYPES:
             raise InputError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        if attribution not in ATTRIBUTIONS:
+            raise InputError(f"attribution must be one of {ATTRIBUTIONS}, got {attribution!r}")
         if not isinstance(start, (int, _np.integer)) or start < 0 or start > self.frames:
             raise InputError(f"start must be a frame position 0..{self.frames}, got {start!r}")
         stop = self.frames if frames is None or frames < 0 else min(self.frames, start + int(frames))
@@ -204,30 +257,31 @@ class SncFile:
         mix_gains = self.remix_gains(gains, mute, solo) if stem is None else None
         if mix_gains is not None and dtype == "native":
             raise InputError("a remix is float; dtype='native' is only for the exact mix or one stem")
-        return int(start), stop, stem_index, mix_gains
+        return int(start), stop, stem_index, mix_gains, attribution
 
     def blocks(self, blocksize: int | None = None, *, start: int = 0, frames: int | None = None,
                stem: str | None = None, gains: Mapping[str, float] | None = None, mute=(), solo=(),
-               dtype: str = "float64") -> Iterator[_np.ndarray]:
+               dtype: str = "float64", attribution: str = "tiles") -> Iterator[_np.ndarray]:
         """Yield the selected signal in blocks of ``blocksize`` frames (the last may be shorter).
 
-        Only the packets of the needed streams and segments are read.  Memory
-        stays bounded by one segment plus one block.
+        Only the packets of the needed streams and segments are read (a remix with the ``tiles``
+        attribution reads every stem: the residual follows their power).  Memory stays bounded by
+        a few segments plus one block.
         """
-        plan = self._plan(start, frames, stem, gains, mute, solo, dtype)
+        plan = self._plan(start, frames, stem, gains, mute, solo, dtype, attribution)
         blocksize = blocksize or self.info.segment_frames
         if blocksize <= 0:
             raise InputError("blocksize must be positive")
         return self._blocks(blocksize, *plan, dtype)
 
-    def _blocks(self, blocksize, start, stop, stem_index, mix_gains, dtype) -> Iterator[_np.ndarray]:
+    def _blocks(self, blocksize, start, stop, stem_index, mix_gains, attribution, dtype) -> Iterator[_np.ndarray]:
         seg_frames = self.info.segment_frames
         pending: list[_np.ndarray] = []
         pending_frames = 0
         pos = start
         while pos < stop:
             seg = self._reader.segments[pos // seg_frames]
-            out = self._segment_output(seg, stem_index, mix_gains, dtype)
+            out = self._segment_output(seg, stem_index, mix_gains, dtype, attribution)
             piece = out[pos - seg.start_frame: min(stop, seg.start_frame + seg.frames) - seg.start_frame]
             pos += len(piece)
             pending.append(piece)
@@ -241,13 +295,17 @@ class SncFile:
             yield _np.concatenate(pending) if len(pending) > 1 else pending[0]
 
     def read(self, frames: int | None = None, *, start: int = 0, stem: str | None = None,
-             gains: Mapping[str, float] | None = None, mute=(), solo=(), dtype: str = "float64") -> _np.ndarray:
+             gains: Mapping[str, float] | None = None, mute=(), solo=(), dtype: str = "float64",
+             attribution: str = "tiles") -> _np.ndarray:
         """Read ``frames`` frames (all by default) from ``start``: the mix, one ``stem``, or a remix.
 
         ``dtype``: ``"float64"``/``"float32"`` scaled to [-1, 1), or ``"native"`` -- the exact stored
         samples (int32 holding the file's integer values, or floats for float files).
+        ``attribution``: how the residual follows a remix (spec section 19): ``"tiles"`` (per
+        time-frequency tile, by the stems' power there; default) or ``"global"`` (one gain, by the
+        stems' mean square over the file).
         """
-        plan = self._plan(start, frames, stem, gains, mute, solo, dtype)
+        plan = self._plan(start, frames, stem, gains, mute, solo, dtype, attribution)
         first, stop = plan[0], plan[1]
         parts = list(self._blocks(max(stop - first, 1), *plan, dtype))
         if not parts:

@@ -128,7 +128,7 @@ def test_remix_rules(small_snc):
         assert np.allclose(f.read(gains={"s0": 0.0}), exact, atol=1e-12)
         silent = f.read(mute=list(stems))
         assert np.all(silent == 0.0)
-        solo = f.read(solo=["s1"])
+        solo = f.read(solo=["s1"], attribution="global")  # spec 19; the tile rule: test_tile_attribution_*
         g = f.remix_gains(solo=["s1"])
         assert g[0] == 0.0 and g[1] == 1.0 and 0.0 < g[3] < 1.0
         expected = (stems["s1"] + g[3] * f.read(stem="residual", dtype="native")) / 32768.0
@@ -209,3 +209,58 @@ def test_random_float_roundtrip_property(frames, channels, dtype, nstems, seed):
         assert out.dtype == np.dtype(dtype) and np.array_equal(out, mix)
         for name, data in stems.items():
             assert np.array_equal(f.read(stem=name, dtype="native"), data)
+
+
+# ----------------------------------------------------------------------------- residual attribution (spec 19.1)
+
+
+def _two_band_song(frames=40_000, segment_frames=4096):
+    """A low stem and a high stem (disjoint in frequency) and a mix with an extra noise in both bands,
+    so the residual lives in both stems' tiles."""
+    import io
+
+    rng = np.random.default_rng(7)
+    t = np.arange(frames) / 44100
+    low = np.round(6000 * np.sin(2 * np.pi * 200 * t))[:, None] * np.ones((1, 2))
+    high = np.round(6000 * np.sin(2 * np.pi * 6000 * t))[:, None] * np.ones((1, 2))
+    extra = np.round(300 * np.sin(2 * np.pi * 210 * t) + 300 * np.sin(2 * np.pi * 6100 * t))[:, None] * np.ones((1, 2))
+    mix = (low + high + extra).astype(np.int16)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems={"low": low.astype(np.int16), "high": high.astype(np.int16)}, samplerate=44100,
+               bits=16, preset="archival", segment_frames=segment_frames)
+    buf.seek(0)
+    return buf, t
+
+
+def test_tile_attribution_follows_the_stems_in_frequency():
+    buf, t = _two_band_song()
+    with snc.open(buf) as f:
+        tiles = f.read(mute=["high"])
+        glob = f.read(mute=["high"], attribution="global")
+        assert np.abs(f.read(gains={"low": 0.0}) - f.read()).max() < 1e-12  # all 0 dB: the mix
+    probe = lambda y, hz: abs(np.exp(-2j * np.pi * hz * t) @ y[:, 0]) / len(t)  # noqa: E731
+    # the extra tone near the high stem is muted with it under the tile rule, half kept by the global one
+    assert probe(tiles, 6100) < 0.02 * probe(glob, 6100)
+    assert probe(glob, 6100) > 0.4 * 300 / 2 / 32768
+    # the extra tone near the low stem stays in both (the low stem keeps its gain)
+    assert probe(tiles, 210) > 0.9 * 300 / 2 / 32768
+
+
+def test_tile_attribution_does_not_depend_on_segments():
+    from snc.render.attribution import attributed_residual
+
+    buf, _ = _two_band_song(segment_frames=1024)  # segments shorter than the transform's frame
+    with snc.open(buf) as f:
+        got = f.read(gains={"high": -6.0})
+        stems = [f.read(stem=s) for s in ("low", "high")]
+        residual = f.read(stem="residual")
+        gains = f.remix_gains(gains={"high": -6.0})
+    want = gains[0] * stems[0] + gains[1] * stems[1] + attributed_residual(stems, residual, [gains[0], gains[1]],
+                                                                           gains[2], 44100)
+    assert np.abs(got - want).max() < 1e-12
+
+
+def test_unknown_attribution_is_an_input_error(small_snc):
+    path, _, _ = small_snc
+    with snc.open(path) as f, pytest.raises(snc.InputError, match="attribution"):
+        f.read(mute=["s0"], attribution="magic")

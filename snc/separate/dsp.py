@@ -20,14 +20,15 @@ mix (to float rounding; the encoder makes the integer sum exact).  For a mix of 
   upmix") -- 1 for a source panned to the centre (mono input: everything is centred);
 - ``other``: the rest of the harmonic part.
 
-Masks are applied to each channel's complex STFT (Hann-type window, :data:`OVERLAP`, overlap-add with
+Masks are applied to each channel's complex STFT (:mod:`snc.stft`, :data:`OVERLAP`, overlap-add with
 the window-square normalisation: sum of stems = the mix exactly in real arithmetic).
 """
 
 from __future__ import annotations
 
 import numpy as _np
-import scipy.fft as _fft
+
+from .. import stft as _stft
 
 from .base import STEM_NAMES, Separator
 
@@ -132,39 +133,10 @@ class DspSeparator(Separator):
         return stems
 
 
-def _window(nfft: int) -> _np.ndarray:
-    """Analysis = synthesis window: a periodic Hann to the power 2/OVERLAP, whose squares overlap-add
-    to a constant (1 for OVERLAP 2, 1.5 for 4)."""
-    return _np.sin(_np.pi * (_np.arange(nfft) + 0.5) / nfft) ** (4.0 / OVERLAP)
-
-
 def stft(x: _np.ndarray, nfft: int) -> _np.ndarray:
-    """Complex spectra (channels, frames, nfft/2+1) of ``x`` (frames x channels), hop nfft/OVERLAP,
-    frame ``j`` centred on sample ``j * hop`` (the signal is zero-padded by nfft/2 on both ends).
-    The last frame is centred at or after the last sample, so every sample is inside the full
-    overlap of frames and the inverse never divides by a vanishing window sum."""
-    hop = nfft // OVERLAP
-    n = x.shape[0]
-    frames = -(-n // hop) + 1
-    padded = _np.zeros((x.shape[1], (frames + OVERLAP - 1) * hop))
-    padded[:, nfft // 2: nfft // 2 + n] = x.T
-    # frame j = hop-blocks j .. j + OVERLAP - 1: a strided view, no index array
-    view = _np.lib.stride_tricks.sliding_window_view(padded, nfft, axis=-1)[:, ::hop]
-    # single precision: masks need no more, and it halves the memory traffic (separation ~1.3x faster)
-    return _fft.rfft((view * _window(nfft)).astype(_np.float32), axis=-1)
+    """The separator's spectra (single precision: masks need no more, and it is ~1.3x faster)."""
+    return _stft.stft(x, nfft, OVERLAP, dtype=_np.float32)
 
 
 def istft(spectra: _np.ndarray, nfft: int, length: int) -> _np.ndarray:
-    """Inverse of :func:`stft` (weighted overlap-add), ``length`` frames x channels."""
-    hop = nfft // OVERLAP
-    channels, frames, _ = spectra.shape
-    win = _window(nfft)
-    blocks = (_fft.irfft(spectra, n=nfft, axis=-1) * win).reshape(channels, frames, OVERLAP, hop)
-    out = _np.zeros((channels, frames + OVERLAP - 1, hop))
-    norm = _np.zeros((frames + OVERLAP - 1, hop))
-    for q in range(OVERLAP):  # overlap-add: part q of frame j lands on hop-block j + q
-        out[:, q: q + frames] += blocks[:, :, q]
-        norm[q: q + frames] += (win * win).reshape(OVERLAP, hop)[q]
-    out = out.reshape(channels, -1)[:, nfft // 2: nfft // 2 + length]
-    norm = norm.reshape(-1)[nfft // 2: nfft // 2 + length]
-    return (out / _np.maximum(norm, 1e-12)).T
+    return _stft.istft(spectra, nfft, length, OVERLAP)

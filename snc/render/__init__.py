@@ -1,0 +1,1 @@
+"""Rendering decoded streams: remix with residual attribution (more to come: profiles, spatial)."""
