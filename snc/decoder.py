@@ -313,6 +313,36 @@ class SncFile:
             return _np.zeros((0, self.channels), dtype=native if dtype == "native" else dtype)
         return parts[0]
 
+    # ------------------------------------------------------------------ rendering
+    def render(self, **kwargs) -> _np.ndarray:
+        """A render for a listener: ``profile`` (name or :class:`snc.render.profiles.Profile`) or
+        ``context`` (``{"ambient_db": 70, "device": "phone"}``), ``target_lufs``, plus any remix
+        (``gains``, ``mute``, ``solo``), ``start``/``frames``.  See :mod:`snc.render.renderer`."""
+        from .render.renderer import render
+
+        return render(self, **kwargs)
+
+    def render_blocks(self, blocksize: int = 65536, **kwargs) -> Iterator[_np.ndarray]:
+        """:meth:`render` as a stream of blocks (memory bounded by a few segments)."""
+        from .render.renderer import render_blocks
+
+        return render_blocks(self, blocksize=blocksize, **kwargs)
+
+    def player(self, blocksize: int = 4096, **kwargs):
+        """A :class:`snc.render.player.Player`: blocks of a render whose settings can change while it
+        plays (``player.set(profile="karaoke")``), ramped without clicks, with sample-exact seek."""
+        from .render.player import Player
+
+        return Player(self, blocksize=blocksize, **kwargs)
+
+    @property
+    def profiles(self) -> list[str]:
+        """Profile names this file offers: its authored ones, then the built-ins."""
+        from .render.profiles import BUILTIN
+        from .render.renderer import authored_profiles
+
+        return [*authored_profiles(self), *BUILTIN]
+
     # ------------------------------------------------------------------ verification
     def verify(self) -> dict:
         """Decode everything and check the stored hashes.

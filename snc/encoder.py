@@ -224,7 +224,7 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
            verify: bool = False, tags: Mapping[str, str] | None = None, pictures: list[dict] | None = None,
            codec: str = "lossless", remix_headroom: float = DEFAULT_HEADROOM_DB,
            segment_frames: int | None = None, progress: ProgressCallback | None = None,
-           model=None, threads: int | None = None) -> EncodeReport:
+           model=None, threads: int | None = None, profiles=None) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
 
     ``mix`` and each value of ``stems`` are paths (anything soundfile reads) or
@@ -244,8 +244,12 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     ``demucs`` (optional extra; ``model``: checkpoint path or name, ``threads``: CPU threads),
     ``auto`` (demucs when its weights are here, else dsp) or ``none`` (the mix as one stream),
     or a :class:`snc.separate.Separator` instance.  User stems always win over a separator.
+
+    ``profiles``: authored playback profiles stored in the file (``{name: Profile or its JSON
+    object}``, or the JSON text of ``--profiles FILE.json``); see :mod:`snc.render.profiles`.
     """
     _check_options(preset, separator, bitrate)
+    profiles = _check_profiles(profiles)
     if segment_frames is None:
         segment_frames = DEFAULT_SEGMENT_FRAMES if preset == "archival" else PERCEPTUAL_SEGMENT_FRAMES
     if not MIN_SEGMENT_FRAMES <= segment_frames <= MAX_SEGMENT_FRAMES:
@@ -262,8 +266,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
         separator, note = "none", "auto: no separation for a float64 mix (it could not stay exact with stems)"
     if stems or separator == "none":
         report = _encode(mix, output, stems, None, samplerate=samplerate, bits=bits, preset=preset, bitrate=bitrate,
-                       verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,
-                       segment_frames=segment_frames, progress=progress, t0=t0)
+                         verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,
+                         segment_frames=segment_frames, progress=progress, t0=t0, profiles=profiles)
         report.separator_note = note
         return report
     from .separate import separate_mix
@@ -273,7 +277,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
         t_sep = time.perf_counter() - t0
         report = _encode(mix, output, sep.stems, sep.provenance, samplerate=samplerate, bits=bits, preset=preset,
                          bitrate=bitrate, verify=verify, tags=tags, pictures=pictures, codec=codec,
-                         remix_headroom=remix_headroom, segment_frames=segment_frames, progress=progress, t0=t0)
+                         remix_headroom=remix_headroom, segment_frames=segment_frames, progress=progress, t0=t0,
+                         profiles=profiles)
     report.separator, report.separator_note, report.separate_seconds = sep.separator, sep.note, t_sep
     return report
 
@@ -284,8 +289,27 @@ def _peek_format(mix, samplerate, bits) -> AudioFormat:
     return src.format
 
 
+def _check_profiles(profiles) -> dict:
+    """Authored profiles as their stored JSON objects, validated before any work is done."""
+    from .render.profiles import MAX_PROFILES, Profile, load_profiles_json
+
+    if profiles is None:
+        return {}
+    if isinstance(profiles, str):
+        parsed = load_profiles_json(profiles)
+    elif isinstance(profiles, Mapping):
+        if len(profiles) > MAX_PROFILES:
+            raise InputError(f"at most {MAX_PROFILES} profiles")
+        parsed = {str(k): v if isinstance(v, Profile) else Profile.from_json(str(k), v) for k, v in profiles.items()}
+    else:
+        raise InputError("profiles must be a dict of name -> profile, or JSON text")
+    for name, p in parsed.items():
+        p.check()
+    return {name: {k: v for k, v in p.to_json().items() if k != "name"} for name, p in parsed.items()}
+
+
 def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate, verify, tags, pictures, codec,
-            remix_headroom, segment_frames, progress, t0) -> EncodeReport:
+            remix_headroom, segment_frames, progress, t0, profiles) -> EncodeReport:
     """:func:`encode` once the stems are known; ``separated``: the separator's provenance, or None
     for user stems."""
 
@@ -294,7 +318,7 @@ def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate,
         try:
             _check_stems(mix_src, stem_srcs)
             return _encode_sources(mix_src, stem_srcs, out, separated=separated, preset=preset, tags=tags,
-                                   pictures=pictures,
+                                   pictures=pictures, profiles=profiles,
                                    codec_id=codec, headroom_db=float(remix_headroom), offset_db=offset_db,
                                    segment_frames=segment_frames, progress=report_progress)
         finally:
@@ -392,7 +416,7 @@ def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: Perceptu
                     residual_mask=mix_mask)
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, separated, preset, tags, pictures, codec_id, headroom_db, offset_db,
+def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, preset, tags, pictures, codec_id, headroom_db, offset_db,
                     segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
@@ -421,7 +445,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, preset, tags, pict
     info = FileInfo(sample_rate=fmt.sample_rate, frames=mix_src.frames, channels=fmt.channels,
                     sample_format=fmt.sample_format, bits=fmt.bits, preset=preset,
                     segment_frames=segment_frames, stream_count=len(streams))
-    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": {}}
+    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles}
 
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
     stats = [_StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams]

@@ -244,6 +244,26 @@ class LoudnessMeter:
         gated = z[(block_lkfs > ABSOLUTE_GATE_LKFS) & (block_lkfs > relative_gate)]
         return float(_OFFSET_DB + 10.0 * np.log10(np.mean(gated)))                         # eq. (7)
 
+    def loudness_range_lu(self) -> float:
+        """Loudness range (LRA, EBU Tech 3342): the spread between the 10th and 95th percentiles of
+        the short-term loudness (3 s windows, here every 100 ms), after an absolute gate at -70 LUFS
+        and a relative gate 20 LU below their mean.  ``0`` for less than 3 s of audio."""
+        hops = np.array(self._hops, dtype=np.float64)
+        span = _SHORT_TERM_HOPS
+        if len(hops) < span:
+            return 0.0
+        sums = np.convolve(hops, np.ones(span), mode="valid")
+        bounds = np.arange(len(hops) + 1, dtype=np.int64) * self.samplerate // 10
+        z = sums / (bounds[span:] - bounds[:-span])
+        with np.errstate(divide="ignore"):
+            st = _OFFSET_DB + 10.0 * np.log10(z)
+        st = st[st > ABSOLUTE_GATE_LKFS]
+        if len(st) == 0:
+            return 0.0
+        relative = _OFFSET_DB + 10.0 * np.log10(np.mean(10.0 ** ((st - _OFFSET_DB) / 10.0))) + LRA_RELATIVE_GATE_LU
+        st = st[st > relative]
+        return float(np.percentile(st, 95) - np.percentile(st, 10))
+
     def true_peak_dbtp(self) -> float:
         """Maximum absolute value of the oversampled signal in dBTP; ``-inf`` for silence.
 
@@ -253,6 +273,11 @@ class LoudnessMeter:
         """
         peak = max(self._peak, self._peak_between(np.concatenate([self._hist, np.zeros_like(self._hist)])))
         return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
+
+
+#: EBU Tech 3342: short-term loudness over 3 s, relative gate 20 LU below the gated mean
+_SHORT_TERM_HOPS = 30
+LRA_RELATIVE_GATE_LU = -20.0
 
 
 def _as_frames(x) -> np.ndarray:

@@ -86,7 +86,9 @@ def test_remix_start_duration(song):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--profile", "karaoke"], "not available yet"),
+    (["--profile", "nope"], "unknown profile 'nope'"),
+    (["--target-lufs", "5"], "target loudness must be -70..0"),
+    (["--context", "ambient_db=loud"], "not a number"),
     (["--layout", "7.1.4"], "not available yet"),
     (["--mute", "nobody"], "no stream named 'nobody'"),
     (["--gain", "vocals=loud"], "not a valid value"),
@@ -141,3 +143,27 @@ def test_usage_errors_are_one_line(tool, argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and "--help" in err
+
+
+def test_decode_with_profile_context_and_loudness_target(tmp_path, capsys):
+    from snc.loudness import integrated_loudness, true_peak
+
+    mix, stems = random_multitrack(5, frames=44100, stems=2)  # 1 s: loudness needs 400 ms blocks
+    sf.write(tmp_path / "mix.wav", mix.astype(np.int16), 44100, subtype="PCM_16")
+    stem_args = []
+    for name, data in zip(["vocals", "drums"], stems.values()):
+        sf.write(tmp_path / f"{name}.wav", data.astype(np.int16), 44100, subtype="PCM_16")
+        stem_args.append(f"{name}={tmp_path / f'{name}.wav'}")
+    profiles = tmp_path / "p.json"
+    profiles.write_text(json.dumps({"quiet-drums": {"gains": {"drums": -12}, "description": "drums down"}}))
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "p.snc"), "--stems", *stem_args,
+                        "--preset", "archival", "--profiles", str(profiles), "-q"]) == 0
+    assert info.main([str(tmp_path / "p.snc")]) == 0
+    assert "profiles: quiet-drums (authored), karaoke" in capsys.readouterr().out
+    for extra in (["--profile", "quiet-drums"], ["--profile", "karaoke"], ["--context", "ambient_db=72",
+                  "--context", "device=phone"], ["--target-lufs", "-20"]):
+        out = tmp_path / "r.wav"
+        assert decode.main([str(tmp_path / "p.snc"), "-o", str(out), *extra]) == 0
+        y, rate = sf.read(out)
+        assert len(y) == 44100
+    assert abs(integrated_loudness(y, rate) + 20) < 0.5 and true_peak(y, rate) <= -1.0 + 0.05  # 16-bit rounding

@@ -29,7 +29,15 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--gain", action="append", default=[], metavar="NAME=DB", help="stem gain in dB (repeatable)")
     p.add_argument("--mute", action="append", default=[], metavar="NAME", help="mute a stem (repeatable)")
     p.add_argument("--solo", action="append", default=[], metavar="NAME", help="solo a stem (repeatable)")
-    p.add_argument("--profile", metavar="NAME", help="playback profile (karaoke, night, ...)")
+    p.add_argument("--profile", metavar="NAME",
+                   help="playback profile: the file's authored ones (snc-info lists them) or a built-in: karaoke, "
+                        "instrumental, vocal-boost, night, noisy, small-speaker")
+    p.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                   help="let the player pick the profile: ambient_db=70, device=phone, night=1, prefer=vocals")
+    p.add_argument("--target-lufs", type=float, metavar="LUFS",
+                   help="normalise the integrated loudness (BS.1770) to this, true peak limited to -1 dBTP")
+    p.add_argument("--attribution", choices=("tiles", "global"), default="tiles",
+                   help="how the residual follows a remix: per time-frequency tile (default) or one gain")
     p.add_argument("--layout", choices=LAYOUTS, help="output speaker layout")
     p.add_argument("--start", type=float, default=0.0, metavar="SEC", help="start time in seconds")
     p.add_argument("--duration", type=float, metavar="SEC", help="duration in seconds (default: to the end)")
@@ -70,15 +78,33 @@ def _write_stem(f, name, path: Path, fmt, start, frames):
     return path
 
 
+def _context(items) -> dict | None:
+    if not items:
+        return None
+    out = {}
+    for key, value in parse_assignments(items, "--context").items():
+        if key == "ambient_db":
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise InputError(f"--context ambient_db={value!r} is not a number") from None
+        elif key == "night":
+            out[key] = value.lower() in ("1", "true", "yes", "on")
+        else:
+            out[key] = value
+    return out
+
+
 def _body(args) -> int:
-    if args.profile is not None:
-        raise NotAvailableError("--profile is not available yet (playback profiles come with the renderer)")
     if args.output is None and args.stems_dir is None:
         raise InputError("give -o OUTPUT (or --stems-dir DIR)")
     gains = parse_assignments(args.gain, "--gain", float)
+    context = _context(args.context)
+    rendered = args.profile is not None or context is not None or args.target_lufs is not None
     remix = bool(gains or args.mute or args.solo)
-    if remix and (args.stem or args.stems_dir):
-        raise InputError("--gain/--mute/--solo make a remix of the mix; they do not combine with --stem/--stems-dir")
+    if (remix or rendered) and (args.stem or args.stems_dir):
+        raise InputError("--gain/--mute/--solo/--profile/--context/--target-lufs render the mix; they do not "
+                         "combine with --stem/--stems-dir")
     with SncFile(args.input) as f:
         if args.layout is not None and not (args.layout == "stereo" and f.channels == 2):
             raise NotAvailableError(f"--layout {args.layout} is not available yet (spatial rendering comes later)")
@@ -97,9 +123,16 @@ def _body(args) -> int:
                 return 0
         if args.stem is not None:
             path = _write_stem(f, args.stem, Path(args.output), fmt, start, frames)
+        elif rendered:
+            blocks = (to_native(b, fmt) for b in f.render_blocks(
+                start=start, frames=frames, profile=args.profile, context=context, target_lufs=args.target_lufs,
+                gains=gains, mute=args.mute, solo=args.solo, attribution=args.attribution))
+            path = args.output
+            write_audio(path, blocks, fmt)
         elif remix:
             blocks = (to_native(b, fmt) for b in f.blocks(start=start, frames=frames, gains=gains,
-                                                         mute=args.mute, solo=args.solo))
+                                                         mute=args.mute, solo=args.solo,
+                                                         attribution=args.attribution))
             path = args.output
             write_audio(path, blocks, fmt)
         else:

@@ -8,6 +8,7 @@ import sys
 from .. import __version__
 from ..container.model import PRESETS
 from ..encoder import SEPARATORS, encode
+from ..errors import InputError
 from .common import Parser, Progress, human_bytes, parse_assignments, run
 
 PROG = "snc-encode"
@@ -40,6 +41,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--remix-headroom", type=float, default=6.0, metavar="DB",
                    help="stems may be raised (or the others lowered) by this much before their coding noise "
                         "becomes audible (perceptual presets; default: 6)")
+    p.add_argument("--profiles", metavar="FILE.json",
+                   help="authored playback profiles to store: {name: {gains, mute, eq, compressor, target_lufs, "
+                        "true_peak_dbtp, description}}")
     p.add_argument("--verify", action="store_true", help="decode what was written and compare with the input")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
@@ -52,12 +56,19 @@ def get_parser() -> argparse.ArgumentParser:
 
 def _body(args) -> int:
     stems = parse_assignments(args.stems, "--stems")
+    profiles = None
+    if args.profiles is not None:
+        try:
+            with open(args.profiles, encoding="utf-8") as fh:
+                profiles = fh.read()
+        except OSError as exc:
+            raise InputError(f"--profiles: cannot read {args.profiles} ({exc.strerror})") from None
     tags = parse_assignments(args.tag, "--tag")
     progress = Progress("encoding", enabled=None if not args.quiet else False)
     report = encode(args.mix, args.output, stems=stems or None, preset=args.preset, separator=args.separator,
                     bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
                     remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, progress=progress,
-                    model=args.model, threads=args.threads)
+                    model=args.model, threads=args.threads, profiles=profiles)
     progress.done()
     if not args.quiet:
         seconds = report.frames / report.sample_rate

@@ -54,6 +54,10 @@ def _text(d: dict, path: str) -> str:
     for i, s in enumerate(d["streams"]):
         lines.append(f"  {i:>2}  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} "
                      f"{100 * s['share']:6.2f}%  {_provenance_text(s)}")
+    from ..render.profiles import BUILTIN
+
+    authored = [_printable(n) for n in d.get("profiles", {})]
+    lines.append("  profiles: " + ", ".join([*(f"{n} (authored)" for n in authored), *BUILTIN]))
     if d["tags"]:
         lines.append("  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(d["tags"].items())))
     if d["unknown_chunks"]:

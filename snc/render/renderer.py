@@ -1,0 +1,189 @@
+"""Render a file for a listener: remix (profile gains) -> EQ -> compressor -> loudness -> true-peak limit.
+
+``render(f, profile="night")`` returns the whole render; :func:`render_blocks` streams it with
+memory bounded by a few segments.  Loudness normalisation (``target_lufs``, or the profile's)
+measures the render before its gain (BS.1770-4 integrated loudness, :mod:`snc.loudness`) in a
+first pass over the file, applies the gain and limits the true peak; :func:`render` then checks
+the result and corrects once more, so it lands within 0.1 LU of the target unless the limiter had
+to take more than that.  Without a profile and a target the exact mix (or plain remix) is
+returned untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as _np
+
+from ..errors import InputError, SncWarning
+from ..loudness import LoudnessMeter
+from .dynamics import Compressor, Equalizer, TruePeakLimiter
+from .profiles import Profile, choose_profile, resolve
+
+#: render() corrects its loudness once more when it misses the target by more than this (LU)
+LOUDNESS_TOLERANCE_LU = 0.1
+
+
+def authored_profiles(f) -> dict[str, Profile]:
+    """The profiles stored in the file's metadata (``snc-encode --profiles``); one that this
+    version cannot interpret is skipped with a warning (spec section 10.1), never half-used."""
+    stored = f.metadata.get("profiles")
+    if not isinstance(stored, dict):
+        return {}
+    out = {}
+    for name, body in stored.items():
+        try:
+            out[str(name)] = Profile.from_json(str(name), body)
+        except InputError as exc:
+            warnings.warn(f"skipping a stored profile: {exc}", SncWarning, stacklevel=3)
+    return out
+
+
+def select_profile(f, profile=None, context=None) -> Profile | None:
+    if profile is not None and context is not None:
+        raise InputError("give a profile or a context, not both")
+    if isinstance(profile, Profile):
+        return profile
+    if profile is not None:
+        return resolve(str(profile), authored_profiles(f))
+    if context is not None:
+        return choose_profile(context, authored_profiles(f))
+    return None
+
+
+def stem_gains(f, profile: Profile | None, gains=None, mute=(), solo=()) -> tuple[dict, list, list]:
+    """The remix request of a profile (roles or names) plus the caller's own, in the file's stem names."""
+    gains = dict(gains or {})
+    mute = list(mute)
+    if profile is None:
+        return gains, mute, list(solo)
+    streams = [s for s in f.streams if not s.is_residual]
+    for key, db in profile.gains.items():
+        hit = [s.name for s in streams if key in (s.name, s.role)]
+        for name in hit:
+            gains[name] = gains.get(name, 0.0) + db
+    for key in profile.mute:
+        hit = [s.name for s in streams if key in (s.name, s.role)]
+        if not hit:
+            warnings.warn(f"profile {profile.name!r}: this file has no {key!r} stem to mute", SncWarning,
+                          stacklevel=4)
+        mute.extend(hit)
+    return gains, mute, list(solo)
+
+
+class _Chain:
+    """EQ -> compressor -> gain -> limiter, streaming."""
+
+    def __init__(self, profile: Profile, rate: int, channels: int, gain_db: float):
+        self.eq = Equalizer(profile.eq, rate, channels)
+        self.comp = Compressor(profile.compressor, rate) if profile.compressor is not None else None
+        self.gain = 10.0 ** (gain_db / 20.0)
+        self.limiter = TruePeakLimiter(rate, channels, profile.true_peak_dbtp)
+
+    def shape(self, block):
+        y = self.eq.process(block)
+        return self.comp.process(y) if self.comp is not None else y
+
+    def process(self, block):
+        return self.limiter.process(self.shape(block) * self.gain)
+
+    def flush(self):
+        return self.limiter.flush()
+
+
+class _Request:
+    """One render request, resolved: the profile, the remix in the file's stem names, the span."""
+
+    def __init__(self, f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution):
+        prof = select_profile(f, profile, context)
+        if target_lufs is not None:
+            if not (isinstance(target_lufs, (int, float)) and -70.0 <= target_lufs <= 0.0):
+                raise InputError(f"target loudness must be -70..0 LUFS, got {target_lufs!r}")
+            prof = replace(prof or Profile("normalised"), target_lufs=float(target_lufs))
+        if not (isinstance(blocksize, int) and blocksize > 0):
+            raise InputError(f"blocksize must be a positive integer, got {blocksize!r}")
+        self.f, self.profile, self.blocksize = f, prof, blocksize
+        self.gains, self.mute, self.solo = stem_gains(f, prof, gains, mute, solo)
+        self.span = dict(start=start, frames=frames)
+        self.attribution = attribution
+
+    def source(self) -> Iterator[_np.ndarray]:
+        if self.gains or self.mute or self.solo:
+            return self.f.blocks(self.blocksize, **self.span, gains=self.gains or None, mute=self.mute,
+                                 solo=self.solo, attribution=self.attribution)
+        return self.f.blocks(self.blocksize, **self.span)
+
+    def loudness_gain_db(self) -> float:
+        """First pass: the loudness of the shaped render, and the gain that brings it to the target."""
+        f = self.f
+        if self.profile.target_lufs is None:
+            return 0.0
+        chain = _Chain(self.profile, f.samplerate, f.channels, 0.0)
+        meter = LoudnessMeter(f.samplerate, f.channels)
+        for b in self.source():
+            meter.update(chain.shape(b))
+        measured = meter.integrated_lufs()
+        return self.profile.target_lufs - measured if math.isfinite(measured) else 0.0  # silence: leave it
+
+    def stream(self, gain_db: float) -> Iterator[_np.ndarray]:
+        if self.profile is None:
+            yield from self.source()
+            return
+        chain = _Chain(self.profile, self.f.samplerate, self.f.channels, gain_db)
+        pending, count = [], 0
+        for piece in _with_tail((chain.process(b) for b in self.source()), chain.flush):
+            if len(piece):
+                pending.append(piece)
+                count += len(piece)
+            while count >= self.blocksize:
+                joined = _np.concatenate(pending)
+                yield joined[: self.blocksize]
+                rest = joined[self.blocksize:]
+                pending, count = ([rest], len(rest)) if len(rest) else ([], 0)
+        if count:
+            yield _np.concatenate(pending)
+
+
+def _with_tail(pieces, flush):
+    yield from pieces
+    yield flush()
+
+
+def render_blocks(f, *, profile=None, context=None, target_lufs=None, gains=None, mute=(), solo=(),
+                  start: int = 0, frames: int | None = None, blocksize: int = 65536,
+                  attribution: str = "tiles") -> Iterator[_np.ndarray]:
+    """Stream a render in blocks of ``blocksize`` frames (float64, full scale 1.0).
+
+    ``profile``: a name (authored in the file, or built in) or a :class:`Profile`; ``context``: a
+    dict for :func:`choose_profile` instead; ``target_lufs`` overrides the profile's target (and
+    alone normalises the plain mix); ``gains``/``mute``/``solo`` add to the profile's remix."""
+    req = _Request(f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution)
+    gain_db = req.loudness_gain_db() if req.profile is not None else 0.0
+    yield from req.stream(gain_db)
+
+
+def render(f, *, profile=None, context=None, target_lufs=None, gains=None, mute=(), solo=(), start: int = 0,
+           frames: int | None = None, blocksize: int = 65536, attribution: str = "tiles") -> _np.ndarray:
+    """The whole render as one array (arguments as :func:`render_blocks`); with a loudness target it
+    checks the result and, when the limiter took more than :data:`LOUDNESS_TOLERANCE_LU`, renders
+    again with the gain corrected by what was missed."""
+    req = _Request(f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution)
+    gain_db = req.loudness_gain_db() if req.profile is not None else 0.0
+    out = _concat(req.stream(gain_db), f.channels)
+    target = req.profile.target_lufs if req.profile is not None else None
+    if target is None or not len(out):
+        return out
+    meter = LoudnessMeter(f.samplerate, f.channels)
+    meter.update(out)
+    got = meter.integrated_lufs()
+    if math.isfinite(got) and abs(got - target) > LOUDNESS_TOLERANCE_LU:
+        out = _concat(req.stream(gain_db + target - got), f.channels)
+    return out
+
+
+def _concat(parts, channels: int) -> _np.ndarray:
+    parts = list(parts)
+    return _np.concatenate(parts) if parts else _np.zeros((0, channels))

@@ -1,0 +1,266 @@
+"""Playback rendering (issue 6): dynamics kernels, EQ, limiter, loudness, profiles, context, player."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+import snc
+from snc.kernels.dynamics import compressor_gain_db, hold_release
+from snc.loudness import LoudnessMeter
+from snc.render.dynamics import Compressor, CompressorSettings, EqBand, Equalizer, TruePeakLimiter
+from snc.render.profiles import BUILTIN, Profile, choose_profile
+
+RATE = 44100
+
+
+# ----------------------------------------------------------------------------- kernels vs references
+
+
+def compressor_reference(level_db, threshold, ratio, knee, attack, release, g0):
+    out, g = [], g0
+    for x in level_db:
+        over = x - threshold
+        if 2 * over < -knee:
+            target = 0.0
+        elif 2 * abs(over) <= knee and knee > 0:
+            target = (1 / ratio - 1) * (over + knee / 2) ** 2 / (2 * knee)
+        else:
+            target = (1 / ratio - 1) * over
+        c = attack if target < g else release
+        g = c * g + (1 - c) * target
+        out.append(g)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("knee", [0.0, 6.0])
+def test_compressor_kernel_equals_reference(knee):
+    level = np.random.default_rng(1).uniform(-60, 0, 3000)
+    state = np.array([-2.0])
+    got = compressor_gain_db(level, -24.0, 4.0, knee, 0.9, 0.999, state)
+    want = compressor_reference(level, -24.0, 4.0, knee, 0.9, 0.999, -2.0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert state[0] == got[-1]
+
+
+def test_hold_release_kernel_equals_reference():
+    x = np.random.default_rng(2).uniform(0, 1, 1000) ** 8
+    state = np.array([0.5])
+    got = hold_release(x, 0.99, state)
+    want, r = [], 0.5
+    for v in x:
+        r = max(v, 0.99 * r)
+        want.append(r)
+    np.testing.assert_array_equal(got, np.array(want))
+
+
+# ----------------------------------------------------------------------------- processors
+
+
+def tone(hz, seconds=1.0, amp=0.5, channels=2):
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amp * np.sin(2 * np.pi * hz * t))[:, None] * np.ones((1, channels))
+
+
+def rms_db(x):
+    return 10 * np.log10(np.mean(x ** 2))
+
+
+def test_equalizer_shapes_and_streams():
+    hp = Equalizer([EqBand("highpass", 120.0)], RATE, 2)
+    assert rms_db(hp.process(tone(40))[RATE // 2:]) < rms_db(tone(40)) - 15
+    peak = Equalizer([EqBand("peak", 1000.0, 6.0, 1.0)], RATE, 2)
+    assert abs(rms_db(peak.process(tone(1000))[RATE // 2:]) - rms_db(tone(1000)) - 6.0) < 0.1
+    x = np.random.default_rng(3).standard_normal((5000, 2))
+    whole = Equalizer([EqBand("lowshelf", 200, 4), EqBand("highshelf", 5000, -3)], RATE, 2).process(x)
+    eq = Equalizer([EqBand("lowshelf", 200, 4), EqBand("highshelf", 5000, -3)], RATE, 2)
+    parts = np.concatenate([eq.process(x[:1234]), eq.process(x[1234:])])
+    np.testing.assert_allclose(parts, whole, atol=1e-12)
+    with pytest.raises(snc.InputError):
+        EqBand("notch", 100).sos(RATE)
+    with pytest.raises(snc.InputError):
+        EqBand("peak", 30000).sos(RATE)
+
+
+def test_compressor_reduces_loud_passages_only():
+    comp = Compressor(CompressorSettings(threshold_db=-20, ratio=4, knee_db=0, attack_ms=1, release_ms=50), RATE)
+    quiet, loud = tone(440, amp=0.01), tone(440, amp=0.9)
+    out = comp.process(np.concatenate([quiet, loud]))
+    assert abs(rms_db(out[RATE // 2: RATE]) - rms_db(quiet)) < 0.1
+    # 4:1 above -20 dBFS: a peak 19 dB over comes out ~14 dB lower
+    assert rms_db(out[-RATE // 2:]) < rms_db(loud) - 12
+
+
+@pytest.mark.parametrize("ceiling", [-1.0, -6.0])
+def test_true_peak_limiter_keeps_the_ceiling_and_streams(ceiling):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3 * RATE, 2)) * 0.3
+    x[RATE: RATE + 100] *= 4  # a burst far over
+    def run(sizes):
+        lim = TruePeakLimiter(RATE, 2, ceiling)
+        out, pos = [], 0
+        for n in sizes:
+            out.append(lim.process(x[pos: pos + n]))
+            pos += n
+        out.append(lim.flush())
+        return np.concatenate(out)
+    whole = run([len(x)])
+    parts = run([1000, 7, 50_000, len(x) - 51_007])
+    assert whole.shape == x.shape
+    np.testing.assert_allclose(parts, whole, atol=1e-12)
+    meter = LoudnessMeter(RATE, 2)
+    meter.update(whole)
+    assert meter.true_peak_dbtp() <= ceiling + 1e-6
+
+
+def test_limiter_leaves_quiet_audio_untouched():
+    x = tone(1000, amp=0.1)
+    lim = TruePeakLimiter(RATE, 2, -1.0)
+    out = np.concatenate([lim.process(x), lim.flush()])
+    np.testing.assert_array_equal(out, x)
+
+
+def test_loudness_range():
+    steady = LoudnessMeter(RATE, 2)
+    steady.update(tone(1000, seconds=12, amp=0.1))
+    varied = LoudnessMeter(RATE, 2)
+    varied.update(np.concatenate([tone(1000, 6, 0.3 / 10 ** 0.75), tone(1000, 6, 0.3)]))
+    assert steady.loudness_range_lu() < 0.1
+    assert 13 < varied.loudness_range_lu() < 16  # 15 dB apart (both above the relative gate, -20 LU)
+
+
+# ----------------------------------------------------------------------------- profiles on a file
+
+
+@pytest.fixture(scope="module")
+def song():
+    """Three stems with their own character: a quiet-then-loud 'vocals' tone, 50 Hz bass, noise drums."""
+    rng = np.random.default_rng(5)
+    n = 8 * RATE
+    t = np.arange(n) / RATE
+    env = np.where(t < 4, 0.05, 0.5)
+    vocals = (env * np.sin(2 * np.pi * 330 * t))[:, None] * [1, 1]
+    bass = (0.3 * np.sin(2 * np.pi * 50 * t))[:, None] * [1, 1]
+    drums = 0.05 * rng.standard_normal((n, 2))
+    stems = {k: np.round(v * 16000).astype(np.int16) for k, v in (("vocals", vocals), ("bass", bass),
+                                                                     ("drums", drums))}
+    mix = sum(s.astype(np.int32) for s in stems.values()).clip(-32768, 32767).astype(np.int16)
+    buf = io.BytesIO()
+    authored = {"party": {"gains": {"drums": 6}, "target_lufs": -12}}
+    snc.encode(mix, buf, stems=stems, samplerate=RATE, bits=16, preset="lossless", profiles=authored)
+    return buf.getvalue(), stems
+
+
+def measure(y):
+    m = LoudnessMeter(RATE, 2)
+    m.update(y)
+    return m.integrated_lufs(), m.true_peak_dbtp(), m.loudness_range_lu()
+
+
+def test_profiles_are_listed_and_authored_ones_come_first(song):
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        assert f.profiles == ["party", *BUILTIN]
+        assert f.describe()["profiles"]["party"]["gains"] == {"drums": 6.0}
+
+
+def test_each_builtin_profile_has_its_defining_property(song):
+    data, stems = song
+    with snc.open(io.BytesIO(data)) as f:
+        mix = f.read()
+        vocals = stems["vocals"] / 32768.0
+        corr = lambda y: float(np.sum(y * vocals) / np.sum(vocals * vocals))  # noqa: E731
+        assert abs(corr(f.render(profile="karaoke"))) < 1e-3
+        assert abs(corr(f.render(profile="instrumental"))) < 1e-3
+        boosted = f.render(profile="vocal-boost")
+        assert corr(boosted) > 1.5 * corr(mix)
+        _, _, lra_mix = measure(mix)
+        lufs, peak, lra = measure(f.render(profile="night"))
+        assert lra < lra_mix - 3 and abs(lufs + 20) < 0.5 and peak <= -1.0
+        lufs, peak, lra_noisy = measure(f.render(profile="noisy"))
+        assert lra_noisy < lra_mix - 3 and abs(lufs + 14) < 0.5 and peak <= -1.0
+        small = f.render(profile="small-speaker")
+        t = np.arange(len(mix)) / RATE
+        at50 = lambda y: abs(np.exp(-2j * np.pi * 50 * t) @ y[:, 0]) / np.sqrt(np.mean(y ** 2))  # noqa: E731
+        assert 20 * np.log10(at50(small) / at50(mix)) < -20  # the 50 Hz bass is gone (relative to the level)
+
+
+@pytest.mark.parametrize("target", [-14.0, -23.0])
+def test_target_loudness_and_true_peak(song, target):
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        lufs, peak, _ = measure(f.render(target_lufs=target))
+        assert abs(lufs - target) <= 0.5 and peak <= -1.0
+        streamed = np.concatenate(list(f.render_blocks(4096, target_lufs=target)))
+        lufs, peak, _ = measure(streamed)
+        assert abs(lufs - target) <= 0.5 and peak <= -1.0
+
+
+def test_plain_render_is_the_exact_mix(song):
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        np.testing.assert_array_equal(f.render(), f.read())
+
+
+def test_context_picks_and_tunes_a_profile():
+    assert choose_profile({"ambient_db": 70}).name == "noisy"
+    louder = choose_profile({"ambient_db": 80})
+    assert louder.compressor.ratio > choose_profile({"ambient_db": 66}).compressor.ratio
+    assert louder.target_lufs > -14.0
+    assert choose_profile({"night": True}).name == "night"
+    assert choose_profile({"ambient_db": 30}).name == "night"
+    assert choose_profile({"device": "phone"}).name == "small-speaker"
+    phone_in_a_bar = choose_profile({"device": "phone", "ambient_db": 75})
+    assert any(b.kind == "highpass" for b in phone_in_a_bar.eq) and phone_in_a_bar.compressor is not None
+    assert "vocals" in choose_profile({"prefer": "instrumental"}).mute
+    assert choose_profile({"prefer": "vocals"}).gains["vocals"] == 4.0
+    assert choose_profile({"profile": "karaoke"}).name == "karaoke"
+    for bad in ({"ambient_db": "loud"}, {"prefer": "drums"}, {"profile": "nope"}, "phone"):
+        with pytest.raises(snc.InputError):
+            choose_profile(bad)
+
+
+def test_authored_profiles_are_checked_at_encode_and_skipped_when_unreadable(tmp_path):
+    mix = np.zeros((RATE, 2), np.int16)
+    out = tmp_path / "x.snc"
+    with pytest.raises(snc.InputError, match="unknown keys"):
+        snc.encode(mix, out, samplerate=RATE, bits=16, profiles={"x": {"gainz": 1}})
+    assert not out.exists()
+    with pytest.raises(snc.InputError, match="ratio"):
+        snc.encode(mix, out, samplerate=RATE, bits=16, profiles=json.dumps({"x": {"compressor": {"ratio": 0.5}}}))
+    prof = Profile.from_json("p", {"gains": {"vocals": None}, "eq": [{"kind": "peak", "freq_hz": 1000, "gain_db": 2}]})
+    assert prof.gains["vocals"] == -math.inf and Profile.from_json("p", prof.to_json()) == prof
+
+
+def test_player_ramps_changes_without_steps():
+    t = np.arange(4 * RATE) / RATE
+    stems = {"vocals": np.round(12000 * np.sin(2 * np.pi * 330 * t))[:, None] * [1, 1],
+             "bass": np.round(12000 * np.sin(2 * np.pi * 55 * t))[:, None] * [1, 1]}
+    stems = {k: v.astype(np.int16) for k, v in stems.items()}
+    buf = io.BytesIO()
+    snc.encode(sum(v.astype(np.int32) for v in stems.values()).astype(np.int16), buf, stems=stems, samplerate=RATE,
+               bits=16, preset="archival", segment_frames=8192)
+    buf.seek(0)
+    with snc.open(buf) as f:
+        mix = f.read()
+        player = f.player(blocksize=1000)
+        blocks = []
+        for i, block in enumerate(player):
+            blocks.append(block)
+            if i == 100:
+                player.set(mute=["vocals"])
+        y = np.concatenate(blocks)
+        assert y.shape == mix.shape
+        np.testing.assert_array_equal(y[:101_000], mix[:101_000])  # before the change: the exact mix
+        step = np.abs(np.diff(y, axis=0)).max()
+        assert step <= np.abs(np.diff(mix, axis=0)).max() + 1e-9  # no jump beyond the music's own slope
+        # an unramped switch at the same place jumps by the vocal's value there
+        hard = np.concatenate([mix[:101_000], f.read(start=101_000, mute=["vocals"])])
+        assert np.abs(np.diff(hard, axis=0)).max() > 3 * step
+        player.seek(RATE)  # sample-exact, with the current settings
+        first = np.concatenate([b for b, _ in zip(player, range(3))])
+        np.testing.assert_allclose(first, f.read(start=RATE, frames=len(first), mute=["vocals"]), atol=1e-12)
