@@ -205,23 +205,33 @@ class SncFile:
         return [_np.concatenate([p[i] for p in parts]).astype(_np.float64) for i in range(len(self._reader.streams))]
 
     def _tile_remix(self, seg, gains: dict[int, float]) -> _np.ndarray:
-        """A remix of one segment with the residual attributed per tile (spec section 19): the
-        transform sees one frame of context on either side, so segment edges leave no trace."""
+        """A remix of one segment with the residual attributed per tile (spec section 19)."""
+        parts = self.remix_parts(seg, gains, "tiles")
+        return sum(parts.values()) if parts else _np.zeros((seg.frames, self.channels))
+
+    def remix_parts(self, seg, gains: dict[int, float] | None, attribution: str = "tiles") -> dict[int, _np.ndarray]:
+        """The gained streams of one segment before they are summed, ``{stream index: float64 signal in
+        native units}`` (streams at gain 0 left out; ``gains`` None = all at 1, the residual as is):
+        what a spatial renderer places one by one.  Under the tile rule the transform sees one frame
+        of context on either side, so segment edges leave no trace."""
+        res = self._residual_index()
+        count = len(self._reader.streams)
+        if gains is None:
+            return {i: self._decoded_segment(seg.index)[i].astype(_np.float64) for i in range(count)}
+        if attribution == "global":
+            return {i: g * self._decoded_segment(seg.index)[i].astype(_np.float64) for i, g in gains.items() if g != 0.0}
         from .render.attribution import attributed_residual, frame_size
 
         pad = frame_size(self.samplerate)
         left = min(pad, seg.start_frame)
         streams = self._span(seg.start_frame - left, seg.start_frame + seg.frames + pad)
-        res = self._residual_index()
-        stem_ids = [i for i in range(len(streams)) if i != res]
+        stem_ids = [i for i in range(count) if i != res]
         residual = attributed_residual([streams[i] for i in stem_ids], streams[res], [gains[i] for i in stem_ids],
                                        gains[res], self.samplerate)
         keep = slice(left, left + seg.frames)
-        out = residual[keep]
-        for i in stem_ids:
-            if gains[i] != 0.0:
-                out = out + gains[i] * streams[i][keep]
-        return out
+        parts = {i: gains[i] * streams[i][keep] for i in stem_ids if gains[i] != 0.0}
+        parts[res] = residual[keep]
+        return parts
 
     def _segment_output(self, seg, stem: int | None, gains: dict[int, float] | None, dtype: str,
                         attribution: str = "tiles") -> _np.ndarray:

@@ -21,7 +21,8 @@ from . import __version__
 from .audio_io import AudioFormat, AudioSource
 from .codecs import available_codecs, get_codec
 from .container.hashing import SignalHasher
-from .container.model import KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, FileInfo, StreamInfo
+from .container.model import (KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, Position,
+                              StreamInfo)
 from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
 from .loudness import LoudnessMeter
@@ -224,7 +225,7 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
            verify: bool = False, tags: Mapping[str, str] | None = None, pictures: list[dict] | None = None,
            codec: str = "lossless", remix_headroom: float = DEFAULT_HEADROOM_DB,
            segment_frames: int | None = None, progress: ProgressCallback | None = None,
-           model=None, threads: int | None = None, profiles=None) -> EncodeReport:
+           model=None, threads: int | None = None, profiles=None, positions=None) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
 
     ``mix`` and each value of ``stems`` are paths (anything soundfile reads) or
@@ -247,9 +248,12 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
 
     ``profiles``: authored playback profiles stored in the file (``{name: Profile or its JSON
     object}``, or the JSON text of ``--profiles FILE.json``); see :mod:`snc.render.profiles`.
+    ``positions``: ``{stem name: (azimuth, elevation)}`` degrees to store instead of the role's default
+    (:data:`snc.container.model.ROLE_POSITIONS`) for spatial rendering.
     """
     _check_options(preset, separator, bitrate)
     profiles = _check_profiles(profiles)
+    positions = _check_positions(positions)
     if segment_frames is None:
         segment_frames = DEFAULT_SEGMENT_FRAMES if preset == "archival" else PERCEPTUAL_SEGMENT_FRAMES
     if not MIN_SEGMENT_FRAMES <= segment_frames <= MAX_SEGMENT_FRAMES:
@@ -267,7 +271,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     if stems or separator == "none":
         report = _encode(mix, output, stems, None, samplerate=samplerate, bits=bits, preset=preset, bitrate=bitrate,
                          verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,
-                         segment_frames=segment_frames, progress=progress, t0=t0, profiles=profiles)
+                         segment_frames=segment_frames, progress=progress, t0=t0, profiles=profiles,
+                         positions=positions)
         report.separator_note = note
         return report
     from .separate import separate_mix
@@ -278,7 +283,7 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
         report = _encode(mix, output, sep.stems, sep.provenance, samplerate=samplerate, bits=bits, preset=preset,
                          bitrate=bitrate, verify=verify, tags=tags, pictures=pictures, codec=codec,
                          remix_headroom=remix_headroom, segment_frames=segment_frames, progress=progress, t0=t0,
-                         profiles=profiles)
+                         profiles=profiles, positions=positions)
     report.separator, report.separator_note, report.separate_seconds = sep.separator, sep.note, t_sep
     return report
 
@@ -287,6 +292,19 @@ def _peek_format(mix, samplerate, bits) -> AudioFormat:
     src = AudioSource(mix, name="mix", samplerate=samplerate, bits=bits)
     src.close()
     return src.format
+
+
+def _check_positions(positions) -> dict:
+    out = {}
+    for name, value in dict(positions or {}).items():
+        try:
+            az, el = (float(v) for v in value)
+        except (TypeError, ValueError):
+            raise InputError(f"position of {name!r} must be (azimuth, elevation) in degrees, got {value!r}") from None
+        if not (-180.0 <= az <= 180.0 and -90.0 <= el <= 90.0):
+            raise InputError(f"position of {name!r} out of range: azimuth -180..180, elevation -90..90 degrees")
+        out[str(name)] = (az, el)
+    return out
 
 
 def _check_profiles(profiles) -> dict:
@@ -309,7 +327,7 @@ def _check_profiles(profiles) -> dict:
 
 
 def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate, verify, tags, pictures, codec,
-            remix_headroom, segment_frames, progress, t0, profiles) -> EncodeReport:
+            remix_headroom, segment_frames, progress, t0, profiles, positions) -> EncodeReport:
     """:func:`encode` once the stems are known; ``separated``: the separator's provenance, or None
     for user stems."""
 
@@ -318,7 +336,7 @@ def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate,
         try:
             _check_stems(mix_src, stem_srcs)
             return _encode_sources(mix_src, stem_srcs, out, separated=separated, preset=preset, tags=tags,
-                                   pictures=pictures, profiles=profiles,
+                                   pictures=pictures, profiles=profiles, positions=positions,
                                    codec_id=codec, headroom_db=float(remix_headroom), offset_db=offset_db,
                                    segment_frames=segment_frames, progress=report_progress)
         finally:
@@ -416,7 +434,7 @@ def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: Perceptu
                     residual_mask=mix_mask)
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, preset, tags, pictures, codec_id, headroom_db, offset_db,
+def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, positions, preset, tags, pictures, codec_id, headroom_db, offset_db,
                     segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
@@ -434,11 +452,18 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, preset, 
 
     streams = []
     provenance = "mix" if not user_stems else ("studio" if separated is None else "separated")
+    unknown = set(positions) - set(names)
+    if unknown:
+        raise InputError(f"positions name no stem: {', '.join(map(repr, sorted(unknown)))} (stems: {', '.join(names)})")
     for i, name in enumerate(names):
         role = _role_for(name) if user_stems else "mix"
+        default = ROLE_POSITIONS.get(role, ROLE_POSITIONS["other"])
+        position = Position(*positions[name], default.distance_m, default.width) if name in positions else \
+            Position(default.azimuth_deg, default.elevation_deg, default.distance_m, default.width)
         streams.append(StreamInfo(name=name, role=role, channels=fmt.channels, codec_id=stem_codec.codec_id,
                                   codec_config=stem_codec.get_config(), index=i, colour=ROLE_COLOURS.get(role, "#808080"),
-                                  provenance=provenance, provenance_detail=dict(separated or {})))
+                                  position=position, provenance=provenance,
+                                  provenance_detail=dict(separated or {})))
     streams.append(StreamInfo(name=RESIDUAL_ROLE, role=RESIDUAL_ROLE, channels=fmt.channels,
                               codec_id=res_codec.codec_id, codec_config=res_codec.get_config(), index=len(names),
                               colour=ROLE_COLOURS[RESIDUAL_ROLE], provenance="residual"))

@@ -43,6 +43,16 @@ def run(prog: str, body: Callable[[argparse.Namespace], int], parser: argparse.A
             return EXIT_ERROR
 
 
+def parse_position(value: str) -> tuple[float, float]:
+    """``"AZ,EL"`` (degrees) -> (azimuth, elevation); ``"AZ"`` alone has elevation 0."""
+    parts = value.split(",")
+    if not 1 <= len(parts) <= 2:
+        raise ValueError(value)
+    az = float(parts[0])
+    el = float(parts[1]) if len(parts) == 2 else 0.0
+    return az, el
+
+
 def parse_assignments(items, what: str, convert=str) -> dict:
     """``["a=1", "b=2"]`` -> ``{"a": convert("1"), ...}`` with a clear error on bad items."""
     from ..errors import InputError

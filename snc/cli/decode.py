@@ -10,11 +10,12 @@ from pathlib import Path
 from .. import __version__
 from ..audio_io import AudioFormat, to_native, write_audio
 from ..decoder import SncFile
-from ..errors import InputError, NotAvailableError
-from .common import Parser, parse_assignments, run
+from ..errors import InputError
+from ..render.spatial import SPATIAL_LAYOUTS, channel_names
+from .common import Parser, parse_assignments, parse_position, run
 
 PROG = "snc-decode"
-LAYOUTS = ("stereo", "binaural", "5.1", "7.1", "7.1.4")
+LAYOUTS = SPATIAL_LAYOUTS
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -38,7 +39,13 @@ def get_parser() -> argparse.ArgumentParser:
                    help="normalise the integrated loudness (BS.1770) to this, true peak limited to -1 dBTP")
     p.add_argument("--attribution", choices=("tiles", "global"), default="tiles",
                    help="how the residual follows a remix: per time-frequency tile (default) or one gain")
-    p.add_argument("--layout", choices=LAYOUTS, help="output speaker layout")
+    p.add_argument("--layout", choices=LAYOUTS,
+                   help="place the stems for a layout (channel order: stereo L R; 5.1 L R C LFE Ls Rs; 7.1 L R C "
+                        "LFE Lss Rss Lrs Rrs; 7.1.4 7.1 + Ltf Rtf Ltr Rtr; binaural left right)")
+    p.add_argument("--position", action="append", default=[], metavar="NAME=AZ,EL",
+                   help="override a stem's stored position (degrees, azimuth positive to the left)")
+    p.add_argument("--head-yaw", type=float, default=0.0, metavar="DEG", help="binaural: head turned left by DEG")
+    p.add_argument("--hrtf", metavar="FILE.sofa", help="binaural: HRIRs from a SOFA file (default: MIT KEMAR)")
     p.add_argument("--start", type=float, default=0.0, metavar="SEC", help="start time in seconds")
     p.add_argument("--duration", type=float, metavar="SEC", help="duration in seconds (default: to the end)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -100,14 +107,15 @@ def _body(args) -> int:
         raise InputError("give -o OUTPUT (or --stems-dir DIR)")
     gains = parse_assignments(args.gain, "--gain", float)
     context = _context(args.context)
-    rendered = args.profile is not None or context is not None or args.target_lufs is not None
+    positions = parse_assignments(args.position, "--position", parse_position)
+    spatial = dict(layout=args.layout, positions=positions or None, head_yaw_deg=args.head_yaw, hrtf=args.hrtf) \
+        if (args.layout or positions or args.head_yaw or args.hrtf) else {}
+    rendered = args.profile is not None or context is not None or args.target_lufs is not None or bool(spatial)
     remix = bool(gains or args.mute or args.solo)
     if (remix or rendered) and (args.stem or args.stems_dir):
         raise InputError("--gain/--mute/--solo/--profile/--context/--target-lufs render the mix; they do not "
                          "combine with --stem/--stems-dir")
     with SncFile(args.input) as f:
-        if args.layout is not None and not (args.layout == "stereo" and f.channels == 2):
-            raise NotAvailableError(f"--layout {args.layout} is not available yet (spatial rendering comes later)")
         start, frames = _frame_range(f, args.start, args.duration)
         fmt = _file_format(f)
         if args.stems_dir is not None:
@@ -126,7 +134,9 @@ def _body(args) -> int:
         elif rendered:
             blocks = (to_native(b, fmt) for b in f.render_blocks(
                 start=start, frames=frames, profile=args.profile, context=context, target_lufs=args.target_lufs,
-                gains=gains, mute=args.mute, solo=args.solo, attribution=args.attribution))
+                gains=gains, mute=args.mute, solo=args.solo, attribution=args.attribution, **spatial))
+            if spatial.get("layout"):
+                fmt = AudioFormat(fmt.sample_rate, len(channel_names(args.layout)), fmt.sample_format, fmt.bits)
             path = args.output
             write_audio(path, blocks, fmt)
         elif remix:

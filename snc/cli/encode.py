@@ -9,7 +9,7 @@ from .. import __version__
 from ..container.model import PRESETS
 from ..encoder import SEPARATORS, encode
 from ..errors import InputError
-from .common import Parser, Progress, human_bytes, parse_assignments, run
+from .common import Parser, Progress, human_bytes, parse_assignments, parse_position, run
 
 PROG = "snc-encode"
 
@@ -44,6 +44,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--profiles", metavar="FILE.json",
                    help="authored playback profiles to store: {name: {gains, mute, eq, compressor, target_lufs, "
                         "true_peak_dbtp, description}}")
+    p.add_argument("--position", action="append", default=[], metavar="NAME=AZ,EL",
+                   help="stem position for spatial rendering, degrees (azimuth positive to the left); default "
+                        "by role: vocals and bass narrow at the centre, drums wide, guitar left, piano right")
     p.add_argument("--verify", action="store_true", help="decode what was written and compare with the input")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
@@ -68,7 +71,8 @@ def _body(args) -> int:
     report = encode(args.mix, args.output, stems=stems or None, preset=args.preset, separator=args.separator,
                     bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
                     remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, progress=progress,
-                    model=args.model, threads=args.threads, profiles=profiles)
+                    model=args.model, threads=args.threads, profiles=profiles,
+                    positions=parse_assignments(args.position, "--position", parse_position))
     progress.done()
     if not args.quiet:
         seconds = report.frames / report.sample_rate

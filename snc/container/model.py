@@ -35,6 +35,21 @@ class Position:
     width: float = 1.0  # 0 = point source, 1 = the full stereo image
 
 
+#: Default position per role (azimuth, elevation, distance, width), used when the encoder is not given one:
+#: the lead and the bass narrow at the centre (a speaker layout puts them in the centre channel), the
+#: drums wide, guitar a little left and piano a little right (a common stage), the rest full width.
+ROLE_POSITIONS = {
+    "vocals": Position(0.0, 0.0, 1.0, 0.3),
+    "bass": Position(0.0, 0.0, 1.0, 0.3),
+    "drums": Position(0.0, 0.0, 1.0, 0.8),
+    "guitar": Position(15.0, 0.0, 1.0, 0.6),
+    "piano": Position(-15.0, 0.0, 1.0, 0.6),
+    "other": Position(0.0, 0.0, 1.0, 1.0),
+    "mix": Position(0.0, 0.0, 1.0, 1.0),
+    RESIDUAL_ROLE: Position(0.0, 0.0, 1.0, 1.0),
+}
+
+
 @dataclass
 class StreamInfo:
     """One stream of the file: a stem, or the residual."""

@@ -97,7 +97,8 @@ class _Chain:
 class _Request:
     """One render request, resolved: the profile, the remix in the file's stem names, the span."""
 
-    def __init__(self, f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution):
+    def __init__(self, f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution,
+                 layout=None, positions=None, head_yaw_deg=0.0, hrtf=None):
         prof = select_profile(f, profile, context)
         if target_lufs is not None:
             if not (isinstance(target_lufs, (int, float)) and -70.0 <= target_lufs <= 0.0):
@@ -109,20 +110,57 @@ class _Request:
         self.gains, self.mute, self.solo = stem_gains(f, prof, gains, mute, solo)
         self.span = dict(start=start, frames=frames)
         self.attribution = attribution
+        self.spatial = None
+        if layout is not None or hrtf is not None or head_yaw_deg:
+            from .spatial import SpatialRenderer
+
+            if layout is None:
+                raise InputError("head_yaw_deg and hrtf need layout='binaural'")
+            if f.channels > 2:
+                from ..errors import NotAvailableError
+
+                raise NotAvailableError(f"spatial rendering of {f.channels}-channel files is not available yet")
+            if not (isinstance(head_yaw_deg, (int, float)) and math.isfinite(head_yaw_deg)):
+                raise InputError(f"head yaw must be a number of degrees, got {head_yaw_deg!r}")
+            self.spatial = SpatialRenderer(layout, f.samplerate, positions=_positions(f, positions),
+                                           head_yaw_deg=head_yaw_deg, hrtf=hrtf)
+        self.channels = self.spatial.channels if self.spatial is not None else f.channels
 
     def source(self) -> Iterator[_np.ndarray]:
+        if self.spatial is not None:
+            return self._spatial_source()
         if self.gains or self.mute or self.solo:
             return self.f.blocks(self.blocksize, **self.span, gains=self.gains or None, mute=self.mute,
                                  solo=self.solo, attribution=self.attribution)
         return self.f.blocks(self.blocksize, **self.span)
+
+    def _spatial_source(self) -> Iterator[_np.ndarray]:
+        """Segment by segment: each stream gained (residual attributed), then placed."""
+        f = self.f
+        gains = f.remix_gains(self.gains, self.mute, self.solo) if (self.gains or self.mute or self.solo) else None
+        start = self.span["start"]
+        stop = f.frames if self.span["frames"] is None else min(f.frames, start + self.span["frames"])
+        if not 0 <= start <= f.frames:
+            raise InputError(f"start must be a frame position 0..{f.frames}, got {start!r}")
+        scale = f._scale()
+        seg_frames = f.info.segment_frames
+        pos = start
+        while pos < stop:
+            seg = f._reader.segments[pos // seg_frames]
+            end = min(stop, seg.start_frame + seg.frames)
+            parts = f.remix_parts(seg, gains, self.attribution)
+            cut = slice(pos - seg.start_frame, end - seg.start_frame)
+            yield self.spatial.process({i: x[cut] / scale for i, x in parts.items()}) if parts else \
+                _np.zeros((end - pos, self.channels))
+            pos = end
 
     def loudness_gain_db(self) -> float:
         """First pass: the loudness of the shaped render, and the gain that brings it to the target."""
         f = self.f
         if self.profile.target_lufs is None:
             return 0.0
-        chain = _Chain(self.profile, f.samplerate, f.channels, 0.0)
-        meter = LoudnessMeter(f.samplerate, f.channels)
+        chain = _Chain(self.profile, f.samplerate, self.channels, 0.0)
+        meter = LoudnessMeter(f.samplerate, self.channels)
         for b in self.source():
             meter.update(chain.shape(b))
         measured = meter.integrated_lufs()
@@ -132,7 +170,7 @@ class _Request:
         if self.profile is None:
             yield from self.source()
             return
-        chain = _Chain(self.profile, self.f.samplerate, self.f.channels, gain_db)
+        chain = _Chain(self.profile, self.f.samplerate, self.channels, gain_db)
         pending, count = [], 0
         for piece in _with_tail((chain.process(b) for b in self.source()), chain.flush):
             if len(piece):
@@ -154,33 +192,68 @@ def _with_tail(pieces, flush):
 
 def render_blocks(f, *, profile=None, context=None, target_lufs=None, gains=None, mute=(), solo=(),
                   start: int = 0, frames: int | None = None, blocksize: int = 65536,
-                  attribution: str = "tiles") -> Iterator[_np.ndarray]:
+                  attribution: str = "tiles", layout: str | None = None, positions=None,
+                  head_yaw_deg: float = 0.0, hrtf: str | None = None) -> Iterator[_np.ndarray]:
     """Stream a render in blocks of ``blocksize`` frames (float64, full scale 1.0).
 
     ``profile``: a name (authored in the file, or built in) or a :class:`Profile`; ``context``: a
     dict for :func:`choose_profile` instead; ``target_lufs`` overrides the profile's target (and
-    alone normalises the plain mix); ``gains``/``mute``/``solo`` add to the profile's remix."""
-    req = _Request(f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution)
+    alone normalises the plain mix); ``gains``/``mute``/``solo`` add to the profile's remix.
+    ``layout`` (:data:`snc.render.spatial.SPATIAL_LAYOUTS`) places the stems at their stored
+    positions, or ``positions={name: (azimuth, elevation)}``; ``binaural`` takes ``head_yaw_deg``
+    and ``hrtf`` (a SOFA file instead of the shipped MIT KEMAR set)."""
+    # the request is checked now, not at the first block: errors come before any output is written
+    req = _Request(f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution,
+                   layout, positions, head_yaw_deg, hrtf)
+    return _normalised_stream(req)
+
+
+def _normalised_stream(req: _Request) -> Iterator[_np.ndarray]:
     gain_db = req.loudness_gain_db() if req.profile is not None else 0.0
     yield from req.stream(gain_db)
 
 
 def render(f, *, profile=None, context=None, target_lufs=None, gains=None, mute=(), solo=(), start: int = 0,
-           frames: int | None = None, blocksize: int = 65536, attribution: str = "tiles") -> _np.ndarray:
+           frames: int | None = None, blocksize: int = 65536, attribution: str = "tiles",
+           layout: str | None = None, positions=None, head_yaw_deg: float = 0.0, hrtf: str | None = None) -> _np.ndarray:
     """The whole render as one array (arguments as :func:`render_blocks`); with a loudness target it
     checks the result and, when the limiter took more than :data:`LOUDNESS_TOLERANCE_LU`, renders
     again with the gain corrected by what was missed."""
-    req = _Request(f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution)
+    req = _Request(f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution,
+                   layout, positions, head_yaw_deg, hrtf)
     gain_db = req.loudness_gain_db() if req.profile is not None else 0.0
-    out = _concat(req.stream(gain_db), f.channels)
+    out = _concat(req.stream(gain_db), req.channels)
     target = req.profile.target_lufs if req.profile is not None else None
     if target is None or not len(out):
         return out
-    meter = LoudnessMeter(f.samplerate, f.channels)
+    meter = LoudnessMeter(f.samplerate, req.channels)
     meter.update(out)
     got = meter.integrated_lufs()
     if math.isfinite(got) and abs(got - target) > LOUDNESS_TOLERANCE_LU:
-        out = _concat(req.stream(gain_db + target - got), f.channels)
+        out = _concat(req.stream(gain_db + target - got), req.channels)
+    return out
+
+
+def _positions(f, overrides) -> dict[int, tuple]:
+    """Stream index -> (azimuth, elevation, distance, width): stored, or overridden by name."""
+    overrides = dict(overrides or {})
+    out = {}
+    for i, st in enumerate(f.streams):
+        p = st.position
+        az, el, dist, width = p.azimuth_deg, p.elevation_deg, p.distance_m, p.width
+        if st.is_residual:  # the mix's own detail: at the front, full width
+            az, el, dist, width = 0.0, 0.0, 1.0, 1.0
+        if st.name in overrides:
+            value = overrides.pop(st.name)
+            try:
+                az, el = (float(v) for v in value)
+            except (TypeError, ValueError):
+                raise InputError(f"position of {st.name!r} must be (azimuth, elevation) degrees, got {value!r}") from None
+            if not (-360 <= az <= 360 and -90 <= el <= 90):
+                raise InputError(f"position of {st.name!r} out of range: azimuth -360..360, elevation -90..90")
+        out[i] = (az, el, dist, width)
+    if overrides:
+        raise InputError(f"positions name no stem of this file: {', '.join(map(repr, overrides))}")
     return out
 
 
