@@ -22,7 +22,7 @@ from .audio_io import AudioFormat, AudioSource
 from .codecs import available_codecs, get_codec
 from .container.hashing import SignalHasher
 from .container.model import (KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, Position,
-                              StreamInfo)
+                              StreamInfo, parse_direction)
 from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
 from .loudness import LoudnessMeter
@@ -295,16 +295,7 @@ def _peek_format(mix, samplerate, bits) -> AudioFormat:
 
 
 def _check_positions(positions) -> dict:
-    out = {}
-    for name, value in dict(positions or {}).items():
-        try:
-            az, el = (float(v) for v in value)
-        except (TypeError, ValueError):
-            raise InputError(f"position of {name!r} must be (azimuth, elevation) in degrees, got {value!r}") from None
-        if not (-180.0 <= az <= 180.0 and -90.0 <= el <= 90.0):
-            raise InputError(f"position of {name!r} out of range: azimuth -180..180, elevation -90..90 degrees")
-        out[str(name)] = (az, el)
-    return out
+    return {str(name): parse_direction(name, value) for name, value in dict(positions or {}).items()}
 
 
 def _check_profiles(profiles) -> dict:
@@ -331,12 +322,15 @@ def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate,
     """:func:`encode` once the stems are known; ``separated``: the separator's provenance, or None
     for user stems."""
 
+    profile_loudness = _measure_profiles(mix, stems, samplerate, bits, profiles, segment_frames or 65536, progress)
+
     def run(out, offset_db, report_progress):
         mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
         try:
             _check_stems(mix_src, stem_srcs)
             return _encode_sources(mix_src, stem_srcs, out, separated=separated, preset=preset, tags=tags,
                                    pictures=pictures, profiles=profiles, positions=positions,
+                                   profile_loudness=profile_loudness,
                                    codec_id=codec, headroom_db=float(remix_headroom), offset_db=offset_db,
                                    segment_frames=segment_frames, progress=report_progress)
         finally:
@@ -434,7 +428,38 @@ def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: Perceptu
                     residual_mask=mix_mask)
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, positions, preset, tags, pictures, codec_id, headroom_db, offset_db,
+def _measure_profiles(mix, stems, samplerate, bits, profiles: dict, block: int, progress) -> dict:
+    """First pass over the input: the loudness of every profile's render (:mod:`snc.render.measure`)."""
+    from .render.measure import ProfileMeters
+    from .render.profiles import BUILTIN, Profile
+
+    mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
+    try:
+        _check_stems(mix_src, stem_srcs)
+        fmt = mix_src.format
+        names = list(stem_srcs) or ["mix"]
+        roles = [_role_for(n) for n in stem_srcs] or ["mix"]
+        # "" is the plain mix: what --target-lufs alone normalises
+        every = {"": Profile("mix"), **BUILTIN, **{k: Profile.from_json(k, v) for k, v in profiles.items()}}
+        meters = ProfileMeters(every, names, roles, fmt.sample_rate, fmt.channels)
+        scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
+        done = 0
+        while done < mix_src.frames:
+            n = min(block, mix_src.frames - done)
+            m = mix_src.read(n, fmt).astype(_np.float64) / scale
+            parts = [src.read(n, fmt).astype(_np.float64) / scale for src in stem_srcs.values()] or [m]
+            meters.update(m, parts)
+            done += n
+            if progress is not None:
+                progress({"stage": "measure", "frames_done": done, "frames_total": mix_src.frames})
+        return meters.results()
+    finally:
+        mix_src.close()
+        for s in stem_srcs.values():
+            s.close()
+
+
+def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, positions, profile_loudness, preset, tags, pictures, codec_id, headroom_db, offset_db,
                     segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
@@ -470,7 +495,9 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     info = FileInfo(sample_rate=fmt.sample_rate, frames=mix_src.frames, channels=fmt.channels,
                     sample_format=fmt.sample_format, bits=fmt.bits, preset=preset,
                     segment_frames=segment_frames, stream_count=len(streams))
-    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles}
+    loudness = dict(profile_loudness)
+    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles,
+            "mix_loudness": loudness.pop("", None), "profile_loudness": loudness}
 
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
     stats = [_StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams]

@@ -149,7 +149,7 @@ class LoudnessMeter:
     interpolator history and one float per 100 ms of audio.
     """
 
-    def __init__(self, samplerate: int, channels: int, *, weights=None):
+    def __init__(self, samplerate: int, channels: int, *, weights=None, true_peak: bool = True):
         samplerate, channels = int(samplerate), int(channels)
         if not MIN_RATE <= samplerate <= MAX_RATE:
             raise InputError(f"sample rate must be {MIN_RATE}..{MAX_RATE} Hz, got {samplerate}")
@@ -170,6 +170,8 @@ class LoudnessMeter:
         self._poly = _interpolator(self.oversampling).reshape(-1, self.oversampling)   # [tap, phase]
         self._hist = np.zeros((len(self._poly) - 1, channels))
         self._peak = 0.0
+        # the 4x interpolation costs ~4x the loudness measurement: callers that need only loudness skip it
+        self.measures_peak = bool(true_peak)
 
     # -- feeding ---------------------------------------------------------------------------------------------
     def update(self, block: np.ndarray) -> None:
@@ -182,7 +184,8 @@ class LoudnessMeter:
         if len(x) == 0:
             return
         self._update_loudness(x)
-        self._update_peak(x)
+        if self.measures_peak:
+            self._update_peak(x)
 
     def _update_loudness(self, x: np.ndarray) -> None:
         start, end, fs = self._frames, self._frames + len(x), self.samplerate
@@ -265,12 +268,15 @@ class LoudnessMeter:
         return float(np.percentile(st, 95) - np.percentile(st, 10))
 
     def true_peak_dbtp(self) -> float:
-        """Maximum absolute value of the oversampled signal in dBTP; ``-inf`` for silence.
+        """Maximum absolute value of the oversampled signal in dBTP; ``-inf`` for silence, NaN when the
+        meter was made with ``true_peak=False``.
 
         Includes the interpolator's tail (the history flushed with zeros) without changing the state.
         The stream is taken to start and end in silence, so an abrupt start or end (a step) reads the
         band-limited overshoot a DAC would produce, e.g. up to ~+1 dB for a sine switched on at its peak.
         """
+        if not self.measures_peak:
+            return float("nan")
         peak = max(self._peak, self._peak_between(np.concatenate([self._hist, np.zeros_like(self._hist)])))
         return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
 

@@ -264,3 +264,28 @@ def test_player_ramps_changes_without_steps():
         player.seek(RATE)  # sample-exact, with the current settings
         first = np.concatenate([b for b, _ in zip(player, range(3))])
         np.testing.assert_allclose(first, f.read(start=RATE, frames=len(first), mute=["vocals"]), atol=1e-12)
+
+
+def test_profile_loudness_is_measured_at_encode_and_used(song, monkeypatch):
+    from snc.render import renderer
+
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        meta = f.metadata
+        assert set(meta["profile_loudness"]) == {"party", *BUILTIN}
+        assert meta["mix_loudness"]["true_peak_dbtp"] is not None
+        # the stored value is the decoded render's own loudness before its gain (a lossless preset here)
+        req = renderer._Request(f, "night", None, None, None, (), (), 0, None, 65536, "tiles")
+        shaped = LoudnessMeter(RATE, 2)
+        chain = renderer._Chain(req.profile, RATE, 2, 0.0)
+        for block in req.source():
+            shaped.update(chain.shape(block))
+        assert abs(shaped.integrated_lufs() - meta["profile_loudness"]["night"]["loudness_lufs"]) < 0.05
+        # ... and the renderer takes it instead of a first pass, for the profile by name (not a tuned one)
+        assert req._stored_loudness() == meta["profile_loudness"]["night"]["loudness_lufs"]
+        assert renderer._Request(f, None, {"ambient_db": 80}, None, None, (), (), 0, None, 65536,
+                                 "tiles")._stored_loudness() is None
+        assert renderer._Request(f, "night", None, None, {"drums": 3}, (), (), 0, None, 65536,
+                                 "tiles")._stored_loudness() is None
+        assert renderer._Request(f, None, None, -14.0, None, (), (), 0, None, 65536,
+                                 "tiles")._stored_loudness() == meta["mix_loudness"]["loudness_lufs"]

@@ -140,3 +140,14 @@ def test_cli_layouts(tmp_path):
         out = tmp_path / f"{layout}.wav"
         assert decode.main([str(tmp_path / "s.snc"), "-o", str(out), "--layout", layout]) == 0
         assert sf.info(str(out)).channels == channels
+
+
+def test_binaural_block_render_equals_per_source_convolution():
+    rng = np.random.default_rng(6)
+    srcs = [(rng.standard_normal(5000), 30.0, 0.0), (rng.standard_normal(5000), -75.0, 20.0)]
+    ref = Binaural(RATE)
+    want = sum(ref.convolve(i, s, az, el) for i, (s, az, el) in enumerate(srcs))
+    b = Binaural(RATE)
+    got = np.concatenate([b.render([(s[:1234], az, el) for s, az, el in srcs]),
+                          b.render([(s[1234:], az, el) for s, az, el in srcs])])
+    np.testing.assert_allclose(got, want, atol=1e-10)

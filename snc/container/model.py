@@ -35,6 +35,20 @@ class Position:
     width: float = 1.0  # 0 = point source, 1 = the full stereo image
 
 
+def parse_direction(name: str, value) -> tuple[float, float]:
+    """``(azimuth, elevation)`` degrees of a stem's position as given by a user, checked:
+    azimuth -180..180 (positive to the left), elevation -90..90."""
+    from ..errors import InputError
+
+    try:
+        az, el = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise InputError(f"position of {name!r} must be (azimuth, elevation) in degrees, got {value!r}") from None
+    if not (-180.0 <= az <= 180.0 and -90.0 <= el <= 90.0):
+        raise InputError(f"position of {name!r} out of range: azimuth -180..180, elevation -90..90 degrees")
+    return az, el
+
+
 #: Default position per role (azimuth, elevation, distance, width), used when the encoder is not given one:
 #: the lead and the bass narrow at the centre (a speaker layout puts them in the centre channel), the
 #: drums wide, guitar a little left and piano a little right (a common stage), the rest full width.

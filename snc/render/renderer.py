@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as _np
 
+from ..container.model import parse_direction
 from ..errors import InputError, SncWarning
 from ..loudness import LoudnessMeter
 from .dynamics import Compressor, Equalizer, TruePeakLimiter
@@ -100,6 +101,12 @@ class _Request:
     def __init__(self, f, profile, context, target_lufs, gains, mute, solo, start, frames, blocksize, attribution,
                  layout=None, positions=None, head_yaw_deg=0.0, hrtf=None):
         prof = select_profile(f, profile, context)
+        # the loudness measured at encode (META profile_loudness / mix_loudness) describes a profile
+        # taken by name as it is, or the plain mix
+        self.stored_key = (str(profile) if isinstance(profile, str) else "" if profile is None and context is None
+                           else None)
+        if gains or mute or solo:  # the caller's own remix on top: not what was measured
+            self.stored_key = None
         if target_lufs is not None:
             if not (isinstance(target_lufs, (int, float)) and -70.0 <= target_lufs <= 0.0):
                 raise InputError(f"target loudness must be -70..0 LUFS, got {target_lufs!r}")
@@ -154,11 +161,25 @@ class _Request:
                 _np.zeros((end - pos, self.channels))
             pos = end
 
+    def _stored_loudness(self) -> float | None:
+        """The loudness measured at encode, when it describes exactly this render's shaped signal."""
+        if self.stored_key is None or self.spatial is not None:
+            return None
+        meta = self.f.metadata
+        entry = meta.get("mix_loudness") if self.stored_key == "" else (meta.get("profile_loudness") or {}).get(
+            self.stored_key)
+        value = entry.get("loudness_lufs") if isinstance(entry, dict) else None
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
     def loudness_gain_db(self) -> float:
-        """First pass: the loudness of the shaped render, and the gain that brings it to the target."""
+        """The gain that brings the shaped render to the target: from the loudness stored at encode,
+        else from a first pass that measures it."""
         f = self.f
         if self.profile.target_lufs is None:
             return 0.0
+        stored = self._stored_loudness()
+        if stored is not None:
+            return self.profile.target_lufs - stored
         chain = _Chain(self.profile, f.samplerate, self.channels, 0.0)
         meter = LoudnessMeter(f.samplerate, self.channels)
         for b in self.source():
@@ -244,13 +265,7 @@ def _positions(f, overrides) -> dict[int, tuple]:
         if st.is_residual:  # the mix's own detail: at the front, full width
             az, el, dist, width = 0.0, 0.0, 1.0, 1.0
         if st.name in overrides:
-            value = overrides.pop(st.name)
-            try:
-                az, el = (float(v) for v in value)
-            except (TypeError, ValueError):
-                raise InputError(f"position of {st.name!r} must be (azimuth, elevation) degrees, got {value!r}") from None
-            if not (-360 <= az <= 360 and -90 <= el <= 90):
-                raise InputError(f"position of {st.name!r} out of range: azimuth -360..360, elevation -90..90")
+            az, el = parse_direction(st.name, overrides.pop(st.name))
         out[i] = (az, el, dist, width)
     if overrides:
         raise InputError(f"positions name no stem of this file: {', '.join(map(repr, overrides))}")

@@ -146,7 +146,11 @@ def load_hrirs(path: str | None = None) -> tuple[_np.ndarray, _np.ndarray, float
 
 
 class Binaural:
-    """Nearest-direction HRIR convolution of point sources, streaming (overlap-add tails)."""
+    """Nearest-direction HRIR convolution of point sources, streaming (overlap-add tails).
+
+    :meth:`render` convolves all sources of a block in the frequency domain at once: one FFT per
+    source, the products with each ear's HRTF summed, one inverse FFT per ear (8 transforms for
+    six sources instead of 24 with a convolution per source and ear)."""
 
     def __init__(self, samplerate: int, sofa: str | None = None):
         vecs, ir, rate = load_hrirs(sofa)
@@ -156,10 +160,35 @@ class Binaural:
             g = math.gcd(int(samplerate), int(rate))
             ir = resample_poly(ir, int(samplerate) // g, int(rate) // g, axis=-1)
         self.vecs, self.ir = vecs, ir
-        self.tails: dict[int, _np.ndarray] = {}
+        self.tails: dict = {}
+        self._spectra: dict[tuple[int, int], _np.ndarray] = {}
+        self._tail = _np.zeros((ir.shape[-1] - 1, 2))
+
+    def nearest(self, az: float, el: float) -> int:
+        return int(_np.argmax(self.vecs @ _unit(az, el)))
+
+    def render(self, sources: list[tuple[_np.ndarray, float, float]]) -> _np.ndarray:
+        """Both ears (frames, 2) of mono sources ``(signal, azimuth, elevation)``, all of one block."""
+        import scipy.fft as sfft
+
+        n = len(sources[0][0]) if sources else 0
+        taps = self.ir.shape[-1]
+        size = sfft.next_fast_len(n + taps - 1, real=True)
+        total = _np.zeros((2, size // 2 + 1), dtype=complex)
+        for sig, az, el in sources:
+            k = self.nearest(az, el)
+            if (size, k) not in self._spectra:
+                if len(self._spectra) > 256:
+                    self._spectra.clear()
+                self._spectra[(size, k)] = sfft.rfft(self.ir[k], size, axis=-1)
+            total += sfft.rfft(sig, size) * self._spectra[(size, k)]
+        y = sfft.irfft(total, size, axis=-1)[:, : n + taps - 1].T
+        y[: len(self._tail)] += self._tail
+        self._tail = y[n:].copy()
+        return y[:n]
 
     def response(self, az: float, el: float) -> _np.ndarray:
-        return self.ir[int(_np.argmax(self.vecs @ _unit(az, el)))]
+        return self.ir[self.nearest(az, el)]
 
     def convolve(self, key, x: _np.ndarray, az: float, el: float) -> _np.ndarray:
         """Both ears' signals (frames, 2) of mono source ``x``; ``key`` names the source's tail."""
@@ -215,10 +244,7 @@ class SpatialRenderer:
                 else:
                     by_direction[key] = g * x[:, c]
         if self.binaural is not None:
-            out = _np.zeros((n, 2))
-            for key, sig in by_direction.items():
-                out += self.binaural.convolve(key, sig, *key)
-            return out
+            return self.binaural.render([(sig, az, el) for (az, el), sig in by_direction.items()])
         keys = list(by_direction)
         signals = _np.stack([by_direction[k] for k in keys], axis=1)            # (frames, directions)
         gains = _np.stack([self.vbap.gains(az + self.yaw, el) for az, el in keys])  # (directions, channels)
