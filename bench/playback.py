@@ -4,13 +4,13 @@ Every item is encoded once, ``snc.encode(mix, BytesIO, stems=true stems, preset=
 items; the mixed-only item without stems), full 45 s unless ``--excerpt``.
 
 Part 1 -- karaoke.  On the multitrack items with a vocal or lead stem (a stem named ``vocals``, else ``lead``
-or ``guitar``), the render with that stem muted (``read(mute=[stem], attribution=rule)`` for the ``tiles`` and
-the ``global`` rule of spec section 19), and what is left of the muted stem ``V`` (true stem) relative to its
-own energy:
+or ``guitar``), the render with that stem muted (``read(mute=[stem], attribution=rule)`` for the ``tiles`` (the default),
+``share`` and ``global`` rules of spec section 19), and what is left of the muted stem ``V`` (true stem)
+relative to its own energy:
 
 - ``coherent``: the part of ``Y - (M - V)`` along ``V`` (least-squares projection): the stem's own signal;
 - ``noise``: the muted stem's coding noise ``n = V' - V`` (``V'`` decoded) as the residual passes it on --
-  ``g_R * n`` under the global rule, the tile rule applied to ``n`` (``snc.render.attribution``) under tiles;
+  ``g_R * n`` under the global rule, the tile gains applied to ``n`` (``snc.render.attribution``) otherwise;
 - ``left``: the two together -- the number the target (<= -30 dB) is about;
 - ``deviation``: all of ``Y - (M - V)``, which also holds the other stems' own coding noise (not the muted
   stem's; informative).
@@ -92,13 +92,14 @@ def karaoke(items, files) -> None:
             gains = f.remix_gains(mute=[lead])
             stem_gains = [gains[i] for i in range(len(names))]
             residual_gain = gains[len(names)]
-            for rule in ("tiles", "global"):
+            for rule in ("tiles", "share", "global"):
                 y = f.read(mute=[lead], attribution=rule)
                 dev = y - (m - v)
                 a = float(np.sum(dev * v)) / ev
                 coherent = a * a * ev
-                passed = (attributed_residual([decoded[n] for n in names], noise, stem_gains, residual_gain, rate)
-                          if rule == "tiles" else residual_gain * noise)
+                passed = (attributed_residual([decoded[n] for n in names], noise, stem_gains, residual_gain, rate,
+                                              ceiling=rule == "tiles")
+                          if rule != "global" else residual_gain * noise)
                 left = db(coherent + float(np.sum(passed ** 2)), ev)
                 flag = " *" if left > KARAOKE_TARGET_DB else ""
                 rows.append([item["id"], lead, rule, f"{db(coherent, ev):.1f}", f"{db(float(np.sum(passed ** 2)), ev):.1f}",

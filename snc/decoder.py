@@ -22,7 +22,7 @@ from .errors import ChecksumError, CodecError, FormatError, InputError, SncError
 
 _DTYPES = ("float64", "float32", "native")
 #: how the residual follows a remix (spec section 19): per time-frequency tile, or one gain for the file
-ATTRIBUTIONS = ("tiles", "global")
+ATTRIBUTIONS = ("tiles", "share", "global")
 #: decoded segments kept for the tile rule's look-behind and look-ahead (sequential reads decode each once)
 _CACHED_SEGMENTS = 3
 
@@ -204,11 +204,6 @@ class SncFile:
             pos = end
         return [_np.concatenate([p[i] for p in parts]).astype(_np.float64) for i in range(len(self._reader.streams))]
 
-    def _tile_remix(self, seg, gains: dict[int, float]) -> _np.ndarray:
-        """A remix of one segment with the residual attributed per tile (spec section 19)."""
-        parts = self.remix_parts(seg, gains, "tiles")
-        return sum(parts.values()) if parts else _np.zeros((seg.frames, self.channels))
-
     def remix_parts(self, seg, gains: dict[int, float] | None, attribution: str = "tiles") -> dict[int, _np.ndarray]:
         """The gained streams of one segment before they are summed, ``{stream index: float64 signal in
         native units}`` (streams at gain 0 left out; ``gains`` None = all at 1, the residual as is):
@@ -227,7 +222,7 @@ class SncFile:
         streams = self._span(seg.start_frame - left, seg.start_frame + seg.frames + pad)
         stem_ids = [i for i in range(count) if i != res]
         residual = attributed_residual([streams[i] for i in stem_ids], streams[res], [gains[i] for i in stem_ids],
-                                       gains[res], self.samplerate)
+                                       gains[res], self.samplerate, ceiling=attribution == "tiles")
         keep = slice(left, left + seg.frames)
         parts = {i: gains[i] * streams[i][keep] for i in stem_ids if gains[i] != 0.0}
         parts[res] = residual[keep]
@@ -239,8 +234,10 @@ class SncFile:
             out = self._decode(seg, stem)
         elif gains is None:
             out = self._exact_sum([self._decode(seg, i) for i in range(len(self._reader.streams))])
-        elif attribution == "tiles":
-            return (self._tile_remix(seg, gains) / self._scale()).astype(dtype)
+        elif attribution in ("tiles", "share"):
+            parts = self.remix_parts(seg, gains, attribution)
+            out = sum(parts.values()) if parts else _np.zeros((seg.frames, self.channels))
+            return (out / self._scale()).astype(dtype)
         else:
             out = _np.zeros((seg.frames, self.channels), dtype=_np.float64)
             for i, g in gains.items():
@@ -312,8 +309,9 @@ class SncFile:
         ``dtype``: ``"float64"``/``"float32"`` scaled to [-1, 1), or ``"native"`` -- the exact stored
         samples (int32 holding the file's integer values, or floats for float files).
         ``attribution``: how the residual follows a remix (spec section 19): ``"tiles"`` (per
-        time-frequency tile, by the stems' power there; default) or ``"global"`` (one gain, by the
-        stems' mean square over the file).
+        time-frequency tile by the stems' power there, at most the global gain; default),
+        ``"share"`` (the tile share alone) or ``"global"`` (one gain, by the stems' mean square
+        over the file).
         """
         plan = self._plan(start, frames, stem, gains, mute, solo, dtype, attribution)
         first, stop = plan[0], plan[1]

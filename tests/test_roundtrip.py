@@ -235,15 +235,19 @@ def _two_band_song(frames=40_000, segment_frames=4096):
 def test_tile_attribution_follows_the_stems_in_frequency():
     buf, t = _two_band_song()
     with snc.open(buf) as f:
-        tiles = f.read(mute=["high"])
+        tiles = f.read(mute=["high"], attribution="share")
         glob = f.read(mute=["high"], attribution="global")
+        capped = f.read(mute=["high"])  # the default: the share, at most the global gain
         assert np.abs(f.read(gains={"low": 0.0}) - f.read()).max() < 1e-12  # all 0 dB: the mix
     probe = lambda y, hz: abs(np.exp(-2j * np.pi * hz * t) @ y[:, 0]) / len(t)  # noqa: E731
     # the extra tone near the high stem is muted with it under the tile rule, half kept by the global one
     assert probe(tiles, 6100) < 0.02 * probe(glob, 6100)
     assert probe(glob, 6100) > 0.4 * 300 / 2 / 32768
-    # the extra tone near the low stem stays in both (the low stem keeps its gain)
+    # the extra tone near the low stem stays under the share rule (the low stem keeps its gain) ...
     assert probe(tiles, 210) > 0.9 * 300 / 2 / 32768
+    # ... and the default takes the smaller of the two: muted like the share, held to the global gain elsewhere
+    assert probe(capped, 6100) < 0.02 * probe(glob, 6100)
+    assert abs(probe(capped, 210) - probe(glob, 210)) < 0.05 * probe(glob, 210)
 
 
 def test_tile_attribution_does_not_depend_on_segments():
@@ -256,7 +260,7 @@ def test_tile_attribution_does_not_depend_on_segments():
         residual = f.read(stem="residual")
         gains = f.remix_gains(gains={"high": -6.0})
     want = gains[0] * stems[0] + gains[1] * stems[1] + attributed_residual(stems, residual, [gains[0], gains[1]],
-                                                                           gains[2], 44100)
+                                                                           gains[2], 44100, ceiling=True)
     assert np.abs(got - want).max() < 1e-12
 
 

@@ -37,8 +37,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="let the player pick the profile: ambient_db=70, device=phone, night=1, prefer=vocals")
     p.add_argument("--target-lufs", type=float, metavar="LUFS",
                    help="normalise the integrated loudness (BS.1770) to this, true peak limited to -1 dBTP")
-    p.add_argument("--attribution", choices=("tiles", "global"), default="tiles",
-                   help="how the residual follows a remix: per time-frequency tile (default) or one gain")
+    p.add_argument("--attribution", choices=("tiles", "share", "global"), default="tiles",
+                   help="how the residual follows a remix: per time-frequency tile, at most the global gain "
+                        "(default); the tile share alone; or one gain for the file (spec 19)")
     p.add_argument("--layout", choices=LAYOUTS,
                    help="place the stems for a layout (channel order: stereo L R; 5.1 L R C LFE Ls Rs; 7.1 L R C "
                         "LFE Lss Rss Lrs Rrs; 7.1.4 7.1 + Ltf Rtf Ltr Rtr; binaural left right)")
