@@ -322,7 +322,10 @@ def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate,
     """:func:`encode` once the stems are known; ``separated``: the separator's provenance, or None
     for user stems."""
 
-    profile_loudness = _measure_profiles(mix, stems, samplerate, bits, profiles, segment_frames or 65536, progress)
+    # players of delivery files normalise with these; an archive is made for keeping, and its encode speed
+    # matters more (the first pass costs ~35 % of an archival encode of a mix; a player measures instead)
+    profile_loudness = {} if preset == "archival" else \
+        _measure_profiles(mix, stems, samplerate, bits, profiles, segment_frames or 65536, progress)
 
     def run(out, offset_db, report_progress):
         mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)
@@ -496,8 +499,9 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
                     sample_format=fmt.sample_format, bits=fmt.bits, preset=preset,
                     segment_frames=segment_frames, stream_count=len(streams))
     loudness = dict(profile_loudness)
-    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles,
-            "mix_loudness": loudness.pop("", None), "profile_loudness": loudness}
+    meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles}
+    if loudness:
+        meta.update(mix_loudness=loudness.pop("", None), profile_loudness=loudness)
 
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
     stats = [_StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams]

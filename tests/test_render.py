@@ -289,3 +289,15 @@ def test_profile_loudness_is_measured_at_encode_and_used(song, monkeypatch):
                                  "tiles")._stored_loudness() is None
         assert renderer._Request(f, None, None, -14.0, None, (), (), 0, None, 65536,
                                  "tiles")._stored_loudness() == meta["mix_loudness"]["loudness_lufs"]
+
+
+def test_archival_files_are_normalised_by_a_first_pass():
+    rng = np.random.default_rng(8)
+    mix = (rng.standard_normal((2 * RATE, 2)) * 3000).astype(np.int16)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, samplerate=RATE, bits=16, preset="archival")
+    buf.seek(0)
+    with snc.open(buf) as f:
+        assert "profile_loudness" not in f.metadata and "mix_loudness" not in f.metadata
+        lufs, peak, _ = measure(f.render(target_lufs=-18.0))
+    assert abs(lufs + 18.0) < 0.5 and peak <= -1.0
