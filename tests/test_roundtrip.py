@@ -219,7 +219,6 @@ def _two_band_song(frames=40_000, segment_frames=4096):
     so the residual lives in both stems' tiles."""
     import io
 
-    rng = np.random.default_rng(7)
     t = np.arange(frames) / 44100
     low = np.round(6000 * np.sin(2 * np.pi * 200 * t))[:, None] * np.ones((1, 2))
     high = np.round(6000 * np.sin(2 * np.pi * 6000 * t))[:, None] * np.ones((1, 2))

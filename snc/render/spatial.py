@@ -232,9 +232,8 @@ class SpatialRenderer:
         """Render ``{stream index: gained signal (frames, channels)}`` to the layout's channels.
 
         Sources at the same direction are summed first (everything here is linear), so the cost
-        grows with the number of distinct directions, not of stems: with the default positions
-        (every stem at the front) a binaural render is four convolutions per block."""
-        n = len(next(iter(streams.values())))
+        grows with the number of distinct directions, not of stems (one FFT each for binaural, then
+        one inverse FFT per ear)."""
         by_direction: dict[tuple, _np.ndarray] = {}
         for index, x in streams.items():
             for c, az, el, g in self.sources(index, x.shape[1]):
