@@ -151,3 +151,25 @@ def test_binaural_block_render_equals_per_source_convolution():
     got = np.concatenate([b.render([(s[:1234], az, el) for s, az, el in srcs]),
                           b.render([(s[1234:], az, el) for s, az, el in srcs])])
     np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+def test_player_renders_layouts_and_ramps_between_positions():
+    t = np.arange(2 * RATE) / RATE
+    stems = {"vocals": 0.3 * np.sin(2 * np.pi * 330 * t)[:, None] * [1, 1],
+             "bass": 0.3 * np.sin(2 * np.pi * 55 * t)[:, None] * [1, 1]}
+    buf = _file(stems)
+    with snc.open(buf) as f:
+        player = f.player(blocksize=2000, layout="binaural")
+        blocks = []
+        for i, block in enumerate(player):
+            blocks.append(block)
+            if i == 10:
+                player.set(layout="binaural", positions={"vocals": (90, 0)})
+        y = np.concatenate(blocks)
+        assert y.shape == (len(t), 2)
+        np.testing.assert_allclose(y[:20_000], f.render(layout="binaural", frames=20_000), atol=1e-9)
+        assert np.abs(np.diff(y, axis=0)).max() < 0.1  # the move is crossfaded: no jump
+        late = y[-RATE // 2:]
+        assert np.sum(late[:, 0] ** 2) > 2 * np.sum(late[:, 1] ** 2)  # the vocals now on the left
+        with pytest.raises(snc.InputError, match="output channels"):
+            player.set(layout="5.1")
