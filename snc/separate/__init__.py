@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as _np
 
-from ..audio_io import AudioFormat, AudioSource, NativeAudio
+from ..audio_io import AudioSource, NativeAudio, to_native
 from ..errors import InputError, NotAvailableError
 from .base import STEM_NAMES, ProgressCallback, Separator
 
@@ -109,9 +109,7 @@ def separate_mix(mix, *, separator: str | Separator = "auto", samplerate: int | 
                      for i, name in enumerate(separator.stem_names)}
             _run_chunks(separator, src, stems, progress)
             yield Separation(separator=separator.name, provenance=separator.provenance(), note=note,
-                             stems={name: NativeAudio(arr, AudioFormat(fmt.sample_rate, fmt.channels,
-                                                                       fmt.sample_format, fmt.bits))
-                                    for name, arr in stems.items()})
+                             stems={name: NativeAudio(arr, fmt) for name, arr in stems.items()})
             for arr in stems.values():
                 arr._mmap.close()  # release the file before the directory goes
     finally:
@@ -127,7 +125,6 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
     chunk = _aligned(separator.chunk_seconds, rate, align, up=False)
     context = _aligned(separator.context_seconds, rate, align, up=True)
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
-    native = AudioFormat(rate, fmt.channels, fmt.sample_format, fmt.bits)
     names = separator.stem_names
     # a rolling window over the mix: [start, start + len(buf)) with start = max(0, a - context)
     buf = _np.zeros((0, fmt.channels), dtype=fmt.dtype)
@@ -138,7 +135,7 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
         want_end = min(n, b + context)
         have_end = start + len(buf)
         if want_end > have_end:
-            buf = _np.concatenate([buf, src.read(want_end - have_end, native)])
+            buf = _np.concatenate([buf, src.read(want_end - have_end, fmt)])
         block = buf.astype(_np.float64) / scale
         if progress is not None and hasattr(separator, "progress"):  # finer steps from a slow separator
             separator.progress = _within_chunk(progress, a, b, n, separator.name)
@@ -150,10 +147,13 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
         mix_part = buf[keep].astype(_np.float64 if fmt.sample_format != "int" else _np.int64)
         rest = _np.zeros_like(mix_part)
         for name in names[:-1]:
-            part = _to_format(out[name][keep], fmt, scale)
+            part = to_native(out[name][keep], fmt)
             stems[name][a:b] = part
             rest += part
-        stems[names[-1]][a:b] = _to_format(mix_part - rest, fmt, 1.0, already_scaled=True)
+        last = mix_part - rest
+        if fmt.sample_format == "int":  # already native units: only the range to keep
+            last = _np.clip(last, -(1 << (fmt.bits - 1)), (1 << (fmt.bits - 1)) - 1)
+        stems[names[-1]][a:b] = last.astype(fmt.dtype)
         # slide: keep the context before the next chunk
         new_start = max(0, b - context)
         buf = buf[new_start - start:]
@@ -170,11 +170,3 @@ def _within_chunk(progress, a: int, b: int, total: int, name: str):
         progress({"stage": "separate", "frames_done": a + int(part * (b - a)), "frames_total": total,
                   "separator": name})
     return report
-
-
-def _to_format(x: _np.ndarray, fmt: AudioFormat, scale: float, already_scaled: bool = False) -> _np.ndarray:
-    if fmt.sample_format == "int":
-        lo, hi = -(1 << (fmt.bits - 1)), (1 << (fmt.bits - 1)) - 1
-        v = x if already_scaled else _np.round(x * scale)
-        return _np.clip(v, lo, hi).astype(_np.int32)
-    return (x if already_scaled else x * scale).astype(fmt.dtype)
