@@ -31,6 +31,24 @@ def _db_to_gain(db: float) -> float:
     return 0.0 if db == -math.inf else 10.0 ** (db / 20.0)
 
 
+def rechunk(pieces, blocksize: int) -> Iterator[_np.ndarray]:
+    """Blocks of exactly ``blocksize`` frames (the last may be shorter) from pieces of any length."""
+    pending: list[_np.ndarray] = []
+    count = 0
+    for piece in pieces:
+        if not len(piece):
+            continue
+        pending.append(piece)
+        count += len(piece)
+        while count >= blocksize:
+            joined = _np.concatenate(pending) if len(pending) > 1 else pending[0]
+            yield joined[:blocksize]
+            rest = joined[blocksize:]
+            pending, count = ([rest], len(rest)) if len(rest) else ([], 0)
+    if count:
+        yield _np.concatenate(pending) if len(pending) > 1 else pending[0]
+
+
 class SncFile:
     """An open ``.snc`` file.
 
@@ -213,8 +231,8 @@ class SncFile:
         count = len(self._reader.streams)
         if gains is None:
             return {i: self._decoded_segment(seg.index)[i].astype(_np.float64) for i in range(count)}
-        if attribution == "global":
-            return {i: g * self._decoded_segment(seg.index)[i].astype(_np.float64) for i, g in gains.items() if g != 0.0}
+        if attribution == "global":  # needs only the streams it plays
+            return {i: g * self._decode(seg, i).astype(_np.float64) for i, g in gains.items() if g != 0.0}
         from .render.attribution import attributed_residual, frame_size
 
         pad = frame_size(self.samplerate)
@@ -234,15 +252,9 @@ class SncFile:
             out = self._decode(seg, stem)
         elif gains is None:
             out = self._exact_sum([self._decode(seg, i) for i in range(len(self._reader.streams))])
-        elif attribution in ("tiles", "share"):
+        else:
             parts = self.remix_parts(seg, gains, attribution)
             out = sum(parts.values()) if parts else _np.zeros((seg.frames, self.channels))
-            return (out / self._scale()).astype(dtype)
-        else:
-            out = _np.zeros((seg.frames, self.channels), dtype=_np.float64)
-            for i, g in gains.items():
-                if g != 0.0:
-                    out += g * self._decode(seg, i).astype(_np.float64)
             return (out / self._scale()).astype(dtype)
         if dtype == "native":
             return out
@@ -281,25 +293,20 @@ class SncFile:
             raise InputError("blocksize must be positive")
         return self._blocks(blocksize, *plan, dtype)
 
-    def _blocks(self, blocksize, start, stop, stem_index, mix_gains, attribution, dtype) -> Iterator[_np.ndarray]:
+    def segment_cuts(self, start: int, stop: int) -> Iterator[tuple]:
+        """``(segment, slice of it)`` covering frames ``[start, stop)`` in order."""
         seg_frames = self.info.segment_frames
-        pending: list[_np.ndarray] = []
-        pending_frames = 0
         pos = start
         while pos < stop:
             seg = self._reader.segments[pos // seg_frames]
-            out = self._segment_output(seg, stem_index, mix_gains, dtype, attribution)
-            piece = out[pos - seg.start_frame: min(stop, seg.start_frame + seg.frames) - seg.start_frame]
-            pos += len(piece)
-            pending.append(piece)
-            pending_frames += len(piece)
-            while pending_frames >= blocksize:
-                joined = _np.concatenate(pending) if len(pending) > 1 else pending[0]
-                yield joined[:blocksize]
-                rest = joined[blocksize:]
-                pending, pending_frames = ([rest], len(rest)) if len(rest) else ([], 0)
-        if pending_frames:
-            yield _np.concatenate(pending) if len(pending) > 1 else pending[0]
+            end = min(stop, seg.start_frame + seg.frames)
+            yield seg, slice(pos - seg.start_frame, end - seg.start_frame)
+            pos = end
+
+    def _blocks(self, blocksize, start, stop, stem_index, mix_gains, attribution, dtype) -> Iterator[_np.ndarray]:
+        pieces = (self._segment_output(seg, stem_index, mix_gains, dtype, attribution)[cut]
+                  for seg, cut in self.segment_cuts(start, stop))
+        return rechunk(pieces, blocksize)
 
     def read(self, frames: int | None = None, *, start: int = 0, stem: str | None = None,
              gains: Mapping[str, float] | None = None, mute=(), solo=(), dtype: str = "float64",

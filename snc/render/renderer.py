@@ -18,7 +18,8 @@ from dataclasses import replace
 
 import numpy as _np
 
-from ..container.model import parse_direction
+from ..container.model import RESIDUAL_ROLE, ROLE_POSITIONS, parse_direction
+from ..decoder import rechunk
 from ..errors import InputError, SncWarning
 from ..loudness import LoudnessMeter
 from .dynamics import Compressor, Equalizer, TruePeakLimiter
@@ -144,22 +145,13 @@ class _Request:
     def _spatial_source(self) -> Iterator[_np.ndarray]:
         """Segment by segment: each stream gained (residual attributed), then placed."""
         f = self.f
-        gains = f.remix_gains(self.gains, self.mute, self.solo) if (self.gains or self.mute or self.solo) else None
-        start = self.span["start"]
-        stop = f.frames if self.span["frames"] is None else min(f.frames, start + self.span["frames"])
-        if not 0 <= start <= f.frames:
-            raise InputError(f"start must be a frame position 0..{f.frames}, got {start!r}")
+        start, stop, _, gains, _ = f._plan(self.span["start"], self.span["frames"], None, self.gains, self.mute,
+                                           self.solo, "float64", self.attribution)
         scale = f._scale()
-        seg_frames = f.info.segment_frames
-        pos = start
-        while pos < stop:
-            seg = f._reader.segments[pos // seg_frames]
-            end = min(stop, seg.start_frame + seg.frames)
+        for seg, cut in f.segment_cuts(start, stop):
             parts = f.remix_parts(seg, gains, self.attribution)
-            cut = slice(pos - seg.start_frame, end - seg.start_frame)
             yield self.spatial.process({i: x[cut] / scale for i, x in parts.items()}) if parts else \
-                _np.zeros((end - pos, self.channels))
-            pos = end
+                _np.zeros((cut.stop - cut.start, self.channels))
 
     def _stored_loudness(self) -> float | None:
         """The loudness measured at encode, when it describes exactly this render's shaped signal."""
@@ -192,18 +184,7 @@ class _Request:
             yield from self.source()
             return
         chain = _Chain(self.profile, self.f.samplerate, self.channels, gain_db)
-        pending, count = [], 0
-        for piece in _with_tail((chain.process(b) for b in self.source()), chain.flush):
-            if len(piece):
-                pending.append(piece)
-                count += len(piece)
-            while count >= self.blocksize:
-                joined = _np.concatenate(pending)
-                yield joined[: self.blocksize]
-                rest = joined[self.blocksize:]
-                pending, count = ([rest], len(rest)) if len(rest) else ([], 0)
-        if count:
-            yield _np.concatenate(pending)
+        yield from rechunk(_with_tail((chain.process(b) for b in self.source()), chain.flush), self.blocksize)
 
 
 def _with_tail(pieces, flush):
@@ -260,10 +241,9 @@ def _positions(f, overrides) -> dict[int, tuple]:
     overrides = dict(overrides or {})
     out = {}
     for i, st in enumerate(f.streams):
-        p = st.position
+        # the residual is the mix's own detail: at the front, full width, whatever the file says
+        p = ROLE_POSITIONS[RESIDUAL_ROLE] if st.is_residual else st.position
         az, el, dist, width = p.azimuth_deg, p.elevation_deg, p.distance_m, p.width
-        if st.is_residual:  # the mix's own detail: at the front, full width
-            az, el, dist, width = 0.0, 0.0, 1.0, 1.0
         if st.name in overrides:
             az, el = parse_direction(st.name, overrides.pop(st.name))
         out[i] = (az, el, dist, width)
