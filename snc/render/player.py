@@ -32,16 +32,29 @@ RAMP_MS = 5.0
 
 
 class _State:
-    """What is rendered now: the stream gains of the remix (None: the exact mix) and the chain."""
+    """What is rendered now: a render request started at some frame, read a given number of frames
+    at a time (the request's own source: remix, or placed streams), and its EQ/compressor/gain."""
 
     def __init__(self, f, request: _Request, gain_db: float):
-        self.gains = f.remix_gains(request.gains, request.mute, request.solo) \
-            if (request.gains or request.mute or request.solo) else None
         self.profile = request.profile
         self.spatial = request.spatial
         self.channels = request.channels
         self.chain = _Chain(request.profile, f.samplerate, self.channels, gain_db) if request.profile is not None else None
-        self.cache: dict[int, object] = {}
+        self._pieces = iter(request.source())
+        self._pending = _np.zeros((0, self.channels))
+
+    def take(self, n: int) -> _np.ndarray:
+        """The next ``n`` frames of the source (fewer only at its end), through the chain's shaping."""
+        parts, have = [self._pending], len(self._pending)
+        while have < n:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            parts.append(piece)
+            have += len(piece)
+        joined = _np.concatenate(parts) if len(parts) > 1 else parts[0]
+        y, self._pending = joined[:n], joined[n:]
+        return self.chain.shape(y) * self.chain.gain if self.chain is not None else y
 
 
 class Player:
@@ -52,12 +65,8 @@ class Player:
         self.blocksize = blocksize
         self.attribution = attribution
         self.ramp = max(1, int(round(RAMP_MS * f.samplerate / 1000.0)))
-        self._render = {}
-        self._state = self._make_state(render)
-        self._old: _State | None = None
-        self._ramp_done = 0
-        self._limiter = self._new_limiter()
-        self._flushed = False
+        self._check(render)
+        self._render = dict(render)
         self.seek(start)
 
     # ------------------------------------------------------------------ control
@@ -65,13 +74,13 @@ class Player:
         """Change the render (``profile``, ``context``, ``target_lufs``, ``gains``, ``mute``,
         ``solo``, ``layout``, ``positions``, ``head_yaw_deg``, ``hrtf``; omitted ones are reset);
         crossfaded over :data:`RAMP_MS` from the next block.  A change of the number of output
-        channels (another layout) cannot be crossfaded: :meth:`seek` after it."""
-        new = self._make_state(render)
+        channels (another layout) cannot be crossfaded: make a new player."""
+        self._check(render)
+        new = self._state_at(render, self.pos, prime=True)
         if new.channels != self._state.channels:
-            self._render = self._state_render
             raise InputError(f"a change from {self._state.channels} to {new.channels} output channels cannot be "
-                             "ramped; make a new player (or set it and seek)")
-        self._prime(new)
+                             "ramped; make a new player")
+        self._render = dict(render)
         if self._old is None:
             self._old = self._state
         self._state = new
@@ -82,9 +91,11 @@ class Player:
         if not isinstance(frame, (int, _np.integer)) or not 0 <= frame <= self.f.frames:
             raise InputError(f"seek position must be 0..{self.f.frames}, got {frame!r}")
         self.pos = int(frame)
-        self._state = self._make_state(self._render)
+        self._state = self._state_at(self._render, self.pos, prime=False)
         self._old = None
-        self._limiter = self._new_limiter()
+        self._ramp_done = 0
+        ceiling = self._state.profile.true_peak_dbtp if self._state.profile is not None else math.inf
+        self._limiter = TruePeakLimiter(self.f.samplerate, self._state.channels, ceiling)
         self._flushed = False
 
     # ------------------------------------------------------------------ output
@@ -98,10 +109,10 @@ class Player:
             self._flushed = True
             tail = self._limiter.flush()
             return tail if len(tail) else None
-        y = self._through(self._state, self.pos, n)
+        y = self._state.take(n)
         if self._old is not None:
             r = _np.clip((_np.arange(n) + self._ramp_done + 1) / self.ramp, 0.0, 1.0)[:, None]
-            y = (1.0 - r) * self._through(self._old, self.pos, n) + r * y
+            y = (1.0 - r) * self._old.take(n) + r * y
             self._ramp_done += n
             if self._ramp_done >= self.ramp:
                 self._old = None
@@ -113,62 +124,31 @@ class Player:
             yield block
 
     # ------------------------------------------------------------------ internals
-    def _make_state(self, render: dict) -> _State:
-        known = {"profile", "context", "target_lufs", "gains", "mute", "solo", "layout", "positions", "head_yaw_deg",
-                 "hrtf"}
-        unknown = set(render) - known
+    KNOWN = frozenset({"profile", "context", "target_lufs", "gains", "mute", "solo", "layout", "positions",
+                       "head_yaw_deg", "hrtf"})
+
+    def _check(self, render: dict) -> None:
+        unknown = set(render) - self.KNOWN
         if unknown:
-            raise InputError(f"unknown render settings {sorted(unknown)} (known: {sorted(known)})")
-        args = {k: render.get(k) for k in ("profile", "context", "target_lufs", "gains")}
-        request = _Request(self.f, args["profile"], args["context"], args["target_lufs"], args["gains"],
-                           render.get("mute", ()), render.get("solo", ()), 0, None, 65536, self.attribution,
-                           render.get("layout"), render.get("positions"), render.get("head_yaw_deg", 0.0),
-                           render.get("hrtf"))
-        self._state_render = getattr(self, "_render", {})
-        self._render = dict(render)
-        gain_db = request.loudness_gain_db() if request.profile is not None else 0.0
-        return _State(self.f, request, gain_db)
+            raise InputError(f"unknown render settings {sorted(unknown)} (known: {sorted(self.KNOWN)})")
 
-    def _new_limiter(self) -> TruePeakLimiter:
-        ceiling = self._state.profile.true_peak_dbtp if self._state.profile is not None else math.inf
-        return TruePeakLimiter(self.f.samplerate, self._state.channels, ceiling)
+    def _state_at(self, render: dict, pos: int, prime: bool) -> _State:
+        """A state reading from ``pos``.  ``prime``: a binaural renderer starting mid-stream is first
+        fed the HRIR's length of the past, or the crossfade would bring in a render without its tail."""
+        def request(start):
+            return _Request(self.f, render.get("profile"), render.get("context"), render.get("target_lufs"),
+                            render.get("gains"), render.get("mute", ()), render.get("solo", ()), start, None,
+                            self.blocksize, self.attribution, render.get("layout"), render.get("positions"),
+                            render.get("head_yaw_deg", 0.0), render.get("hrtf"))
 
-    def _prime(self, state: _State) -> None:
-        """A binaural renderer starting mid-stream needs the HRIR's length of the past, or the
-        crossfade would bring in a render without its reverberant tail."""
-        if state.spatial is None or state.spatial.binaural is None:
-            return
-        taps = state.spatial.binaural.ir.shape[-1]
-        back = min(taps, self.pos)
+        req = request(pos)
+        back = 0
+        if prime and req.spatial is not None and req.spatial.binaural is not None:
+            back = min(req.spatial.binaural.ir.shape[-1], pos)
+            if back:
+                req = request(pos - back)
+        gain_db = req.loudness_gain_db() if req.profile is not None else 0.0
+        state = _State(self.f, req, gain_db)
         if back:
-            self._remix(state, self.pos - back, back)
-
-    def _remix(self, state: _State, start: int, n: int) -> _np.ndarray:
-        """The remix (or, with a layout, the placed streams) of frames ``[start, start + n)``; a
-        spatial renderer keeps state, so it must be called on consecutive spans."""
-        f = self.f
-        seg_frames = f.info.segment_frames
-        parts, pos = [], start
-        while pos < start + n:
-            index = pos // seg_frames
-            seg = f._reader.segments[index]
-            if index not in state.cache:
-                if len(state.cache) >= 2:
-                    state.cache.pop(next(iter(state.cache)))
-                state.cache[index] = f._segment_output(seg, None, state.gains, "float64", self.attribution) \
-                    if state.spatial is None else f.remix_parts(seg, state.gains, self.attribution)
-            end = min(start + n, seg.start_frame + seg.frames)
-            cut = slice(pos - seg.start_frame, end - seg.start_frame)
-            cached = state.cache[index]
-            if state.spatial is None:
-                parts.append(cached[cut])
-            elif cached:
-                parts.append(state.spatial.process({i: x[cut] / f._scale() for i, x in cached.items()}))
-            else:
-                parts.append(_np.zeros((end - pos, state.channels)))
-            pos = end
-        return _np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-    def _through(self, state: _State, start: int, n: int) -> _np.ndarray:
-        y = self._remix(state, start, n)
-        return state.chain.shape(y) * state.chain.gain if state.chain is not None else y
+            state.take(back)
+        return state
