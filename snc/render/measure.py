@@ -38,11 +38,9 @@ class ProfileMeters:
         self.plan_of: dict[str, int] = {}
         seen: dict[tuple, int] = {}
         for name, prof in profiles.items():
-            gains = []
-            for stem, role in zip(names, roles):
-                db = sum(v for k, v in prof.gains.items() if k in (stem, role))
-                muted = any(k in (stem, role) for k in prof.mute)
-                gains.append(0.0 if muted or db == -math.inf else 10.0 ** (db / 20.0))
+            db, muted = prof.remix(list(zip(names, roles)))
+            gains = [0.0 if stem in muted or db.get(stem, 0.0) == -math.inf else 10.0 ** (db.get(stem, 0.0) / 20.0)
+                     for stem in names]
             signature = (tuple(gains), prof.eq, prof.compressor)
             if signature in seen:
                 self.plan_of[name] = seen[signature]

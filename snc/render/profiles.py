@@ -74,6 +74,18 @@ class Profile:
         profile.check()
         return profile
 
+    def remix(self, stems) -> tuple[dict[str, float], list[str]]:
+        """The profile's remix for stems ``[(name, role), ...]``: ``({name: dB}, [muted names])``; a key
+        matches a stem by name or by role, and the dB of every matching key add up."""
+        gains, muted = {}, []
+        for name, role in stems:
+            hits = [db for key, db in self.gains.items() if key in (name, role)]
+            if hits:
+                gains[name] = sum(hits)
+            if any(key in (name, role) for key in self.mute):
+                muted.append(name)
+        return gains, muted
+
     def check(self) -> None:
         if not self.name or len(self.name) > 64:
             raise InputError(f"profile name must be 1..64 characters, got {self.name!r}")

@@ -62,17 +62,15 @@ def stem_gains(f, profile: Profile | None, gains=None, mute=(), solo=()) -> tupl
     mute = list(mute)
     if profile is None:
         return gains, mute, list(solo)
-    streams = [s for s in f.streams if not s.is_residual]
-    for key, db in profile.gains.items():
-        hit = [s.name for s in streams if key in (s.name, s.role)]
-        for name in hit:
-            gains[name] = gains.get(name, 0.0) + db
+    stems = [(s.name, s.role) for s in f.streams if not s.is_residual]
+    profile_gains, profile_mute = profile.remix(stems)
+    for name, db in profile_gains.items():
+        gains[name] = gains.get(name, 0.0) + db
     for key in profile.mute:
-        hit = [s.name for s in streams if key in (s.name, s.role)]
-        if not hit:
+        if not any(key in stem for stem in stems):
             warnings.warn(f"profile {profile.name!r}: this file has no {key!r} stem to mute", SncWarning,
                           stacklevel=4)
-        mute.extend(hit)
+    mute.extend(profile_mute)
     return gains, mute, list(solo)
 
 
