@@ -160,7 +160,6 @@ class Binaural:
             g = math.gcd(int(samplerate), int(rate))
             ir = resample_poly(ir, int(samplerate) // g, int(rate) // g, axis=-1)
         self.vecs, self.ir = vecs, ir
-        self.tails: dict = {}
         self._spectra: dict[tuple[int, int], _np.ndarray] = {}
         self._tail = _np.zeros((ir.shape[-1] - 1, 2))
 
@@ -188,19 +187,8 @@ class Binaural:
         return y[:n]
 
     def response(self, az: float, el: float) -> _np.ndarray:
+        """The (2, taps) impulse responses :meth:`render` uses for a direction."""
         return self.ir[self.nearest(az, el)]
-
-    def convolve(self, key, x: _np.ndarray, az: float, el: float) -> _np.ndarray:
-        """Both ears' signals (frames, 2) of mono source ``x``; ``key`` names the source's tail."""
-        from scipy.signal import oaconvolve
-
-        h = self.response(az, el)
-        y = _np.stack([oaconvolve(x, h[0]), oaconvolve(x, h[1])], axis=1)  # len(x) + taps - 1
-        tail = self.tails.get(key)
-        if tail is not None:  # overlap-add: the previous block's tail is taps - 1 <= len(y) long
-            y[: len(tail)] += tail
-        self.tails[key] = y[len(x):].copy()
-        return y[: len(x)]
 
 
 class SpatialRenderer:
