@@ -13,7 +13,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as _np
 
@@ -21,7 +21,7 @@ from . import __version__
 from .audio_io import AudioFormat, AudioSource
 from .codecs import available_codecs, get_codec
 from .container.hashing import SignalHasher
-from .container.model import (KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, Position,
+from .container.model import (KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo,
                               StreamInfo, parse_direction)
 from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
@@ -321,6 +321,10 @@ def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate,
             remix_headroom, segment_frames, progress, t0, profiles, positions) -> EncodeReport:
     """:func:`encode` once the stems are known; ``separated``: the separator's provenance, or None
     for user stems."""
+    names = list(stems) if stems else ["mix"]
+    unknown = set(positions) - set(names)
+    if unknown:  # before any pass over the input
+        raise InputError(f"positions name no stem: {', '.join(map(repr, sorted(unknown)))} (stems: {', '.join(names)})")
 
     # players of delivery files normalise with these; an archive is made for keeping, and its encode speed
     # matters more (the first pass costs ~35 % of an archival encode of a mix; a player measures instead)
@@ -462,8 +466,8 @@ def _measure_profiles(mix, stems, samplerate, bits, profiles: dict, block: int, 
             s.close()
 
 
-def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, positions, profile_loudness, preset, tags, pictures, codec_id, headroom_db, offset_db,
-                    segment_frames, progress):
+def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, positions, profile_loudness, preset, tags,
+                    pictures, codec_id, headroom_db, offset_db, segment_frames, progress):
     fmt = mix_src.format
     user_stems = bool(stem_srcs)
     perceptual = preset in PERCEPTUAL_TUNING and (user_stems or preset != "lossless")
@@ -480,14 +484,11 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
 
     streams = []
     provenance = "mix" if not user_stems else ("studio" if separated is None else "separated")
-    unknown = set(positions) - set(names)
-    if unknown:
-        raise InputError(f"positions name no stem: {', '.join(map(repr, sorted(unknown)))} (stems: {', '.join(names)})")
     for i, name in enumerate(names):
         role = _role_for(name) if user_stems else "mix"
-        default = ROLE_POSITIONS.get(role, ROLE_POSITIONS["other"])
-        position = Position(*positions[name], default.distance_m, default.width) if name in positions else \
-            Position(default.azimuth_deg, default.elevation_deg, default.distance_m, default.width)
+        position = replace(ROLE_POSITIONS.get(role, ROLE_POSITIONS["other"]))  # a copy: StreamInfo owns it
+        if name in positions:
+            position.azimuth_deg, position.elevation_deg = positions[name]
         streams.append(StreamInfo(name=name, role=role, channels=fmt.channels, codec_id=stem_codec.codec_id,
                                   codec_config=stem_codec.get_config(), index=i, colour=ROLE_COLOURS.get(role, "#808080"),
                                   position=position, provenance=provenance,
