@@ -31,7 +31,6 @@ class ProfileMeters:
                  channels: int):
         from .renderer import _Chain
 
-        self.names, self.roles = names, roles
         self.plans = []
         #: profile name -> index of the plan that measures it: profiles that render the same (e.g. karaoke
         #: and the mix in a file without vocals) share one plan
