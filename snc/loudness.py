@@ -208,17 +208,9 @@ class LoudnessMeter:
         self._frames = end
 
     def _peak_between(self, ext: np.ndarray) -> float:
-        """Peak of the interpolated phases 1..L-1 for the samples after the history in ``ext``.
-
-        Phase 0 is the input itself (see :func:`_interpolator`), so callers add ``max|x|``.  ``np.convolve``
-        per channel and phase (``valid`` mode: exactly one output per new sample) is about twice as fast
-        as ``scipy.signal.upfirdn`` here because it skips phase 0 and the zero-stuffed products.
-        """
-        peak = 0.0
-        for p in range(1, self.oversampling):
-            for c in range(self.channels):
-                peak = max(peak, float(np.max(np.abs(np.convolve(ext[:, c], self._poly[:, p], mode="valid")))))
-        return peak
+        """Peak of the interpolated phases 1..L-1 for the samples after the history in ``ext``
+        (:func:`interpolated_peaks`); callers add ``max|x|``."""
+        return float(interpolated_peaks(ext, self._poly).max(initial=0.0))
 
     def _update_peak(self, x: np.ndarray) -> None:
         ext = np.concatenate([self._hist, x])
@@ -284,6 +276,24 @@ class LoudnessMeter:
 #: EBU Tech 3342: short-term loudness over 3 s, relative gate 20 LU below the gated mean
 _SHORT_TERM_HOPS = 30
 LRA_RELATIVE_GATE_LU = -20.0
+
+
+def interpolated_peaks(ext: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Per input sample, the largest ``|value|`` of the interpolated phases 1..L-1 that follow it,
+    over all channels: ``ext`` is ``(history + n, channels)`` with ``len(poly) - 1`` samples of history,
+    ``poly`` the polyphase interpolator ``[tap, phase]`` (:func:`_interpolator`); returns ``n`` values.
+
+    Phase 0 is the input itself (see :func:`_interpolator`), so callers add ``|x|``.  ``np.convolve``
+    per channel and phase (``valid`` mode: exactly one output per new sample) is about twice as fast
+    as ``scipy.signal.upfirdn`` here because it skips phase 0 and the zero-stuffed products.  The meter
+    takes the maximum; the renderer's true-peak limiter needs the value of every sample.
+    """
+    n = len(ext) - (len(poly) - 1)
+    peak = np.zeros(max(n, 0))
+    for p in range(1, poly.shape[1]):
+        for c in range(ext.shape[1]):
+            np.maximum(peak, np.abs(np.convolve(ext[:, c], poly[:, p], mode="valid")), out=peak)
+    return peak
 
 
 def _as_frames(x) -> np.ndarray:

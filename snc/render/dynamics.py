@@ -13,6 +13,7 @@ import numpy as _np
 from scipy import signal as _signal
 
 from ..errors import InputError
+from ..loudness import _interpolator, interpolated_peaks
 
 
 def _coef(seconds: float, rate: int) -> float:
@@ -131,7 +132,7 @@ class TruePeakLimiter:
         self.delay = self.look + self.half
         self.release = _coef(release_ms / 1000.0, samplerate)
         self.channels = channels
-        self._interp = _np.array(_tp_interpolator())
+        self._interp = _interpolator(4).reshape(-1, 4)  # the meter's 4x polyphase FIR, [tap, phase]
         self._x = _np.zeros((0, channels))       # samples not yet output (and the history they need)
         self._need = _np.zeros(0)                # required reduction (1 - gain) of each of them
         self._hist = _np.zeros((len(self._interp) - 1, channels))
@@ -144,11 +145,7 @@ class TruePeakLimiter:
             return _np.zeros(len(block))
         ext = _np.concatenate([self._hist, block])
         self._hist = ext[-len(self._hist):]
-        peak = _np.abs(block).max(axis=1)
-        for phase in range(1, 4):
-            taps = self._interp[:, phase]
-            for c in range(self.channels):
-                peak = _np.maximum(peak, _np.abs(_np.convolve(ext[:, c], taps, mode="valid"))[-len(block):])
+        peak = _np.maximum(_np.abs(block).max(axis=1), interpolated_peaks(ext, self._interp))
         return 1.0 - _np.minimum(1.0, self.ceiling / _np.maximum(peak, 1e-12))
 
     def process(self, block: _np.ndarray) -> _np.ndarray:
@@ -194,10 +191,3 @@ class TruePeakLimiter:
         self._need = self._need[keep_from:]
         self._out_pos = stop - keep_from
         return out
-
-
-def _tp_interpolator():
-    """The 4x polyphase interpolator of :mod:`snc.loudness` (taps x phases)."""
-    from ..loudness import _interpolator
-
-    return _interpolator(4).reshape(-1, 4)
