@@ -1,7 +1,8 @@
 """Playback benchmark (issue 6: "Playback: remix, adaptive profiles, loudness, spatial rendering, streaming").
 
-Every item is encoded once, ``snc.encode(mix, BytesIO, stems=true stems, preset='transparent')`` (multitrack
-items; the mixed-only item without stems), full 45 s unless ``--excerpt``.
+Every item is encoded once, ``snc.encode(mix, BytesIO, stems=true stems, preset='transparent', lead=L)``
+(multitrack items, ``L`` the lead stem of part 1 as ``snc-encode --lead`` would name it; the mixed-only item
+without stems), full 45 s unless ``--excerpt``.
 
 Part 1 -- karaoke.  On the multitrack items with a vocal or lead stem (a stem named ``vocals``, else ``lead``
 or ``guitar``), the render with that stem muted (``read(mute=[stem], attribution=rule)`` for the ``tiles`` (the default),
@@ -13,7 +14,10 @@ relative to its own energy:
   ``g_R * n`` under the global rule, the tile gains applied to ``n`` (``snc.render.attribution``) otherwise;
 - ``left``: the two together -- the number the target (<= -30 dB) is about;
 - ``deviation``: all of ``Y - (M - V)``, which also holds the other stems' own coding noise (not the muted
-  stem's; informative).
+  stem's; informative);
+- ``lead SNR``: of the decoded lead against the true one (coded to ``lead_snr_db``);
+- ``file bytes``: and, in brackets, their change against the same encode with the lead held to the other
+  stems' SNR -- the price of the lead's finer coding.
 
 Part 2 -- loudness.  ``f.render(target_lufs=-14)`` of every item: integrated loudness measured by pyloudnorm
 (an independent BS.1770 implementation) against the target (+-0.5 LU), true peak by ``snc.loudness``
@@ -31,6 +35,7 @@ Usage: ``python bench/playback.py [--items a,b] [--excerpt START DUR] [--skip 1|
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import math
 import sys
@@ -44,6 +49,7 @@ import _common  # noqa: E402
 _common.one_core()
 
 import snc  # noqa: E402
+import snc.encoder as snc_encoder  # noqa: E402
 from snc.loudness import LoudnessMeter  # noqa: E402
 from snc.render.attribution import attributed_residual  # noqa: E402
 from snc.render.profiles import BUILTIN  # noqa: E402
@@ -69,26 +75,44 @@ def load(item: dict, excerpt) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
     return mix[start:start + frames], stems, rate
 
 
+def lead_of(stems: dict) -> str | None:
+    return next((n for n in LEAD_NAMES if n in stems), None)
+
+
 def encode(mix, stems, rate) -> bytes:
     buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems or None, samplerate=rate, bits=16, preset="transparent")
+    snc.encode(mix, buf, stems=stems or None, samplerate=rate, bits=16, preset="transparent", lead=lead_of(stems))
     return buf.getvalue()
+
+
+def plain_bytes(mix, stems, rate) -> int:
+    """The price of the lead's finer coding: file bytes of the same encode with the lead held to the other
+    stems' SNR (``lead_snr_db = stem_snr_db``)."""
+    tuning = snc_encoder.PERCEPTUAL_TUNING["transparent"]
+    snc_encoder.PERCEPTUAL_TUNING["transparent"] = dataclasses.replace(tuning, lead_snr_db=tuning.stem_snr_db)
+    try:
+        return len(encode(mix, stems, rate))
+    finally:
+        snc_encoder.PERCEPTUAL_TUNING["transparent"] = tuning
 
 
 def karaoke(items, files) -> None:
     rows = []
     for item in items:
         mix, stems, rate = files[item["id"]][1:]
-        lead = next((n for n in LEAD_NAMES if n in stems), None)
+        lead = lead_of(stems)
         if lead is None:
             continue
-        with snc.open(io.BytesIO(files[item["id"]][0])) as f:
+        data = files[item["id"]][0]
+        plain = plain_bytes(mix, stems, rate)
+        with snc.open(io.BytesIO(data)) as f:
             names = f.stems
             decoded = {n: f.read(stem=n) for n in names}
             v = stems[lead] / 32768.0
             m = mix / 32768.0
             ev = float(np.sum(v * v))
             noise = decoded[lead] - v
+            cost = f"{len(data):,} ({100 * (len(data) / plain - 1):+.1f} %)"
             gains = f.remix_gains(mute=[lead])
             stem_gains = [gains[i] for i in range(len(names))]
             residual_gain = gains[len(names)]
@@ -103,8 +127,10 @@ def karaoke(items, files) -> None:
                 left = db(coherent + float(np.sum(passed ** 2)), ev)
                 flag = " *" if left > KARAOKE_TARGET_DB else ""
                 rows.append([item["id"], lead, rule, f"{db(coherent, ev):.1f}", f"{db(float(np.sum(passed ** 2)), ev):.1f}",
-                             f"{left:.1f}{flag}", f"{db(float(np.sum(dev * dev)), ev):.1f}"])
-    _common.print_table(["item", "muted stem", "attribution", "coherent dB", "noise dB", "left dB", "deviation dB"],
+                             f"{left:.1f}{flag}", f"{db(float(np.sum(dev * dev)), ev):.1f}", f"{-db(float(np.sum(noise ** 2)), ev):.1f}",
+                             cost])
+    _common.print_table(["item", "muted stem", "attribution", "coherent dB", "noise dB", "left dB", "deviation dB",
+                         "lead SNR dB", "file bytes (vs no lead)"],
                         rows, title=f"\nKaraoke: what is left of the muted stem, re its own energy (transparent preset, "
                                     f"true stems; * = above the {KARAOKE_TARGET_DB:g} dB target)")
 

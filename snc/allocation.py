@@ -32,7 +32,10 @@ needs that, so it binds the residual alone: the
 residual, coded in closed loop, brings the stems' summed noise down to it in
 one stream instead of K.  ``quality_db`` moves both budgets (``T * 10^(quality_db
 / 10)``): positive for coarser presets.  Every stem finally keeps a broadband SNR
-(:func:`_meet_snr`): it may be soloed.  Everything here is per frame, per channel
+(:func:`_meet_snr`): it may be soloed.  The file's lead stem (the one a karaoke
+remix mutes) keeps a higher one: muting it takes away the mask its noise hid
+under, and what the residual then passes on of that noise (spec 19.1: the
+residual follows the stems per tile) is what is left of the muted stem.  Everything here is per frame, per channel
 and per analysis band of the long-frame layout (:mod:`snc.kernels.bands`); the
 results are noise powers per MDCT bin, like ``T``.
 """
@@ -71,12 +74,14 @@ def stem_noise_bound(threshold: np.ndarray, headroom_db: float, n_stems: int) ->
 
 
 def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: float = 6.0,
-             quality_db: float = 0.0, stem_snr_db: float = MIN_STEM_SNR_DB,
+             quality_db: float = 0.0, stem_snr_db=MIN_STEM_SNR_DB,
              residual_mask: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """Noise budgets for every stem and for the residual.
 
     ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
     power per bin (F, C, 1024) on the same frames (:func:`snc.psycho.power_spectrum`);
+    ``stem_snr_db``: the broadband SNR every stem keeps, or one per stem (the lead stem of a
+    file keeps more: muting it must leave little of its noise, module docstring);
     ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``.
     Returns ``(stem_noise, residual_noise)``, noise powers per bin like ``mask``.
     """
@@ -93,11 +98,12 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
         return [], res_noise
     bound = stem_noise_bound(t, headroom_db, len(stem_power))
     widths = np.diff(edges)
+    snrs = np.broadcast_to(np.asarray(stem_snr_db, dtype=np.float64), (len(stem_power),))
     out = []
-    for s in stem_power:
+    for s, snr_db in zip(stem_power, snrs):
         e = band_power(s, edges)
         n = np.minimum(e, bound)  # quieter than the bound: dropped there (its noise is its own energy)
-        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, stem_snr_db), 1e-12), edges))
+        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, float(snr_db)), 1e-12), edges))
     return out, res_noise
 
 

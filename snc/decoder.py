@@ -114,6 +114,13 @@ class SncFile:
         return self._reader.meta
 
     @property
+    def lead(self) -> str | None:
+        """The lead stem (META ``lead``: the one karaoke mutes), or None when the file names none
+        (then profiles take the vocals as the lead)."""
+        lead = self._reader.meta.get("lead")
+        return lead if isinstance(lead, str) and lead in self.stems else None
+
+    @property
     def tags(self) -> dict:
         return dict(self._reader.meta.get("tags", {}))
 
@@ -398,6 +405,7 @@ class SncFile:
                         for s in streams],
             "tags": self.tags,
             "profiles": self.metadata.get("profiles", {}),
+            "lead": self.lead,
             "pictures": [dict(type=p["picture_type"], mime=p["mime"], description=p["description"],
                               bytes=len(p["data"])) for p in self.pictures],
             "unknown_chunks": [t.decode("latin-1") for t, _, _ in self._reader.unknown_chunks],

@@ -110,6 +110,7 @@ def test_decode_errors_are_one_line(song, capsys, argv, message):
     (["--separator", "demucs"], "--separator dsp"),  # demucs not installed, or no weights: one line either way
     (["--preset", "archival", "--bitrate", "128"], "--bitrate applies to"),
     (["--stems", "novalue"], "NAME=VALUE"),
+    (["--separator", "none", "--lead", "vocals"], "a file without stems has no lead"),
 ])
 def test_encode_errors_are_one_line(song, capsys, argv, message):
     tmp_path, _, _, _ = song
@@ -160,7 +161,12 @@ def test_decode_with_profile_context_and_loudness_target(tmp_path, capsys):
     assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "p.snc"), "--stems", *stem_args,
                         "--preset", "archival", "--profiles", str(profiles), "-q"]) == 0
     assert info.main([str(tmp_path / "p.snc")]) == 0
-    assert "profiles: quiet-drums (authored), karaoke" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "profiles: quiet-drums (authored), karaoke" in out and "lead stem" not in out
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "l.snc"), "--stems", *stem_args,
+                        "--preset", "archival", "--lead", "drums", "-q"]) == 0
+    assert info.main([str(tmp_path / "l.snc")]) == 0
+    assert "lead stem: drums" in capsys.readouterr().out
     for extra in (["--profile", "quiet-drums"], ["--profile", "karaoke"], ["--context", "ambient_db=72",
                   "--context", "device=phone"], ["--target-lufs", "-20"]):
         out = tmp_path / "r.wav"

@@ -565,6 +565,26 @@ def test_transparent_without_stems(song):
         assert snr_db(song.mix, f.read(dtype="native")) > 8.0
 
 
+def test_lead_stem_keeps_more_snr_and_is_stored(song, tmp_path):
+    """The lead stem (``lead=``; by default the vocals) is coded to ``lead_snr_db`` instead of ``stem_snr_db``:
+    muted by karaoke, little of it is left.  The file names it (META ``lead``) only when asked."""
+    def snrs(buf):
+        with snc.open(buf) as f:
+            return f.lead, {n: snr_db(s, f.read(stem=n, dtype="native")) for n, s in song.stems.items()}
+
+    tuning = snc.encoder.PERCEPTUAL_TUNING["transparent"]
+    assert tuning.lead_snr_db > tuning.stem_snr_db
+    lead, default = snrs(_encode(song.mix, song.stems, "transparent")[1])
+    assert lead is None and default["vocals"] >= tuning.lead_snr_db - 0.5
+    lead, drums = snrs(_encode(song.mix, song.stems, "transparent", lead="drums")[1])
+    assert lead == "drums" and drums["drums"] >= tuning.lead_snr_db - 0.5
+    assert drums["drums"] > default["drums"] + 1.0 and drums["vocals"] < default["vocals"] - 1.0
+    for bad, stems in (("nobody", song.stems), ("vocals", None), ("", song.stems)):
+        with pytest.raises(snc.InputError, match="lead"):
+            snc.encode(song.mix, tmp_path / "x.snc", stems=stems, samplerate=44100, bits=16, lead=bad)
+        assert not (tmp_path / "x.snc").exists()
+
+
 def test_remix_headroom_is_validated(song):
     for bad in (-1.0, 24.5, float("nan")):
         with pytest.raises(snc.InputError):
@@ -675,6 +695,27 @@ def test_allocate_stem_noise_bound(headroom, stem_db):
     silent = np.zeros_like(nb[-1], bool)
     silent[..., : np.searchsorted(edges, 200, side="right") - 1] = True  # bands wholly below bin 200
     assert silent.sum() > 10 and (nb[-1][silent] <= 1e-12 * (1 + 1e-9)).all()  # silent bands of a stem: nothing to code
+
+
+def test_allocate_snr_per_stem():
+    """One SNR per stem: each stem keeps its own (the lead's is higher); a scalar is every stem's."""
+    mask, stems = _mask_and_stems(seed=46, stem_db=(-10, 20))
+    edges = band_edges(1024)
+    widths = np.diff(edges)
+
+    def snrs(noise):
+        return [10 * np.log10((allocation.band_power(s, edges) * widths).sum()
+                              / (allocation.band_power(n, edges) * widths).sum()) for s, n in zip(stems, noise)]
+
+    plain, res = allocation.allocate(mask, stems, quality_db=-8.0, stem_snr_db=20.0)
+    lead, res_lead = allocation.allocate(mask, stems, quality_db=-8.0, stem_snr_db=[20.0, 26.0, 20.0])
+    np.testing.assert_array_equal(res, res_lead)
+    for k in (0, 2):
+        np.testing.assert_array_equal(plain[k], lead[k])
+    got = snrs(lead)
+    assert got[1] >= 26.0 - 1e-6 and got[1] > snrs(plain)[1] + 3
+    with pytest.raises(ValueError):
+        allocation.allocate(mask, stems, stem_snr_db=[20.0, 26.0])
 
 
 @pytest.mark.parametrize("k", [1, 3, 4, 6])

@@ -189,6 +189,25 @@ def test_each_builtin_profile_has_its_defining_property(song):
         assert 20 * np.log10(at50(small) / at50(mix)) < -20  # the 50 Hz bass is gone (relative to the level)
 
 
+def test_lead_key_names_the_files_lead_stem(song):
+    """``lead`` in a profile is the file's lead stem (META ``lead``), else the vocals; karaoke mutes it."""
+    stems = [("vocals", "vocals"), ("guitar", "guitar"), ("keys", "other")]
+    assert BUILTIN["karaoke"].remix(stems) == ({"keys": 2.0}, ["vocals"])
+    assert BUILTIN["karaoke"].remix(stems, lead="guitar") == ({"keys": 2.0}, ["guitar"])
+    assert Profile("p", mute=("lead",)).remix([("lead", "other"), ("vocals", "vocals")], lead="vocals")[1] == \
+        ["lead", "vocals"]  # a stem named "lead" is still matched by its name
+    _, stems = song
+    mix = sum(s.astype(np.int32) for s in stems.values()).clip(-32768, 32767).astype(np.int16)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems, samplerate=RATE, bits=16, preset="archival", lead="bass")
+    with snc.open(io.BytesIO(buf.getvalue())) as f:
+        assert f.lead == "bass" and f.describe()["lead"] == "bass"
+        y = f.render(profile="karaoke")
+        for name, kept in (("bass", 0.0), ("vocals", 1.0)):
+            ref = stems[name] / 32768.0
+            assert abs(float(np.sum(y * ref) / np.sum(ref * ref)) - kept) < 1e-3, name
+
+
 @pytest.mark.parametrize("target", [-14.0, -23.0])
 def test_target_loudness_and_true_peak(song, target):
     data, _ = song

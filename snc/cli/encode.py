@@ -47,6 +47,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--position", action="append", default=[], metavar="NAME=AZ,EL",
                    help="stem position for spatial rendering, degrees (azimuth positive to the left); default "
                         "by role: vocals and bass narrow at the centre, drums wide, guitar left, piano right")
+    p.add_argument("--lead", metavar="NAME",
+                   help="the lead stem: the one karaoke mutes; coded with a higher SNR so that little of it "
+                        "is left when muted (default: the vocals)")
     p.add_argument("--verify", action="store_true", help="decode what was written and compare with the input")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
@@ -72,7 +75,7 @@ def _body(args) -> int:
                     bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
                     remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, progress=progress,
                     model=args.model, threads=args.threads, profiles=profiles,
-                    positions=parse_assignments(args.position, "--position", parse_position))
+                    positions=parse_assignments(args.position, "--position", parse_position), lead=args.lead)
     progress.done()
     if not args.quiet:
         seconds = report.frames / report.sample_rate

@@ -58,6 +58,8 @@ def _text(d: dict, path: str) -> str:
 
     authored = [_printable(n) for n in d.get("profiles", {})]
     lines.append("  profiles: " + ", ".join([*(f"{n} (authored)" for n in authored), *BUILTIN]))
+    if d.get("lead"):
+        lines.append(f"  lead stem: {_printable(d['lead'])}")
     if d["tags"]:
         lines.append("  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(d["tags"].items())))
     if d["unknown_chunks"]:

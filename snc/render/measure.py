@@ -28,7 +28,7 @@ class ProfileMeters:
     """Streaming: :meth:`update` with the mix and stem blocks (float, full scale 1), :meth:`results` at the end."""
 
     def __init__(self, profiles: dict[str, Profile], names: list[str], roles: list[str], samplerate: int,
-                 channels: int):
+                 channels: int, lead: str | None = None):
         from .renderer import _Chain
 
         self.plans = []
@@ -37,7 +37,7 @@ class ProfileMeters:
         self.plan_of: dict[str, int] = {}
         seen: dict[tuple, int] = {}
         for name, prof in profiles.items():
-            db, muted = prof.remix(list(zip(names, roles)))
+            db, muted = prof.remix(list(zip(names, roles)), lead)
             gains = [0.0 if stem in muted or db.get(stem, 0.0) == -math.inf else 10.0 ** (db.get(stem, 0.0) / 20.0)
                      for stem in names]
             signature = (tuple(gains), prof.eq, prof.compressor)

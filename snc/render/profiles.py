@@ -1,11 +1,13 @@
 """Profiles: stem gains + dynamics + EQ + a loudness target, built in or authored in the file.
 
 A profile's ``gains`` and ``mute`` name stems by **role** or by name (``"vocals"`` matches the
-stems whose role or name is vocals), so one profile fits every file.  Built-ins:
+stems whose role or name is vocals), so one profile fits every file.  The key ``lead`` matches the
+file's lead stem (META ``lead``, ``snc-encode --lead NAME``), or the vocals in a file that names
+none.  Built-ins:
 
 ============== ==============================================================================
-karaoke        vocals muted; the melody-carrying ``other`` stem 2 dB up
-instrumental   vocals muted
+karaoke        the lead muted; the melody-carrying ``other`` stem 2 dB up
+instrumental   the lead muted
 vocal-boost    vocals +6 dB
 night          reduced dynamic range: a 3:1 compressor from -30 dBFS, vocals +2 dB, -20 LUFS
 noisy          a loud room: 4:1 from -36 dBFS, a presence lift, vocals +3 dB, -14 LUFS
@@ -74,15 +76,16 @@ class Profile:
         profile.check()
         return profile
 
-    def remix(self, stems) -> tuple[dict[str, float], list[str]]:
+    def remix(self, stems, lead: str | None = None) -> tuple[dict[str, float], list[str]]:
         """The profile's remix for stems ``[(name, role), ...]``: ``({name: dB}, [muted names])``; a key
-        matches a stem by name or by role, and the dB of every matching key add up."""
+        matches a stem by name or by role (``lead``: see :func:`matches`), and the dB of every matching
+        key add up.  ``lead``: the file's lead stem (META ``lead``), if it names one."""
         gains, muted = {}, []
         for name, role in stems:
-            hits = [db for key, db in self.gains.items() if key in (name, role)]
+            hits = [db for key, db in self.gains.items() if matches(key, name, role, lead)]
             if hits:
                 gains[name] = sum(hits)
-            if any(key in (name, role) for key in self.mute):
+            if any(matches(key, name, role, lead) for key in self.mute):
                 muted.append(name)
         return gains, muted
 
@@ -100,11 +103,23 @@ class Profile:
             raise InputError(f"profile {self.name!r}: true_peak_dbtp must be -20..0")
 
 
+#: the profile key that names the file's lead stem
+LEAD = "lead"
+
+
+def matches(key: str, name: str, role: str, lead: str | None = None) -> bool:
+    """Whether a profile key names the stem ``(name, role)``: by name, by role, or, for the key ``lead``,
+    as the file's lead stem ``lead`` -- or, in a file without one, as a stem of role ``vocals``."""
+    if key in (name, role):
+        return True
+    return key == LEAD and (name == lead if lead is not None else role == "vocals")
+
+
 BUILTIN = {
     p.name: p
     for p in (
-        Profile("karaoke", "vocals muted, the melody instruments 2 dB up", gains={"other": 2.0}, mute=("vocals",)),
-        Profile("instrumental", "vocals muted", mute=("vocals",)),
+        Profile("karaoke", "the lead muted, the melody instruments 2 dB up", gains={"other": 2.0}, mute=(LEAD,)),
+        Profile("instrumental", "the lead muted", mute=(LEAD,)),
         Profile("vocal-boost", "vocals 6 dB louder (true peak limited)", gains={"vocals": 6.0}),
         Profile("night", "quiet listening: reduced dynamic range, clear dialogue", gains={"vocals": 2.0},
                 compressor=CompressorSettings(threshold_db=-30.0, ratio=3.0, knee_db=8.0, attack_ms=5.0,

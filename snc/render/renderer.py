@@ -23,7 +23,7 @@ from ..decoder import rechunk
 from ..errors import InputError, SncWarning
 from ..loudness import LoudnessMeter
 from .dynamics import Compressor, Equalizer, TruePeakLimiter
-from .profiles import Profile, choose_profile, resolve
+from .profiles import Profile, choose_profile, matches, resolve
 
 #: render() corrects its loudness once more when it misses the target by more than this (LU)
 LOUDNESS_TOLERANCE_LU = 0.1
@@ -63,11 +63,11 @@ def stem_gains(f, profile: Profile | None, gains=None, mute=(), solo=()) -> tupl
     if profile is None:
         return gains, mute, list(solo)
     stems = [(s.name, s.role) for s in f.streams if not s.is_residual]
-    profile_gains, profile_mute = profile.remix(stems)
+    profile_gains, profile_mute = profile.remix(stems, f.lead)
     for name, db in profile_gains.items():
         gains[name] = gains.get(name, 0.0) + db
     for key in profile.mute:
-        if not any(key in stem for stem in stems):
+        if not any(matches(key, name, role, f.lead) for name, role in stems):
             warnings.warn(f"profile {profile.name!r}: this file has no {key!r} stem to mute", SncWarning,
                           stacklevel=4)
     mute.extend(profile_mute)
