@@ -203,6 +203,17 @@ def test_explicit_noise_budget_is_met():
     assert not y.any() and len(data) <= 8 + F / 8
 
 
+
+def test_quantise_magnitude_thresholds():
+    """A zero becomes a one only from 1 - ZERO_ROUNDING; above one, k becomes k + 1 from k + 1 - ROUNDING."""
+    from snc.codecs import perceptual as pc
+
+    z, r = pc.ZERO_ROUNDING, pc.ROUNDING
+    assert 0.0 < z < r < 0.5
+    a = np.array([0.0, 1 - z - 1e-9, 1 - z, 1.0, 2 - r - 1e-9, 2 - r, 7 - r - 1e-9, 7 - r])
+    np.testing.assert_array_equal(pc.quantise_magnitude(a), [0, 0, 1, 1, 1, 2, 6, 7])
+
+
 def test_quantiser_takes_the_coarsest_step_within_tolerance():
     """Every active band's noise is within NOISE_TOLERANCE of its budget, and one step coarser would
     not be (the noise lands on the budget instead of up to a step below it)."""
@@ -220,7 +231,8 @@ def test_quantiser_takes_the_coarsest_step_within_tolerance():
     def noise(sf_):
         step = np.repeat(pc.step_size(np.where(active, sf_, 0)), widths, axis=-1)
         a = np.abs(coefs) / step
-        err = (a - np.floor(a + pc.ROUNDING)) * step
+        q_ref = np.where(a < 1.0, (a >= 1.0 - pc.ZERO_ROUNDING).astype(float), np.floor(a + pc.ROUNDING))
+        err = (a - q_ref) * step
         return allocation.band_power(err * err, edges)
 
     got, coarser = noise(sf), noise(sf + 1)

@@ -31,9 +31,15 @@ from .registry import register_codec
 
 EDGES_LONG = band_edges(1024)
 EDGES_SHORT = band_edges(128)
-#: q = floor(|c| / step + ROUNDING): below 1/2 the quantiser has a dead zone, which saves bits on
-#: the many coefficients near zero for little extra noise (rate-distortion-aware rounding)
-ROUNDING = 0.40
+#: rate-distortion-aware rounding (:func:`quantise_magnitude`): |c| / step = a rounds to floor(a + ROUNDING)
+#: when a >= 1, and to 1 rather than 0 only from a >= 1 - ZERO_ROUNDING.  Both below 1/2: a value costs
+#: more bits the larger it is, a zero least (most coefficients are near it), so rounding down trades a
+#: little noise for bits -- and the quantiser then takes the coarsest step that meets the band's budget.
+#: Measured on 15 s excerpts of mod, fof and midi (transparent, true stems), against one rounding of 0.40:
+#: (0.42, 0.30) -1.6 to -2.0 % bytes with every stem's SNR and the mix's equal or higher; a single
+#: rounding of 0.30 -0.7 to -1.3 %; zero rounding 0.20 or 0.35 lose half the gain
+ROUNDING = 0.42
+ZERO_ROUNDING = 0.30
 #: refinement passes that move a band's step until its measured noise meets the budget
 REFINE_PASSES = 3
 #: a band's noise may exceed its budget by half a scale-factor step (0.75 dB): the quantiser takes
@@ -56,6 +62,11 @@ def _kernels():
     from ..kernels import mdct, perceptual_packet
 
     return mdct, perceptual_packet
+
+
+def quantise_magnitude(a: _np.ndarray) -> _np.ndarray:
+    """Quantised magnitudes (float, integral) of ``a = |c| / step`` (see :data:`ROUNDING`)."""
+    return _np.floor(a + _np.where(a < 1.0, ZERO_ROUNDING, ROUNDING))
 
 
 def step_size(sf: _np.ndarray) -> _np.ndarray:
@@ -87,7 +98,7 @@ def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray):
     def trial(sf):
         step = _np.repeat(step_size(sf), widths, axis=-1)
         a = _np.abs(coefs) / step
-        q = _np.floor(a + ROUNDING)
+        q = quantise_magnitude(a)
         err = (a - q) * step
         return q, band_power(err * err, edges)
 
@@ -258,5 +269,5 @@ def _requantise(blocks: _np.ndarray, sf: _np.ndarray) -> _np.ndarray:
     widths = _np.diff(EDGES_SHORT)
     active = sf != INACTIVE
     step = _np.repeat(step_size(_np.where(active, sf, 0)), widths, axis=-1)[:, None, :]
-    q = _np.sign(blocks) * _np.floor(_np.abs(blocks) / step + ROUNDING)
+    q = _np.sign(blocks) * quantise_magnitude(_np.abs(blocks) / step)
     return (q * _np.repeat(active, widths, axis=-1)[:, None, :]).astype(_np.int64)
