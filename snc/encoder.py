@@ -495,6 +495,10 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     names = list(stem_srcs) if user_stems else ["mix"]
     res_fmt = _residual_format(fmt, len(names))
     stem_codec = _perceptual_codec(fmt) if perceptual else _codec_for(fmt, codec_id)
+    if perceptual and user_stems:  # the residual cancels the stems' noise in the mix: a wider dead zone
+        from .codecs.perceptual import STEM_ROUNDING
+
+        stem_codec.rounding = STEM_ROUNDING
     res_codec = _perceptual_codec(res_fmt) if perceptual and preset != "lossless" else _codec_for(res_fmt, codec_id)
     codecs = [stem_codec] * len(names) + [res_codec]
     if perceptual:

@@ -205,13 +205,34 @@ def test_explicit_noise_budget_is_met():
 
 
 def test_quantise_magnitude_thresholds():
-    """A zero becomes a one only from 1 - ZERO_ROUNDING; above one, k becomes k + 1 from k + 1 - ROUNDING."""
+    """A zero becomes a one only from 1 - rounding[0]; above one, k becomes k + 1 from k + 1 - rounding[1]."""
     from snc.codecs import perceptual as pc
 
-    z, r = pc.ZERO_ROUNDING, pc.ROUNDING
-    assert 0.0 < z < r < 0.5
-    a = np.array([0.0, 1 - z - 1e-9, 1 - z, 1.0, 2 - r - 1e-9, 2 - r, 7 - r - 1e-9, 7 - r])
-    np.testing.assert_array_equal(pc.quantise_magnitude(a), [0, 0, 1, 1, 1, 2, 6, 7])
+    for z, r in (pc.ROUNDING, pc.STEM_ROUNDING):
+        assert 0.0 < z <= r < 0.5
+        a = np.array([0.0, 1 - z - 1e-9, 1 - z, 1.0, 2 - r - 1e-9, 2 - r, 7 - r - 1e-9, 7 - r])
+        np.testing.assert_array_equal(pc.quantise_magnitude(a, (z, r)), [0, 0, 1, 1, 1, 2, 6, 7])
+
+
+def test_stems_get_the_wider_dead_zone(song, monkeypatch):
+    """Stems are quantised with STEM_ROUNDING (their noise cancels in the mix), the residual and a mix coded
+    alone with ROUNDING: the stem packets change with it, the residual's rounding does not."""
+    import snc.encoder as enc
+    from snc.codecs import perceptual as pc
+
+    made = []
+    original = enc._perceptual_codec
+
+    def spy(fmt):
+        made.append(original(fmt))
+        return made[-1]
+
+    monkeypatch.setattr(enc, "_perceptual_codec", spy)
+    _encode(song.mix, song.stems, "transparent")
+    assert [c.rounding for c in made] == [pc.STEM_ROUNDING, pc.ROUNDING]  # stems' codec, the residual's
+    made.clear()
+    _encode(song.mix, None, "transparent")
+    assert [c.rounding for c in made] == [pc.ROUNDING, pc.ROUNDING]
 
 
 def test_quantiser_takes_the_coarsest_step_within_tolerance():
@@ -231,7 +252,7 @@ def test_quantiser_takes_the_coarsest_step_within_tolerance():
     def noise(sf_):
         step = np.repeat(pc.step_size(np.where(active, sf_, 0)), widths, axis=-1)
         a = np.abs(coefs) / step
-        q_ref = np.where(a < 1.0, (a >= 1.0 - pc.ZERO_ROUNDING).astype(float), np.floor(a + pc.ROUNDING))
+        q_ref = np.where(a < 1.0, (a >= 1.0 - pc.ROUNDING[0]).astype(float), np.floor(a + pc.ROUNDING[1]))
         err = (a - q_ref) * step
         return allocation.band_power(err * err, edges)
 
