@@ -82,8 +82,10 @@ PERCEPTUAL_TUNING = {
 }
 DEFAULT_SEGMENT_FRAMES = 32768
 #: perceptual packets are independent, so each repeats the frame on its boundary and re-learns its
-#: entropy models: longer segments save 3.4 % (measured on mod_pingus_6, transparent, 32768 -> 65536)
-PERCEPTUAL_SEGMENT_FRAMES = 65536
+#: entropy models: longer segments save 3.4 % (measured on mod_pingus_6, transparent, 32768 -> 65536) and
+#: 1.2 - 1.6 % more at 131072 (mod_pingus_6, fof_sectoid_feelings, full 45 s, mix SNR within 0.03 dB).
+#: The price: a seek decodes up to 3 s (44.1 kHz) of every stream it plays before the sample it wants
+PERCEPTUAL_SEGMENT_FRAMES = 131072
 LENGTH_TOLERANCE_S = 1.0
 
 ProgressCallback = Callable[[dict], None]
@@ -344,7 +346,7 @@ def _encode(mix, output, stems, separated, *, samplerate, bits, preset, bitrate,
     # players of delivery files normalise with these; an archive is made for keeping, and its encode speed
     # matters more (the first pass costs ~35 % of an archival encode of a mix; a player measures instead)
     profile_loudness = {} if preset == "archival" else \
-        _measure_profiles(mix, stems, samplerate, bits, profiles, lead, segment_frames or 65536, progress)
+        _measure_profiles(mix, stems, samplerate, bits, profiles, lead, segment_frames, progress)
 
     def run(out, offset_db, report_progress):
         mix_src, stem_srcs = _open_sources(mix, stems, samplerate, bits)

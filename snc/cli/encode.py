@@ -54,7 +54,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
     p.add_argument("--segment-frames", type=int, default=None, metavar="N",
-                   help="frames per segment: the seek granularity (default: 32768 archival, 65536 otherwise)")
+                   help="frames per segment: the seek granularity (default: 32768 archival, 131072 otherwise)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
