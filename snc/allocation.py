@@ -35,9 +35,10 @@ one stream instead of K.  ``quality_db`` moves both budgets (``T * 10^(quality_d
 (:func:`_meet_snr`): it may be soloed.  The file's lead stem (the one a karaoke
 remix mutes) keeps a higher one: muting it takes away the mask its noise hid
 under, and what the residual then passes on of that noise (spec 19.1: the
-residual follows the stems per tile) is what is left of the muted stem.  Everything here is per frame, per channel
-and per analysis band of the long-frame layout (:mod:`snc.kernels.bands`); the
-results are noise powers per MDCT bin, like ``T``.
+residual follows the stems per tile) is what is left of the muted stem.
+Everything here is per frame, per channel and per analysis band of the
+long-frame layout (:mod:`snc.kernels.bands`); the results are noise powers per
+MDCT bin, like ``T``.
 """
 
 from __future__ import annotations

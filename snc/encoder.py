@@ -506,8 +506,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     if perceptual:
         from .render.profiles import LEAD, matches
 
-        stem_snrs = [tuning.lead_snr_db if user_stems and matches(LEAD, name, _role_for(name), lead)
-                     else tuning.stem_snr_db for name in names]
+        stem_snrs = [tuning.lead_snr_db if matches(LEAD, name, _role_for(name), lead) else tuning.stem_snr_db
+                     for name in names]  # without stems: the one "mix" stream, never a lead
 
     streams = []
     provenance = "mix" if not user_stems else ("studio" if separated is None else "separated")

@@ -63,11 +63,12 @@ def stem_gains(f, profile: Profile | None, gains=None, mute=(), solo=()) -> tupl
     if profile is None:
         return gains, mute, list(solo)
     stems = [(s.name, s.role) for s in f.streams if not s.is_residual]
-    profile_gains, profile_mute = profile.remix(stems, f.lead)
+    lead = f.lead
+    profile_gains, profile_mute = profile.remix(stems, lead)
     for name, db in profile_gains.items():
         gains[name] = gains.get(name, 0.0) + db
     for key in profile.mute:
-        if not any(matches(key, name, role, f.lead) for name, role in stems):
+        if not any(matches(key, name, role, lead) for name, role in stems):
             warnings.warn(f"profile {profile.name!r}: this file has no {key!r} stem to mute", SncWarning,
                           stacklevel=4)
     mute.extend(profile_mute)
