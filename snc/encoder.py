@@ -501,6 +501,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
         from .codecs.perceptual import STEM_ROUNDING
 
         stem_codec.rounding = STEM_ROUNDING
+        # and no noise bands: a stem's noise band leaves the residual twice the band's energy to code
+        stem_codec.noise_substitution = None
     res_codec = _perceptual_codec(res_fmt) if perceptual and preset != "lossless" else _codec_for(res_fmt, codec_id)
     codecs = [stem_codec] * len(names) + [res_codec]
     if perceptual:

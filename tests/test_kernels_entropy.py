@@ -291,12 +291,15 @@ class RefChannel:
         self.m[cc.H_FIRST] = cc.SF_START
         self.m[cc.H_LONG : cc.H_KIND] = [cc.SF_UNSET] * (cc.NB_LONG + cc.NB_SHORT)
         self.m[cc.H_KIND] = 0  # previous frame: silent LONG
+        self.m[cc.M_BANDN : cc.H_NLONG] = [rc.PROB_INIT] * (cc.H_NLONG - cc.M_BANDN)  # version 2
+        self.m[cc.H_NLONG : cc.MODEL_SIZE] = [cc.SF_UNSET] * (cc.NB_LONG + cc.NB_SHORT)
 
 
-def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
-    """Encode (``coder`` a RefEncoder, ``q``/``sf`` given) or decode (a RefDecoder) one frame.
+def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None, nf=None, v2=False):
+    """Encode (``coder`` a RefEncoder, ``q``/``sf``/``nf`` given) or decode (a RefDecoder) one frame;
+    ``v2``: the version-2 syntax with noise bands (spec 4.3, 5.1).
 
-    Returns ``(q, sf)``; decoding raises ValueError(error code) on invalid data."""
+    Returns ``(q, sf, nf)``; decoding raises ValueError(error code) on invalid data."""
     enc = isinstance(coder, RefEncoder)
     m = ch.m
     edges = EDGES[short]
@@ -304,6 +307,7 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
     nblk, width = (8, 128) if short else (1, 1024)
     kind = int(short)
     hist = cc.H_SHORT if short else cc.H_LONG
+    nhist = cc.H_NSHORT if short else cc.H_NLONG
 
     def bit(ctx, value=None):
         if enc:
@@ -342,9 +346,11 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
     if not enc:
         q = [0] * 1024
         sf = [0] * nbands
+        nf = [0] * nbands
     else:
         q = [int(v) for v in q]
         sf = [int(v) for v in sf[:nbands]]
+        nf = [int(v) if v2 else 0 for v in (nf if nf is not None else [0] * 50)[:nbands]]
     # previous-frame classes (spec 6.2)
     if m[cc.H_KIND] != kind:
         m[cc.H_PREV : cc.H_PREV + 1024] = [0] * 1024
@@ -355,7 +361,19 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
     def band_nonzero(b):
         return any(q[j * width + k] for j in range(nblk) for k in range(edges[b], edges[b + 1]))
 
-    nb = max([b + 1 for b in range(nbands) if band_nonzero(b)], default=0) if enc else None
+    def delta(zctx, sctx, mctx, d=None):  # spec 5: a difference of scale factors or noise levels
+        if not bit(zctx, None if d is None else int(d != 0)):
+            return 0
+        neg = bit(sctx, None if d is None else int(d < 0))
+        mag = unary(mctx, 1, cc.SF_CAP, None if d is None else abs(d))
+        if mag == cc.SF_CAP:
+            try:
+                mag += expgolomb(cc.SF_ESC_K, None if d is None else abs(d) - cc.SF_CAP)
+            except ValueError:
+                raise ValueError(cc.E_SF_RANGE) from None
+        return -mag if neg else mag
+
+    nb = max([b + 1 for b in range(nbands) if band_nonzero(b) or nf[b]], default=0) if enc else None
     node = 1
     for i in reversed(range(6)):
         node = 2 * node + bit(cc.M_NB + 64 * kind + node, None if nb is None else (nb >> i) & 1)
@@ -363,12 +381,32 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
     if nb > nbands:
         raise ValueError(cc.E_NBANDS)
     prev_state, first, pred, prevd_nz = 2, True, 0, 0
+    nfirst, npred = True, 0
     for b in range(nb):
         r = ref_region(edges, b, width)
-        if b < nb - 1:
-            nz = bit(cc.M_BAND + (kind * 4 + r) * 3 + prev_state, int(band_nonzero(b)) if enc else None)
+        if v2 or b < nb - 1:
+            ctx = cc.M_BANDN + kind * 4 + r if prev_state == 3 else cc.M_BAND + (kind * 4 + r) * 3 + prev_state
+            nz = bit(ctx, int(band_nonzero(b)) if enc else None)
             if not nz:
-                prev_state = 0
+                noise = 0
+                if v2:
+                    noise = 1  # the last band is non-zero or noise: no flag
+                    if b < nb - 1:
+                        noise = bit(cc.M_NOISE + (kind * 4 + r) * 2 + int(prev_state == 3), nf[b] if enc else None)
+                if not noise:
+                    prev_state = 0
+                    continue
+                if nfirst:
+                    npred = m[nhist + b] if m[nhist + b] != cc.SF_UNSET else (pred if not first else m[cc.H_FIRST])
+                u = 0 if nfirst else 1
+                s = npred + delta(cc.M_NSZ + u, cc.M_NSS + u, cc.M_NSM + u * (cc.SF_CAP - 1),
+                                  sf[b] - npred if enc else None)
+                if not cc.SF_MIN <= s <= cc.SF_MAX:
+                    raise ValueError(cc.E_SF_RANGE)
+                nfirst, npred = False, s
+                m[nhist + b] = s
+                sf[b], nf[b] = s, 1
+                prev_state = 3
                 continue
         prev_state = 1
         if first:
@@ -376,22 +414,13 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
             sc = 0
         else:
             sc = 1 + prevd_nz
-        d = sf[b] - pred if enc else None
-        dnz = bit(cc.M_SFZ + sc, None if d is None else int(d != 0))
-        if dnz:
-            neg = bit(cc.M_SFS + sc, None if d is None else int(d < 0))
-            mag = unary(cc.M_SFM + (0 if first else cc.SF_CAP - 1), 1, cc.SF_CAP, None if d is None else abs(d))
-            if mag == cc.SF_CAP:
-                mag += expgolomb(cc.SF_ESC_K, None if d is None else abs(d) - cc.SF_CAP)
-            d = -mag if neg else mag
-        else:
-            d = 0
+        d = delta(cc.M_SFZ + sc, cc.M_SFS + sc, cc.M_SFM + (0 if first else cc.SF_CAP - 1), sf[b] - pred if enc else None)
         s = pred + d
         if not cc.SF_MIN <= s <= cc.SF_MAX:
             raise ValueError(cc.E_SF_RANGE)
         if first:
             m[cc.H_FIRST] = s
-        first, pred, prevd_nz = False, s, dnz
+        first, pred, prevd_nz = False, s, int(d != 0)
         m[hist + b] = s
         sf[b] = s
         any_nz = False
@@ -419,7 +448,7 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None):
         if not any_nz:
             raise ValueError(cc.E_EMPTY_BAND)
     m[cc.H_PREV : cc.H_PREV + 1024] = [min(abs(v), 2) for v in q]
-    return q, sf
+    return q, sf, nf
 
 
 # ----------------------------------------------------------------------------- test signals
@@ -438,7 +467,12 @@ def laplacian_frame(rng, short=False, scale=3.0, decay=0.004, keep=0.7):
     return q, sf
 
 
-def make_packet(rng, nframes=12):
+NO_NOISE = np.zeros(50, np.int64)
+
+
+def make_packet(rng, nframes=12, v2=False):
+    """Frames ``(short, q, sf, nf)``; with ``v2`` some all-zero bands become noise bands (random levels),
+    among them the last band of a frame, a band after the last non-zero one and a whole silent frame's."""
     frames = []
     for i in range(nframes):
         short = bool(i % 5 == 3)
@@ -453,48 +487,62 @@ def make_packet(rng, nframes=12):
             sf[:] = rng.integers(cc.SF_MIN, cc.SF_MAX + 1, len(sf))
             sf[0] = cc.SF_MIN
             sf[1] = cc.SF_MAX
-        frames.append((short, q, sf))
+        nf = np.zeros(50, np.int64)
+        if v2:
+            n = 128 if short else 1024
+            edges = band_edges(n)
+            zero = [b for b in range(len(edges) - 1)
+                    if not any(q[j * n + k] for j in range(8 if short else 1) for k in range(edges[b], edges[b + 1]))]
+            for b in zero:
+                if i == 2 or b == zero[-1] or rng.random() < 0.5:
+                    nf[b] = 1
+                    sf[b] = rng.integers(cc.SF_MIN, cc.SF_MAX + 1) if i == 4 else rng.integers(-10, 40)
+        frames.append((short, q, sf, nf))
     return frames
 
 
-def kernel_encode(frames, size=1 << 20):
+def kernel_encode(frames, size=1 << 20, v2=False):
     buf = np.zeros(size, np.uint8)
     st = rc.enc_new()
     models = cc.new_models()
-    for short, q, sf in frames:
-        err = cc.encode_frame(buf, st, models, short, q, sf)
+    for short, q, sf, nf in frames:
+        err = cc.encode_frame(buf, st, models, short, q, sf, nf, v2)
         if err:
             return err, None
     n = rc.enc_flush(buf, st)
     return (cc.OK, bytes(buf[:n])) if n >= 0 else (cc.E_OVERFLOW, None)
 
 
-def kernel_decode(data, kinds):
+def kernel_decode(data, kinds, v2=False):
     buf = np.frombuffer(data, np.uint8) if data else np.zeros(0, np.uint8)
     st = rc.dec_new()
     rc.dec_init(buf, st, 0, len(data))
     models = cc.new_models()
-    qs, sfs = [], []
+    qs, sfs, nfs = [], [], []
     for short in kinds:
         q = np.full(1024, 7, np.int32)
         sf = np.full(50, 7, np.int64)
-        err = cc.decode_frame(buf, st, models, short, q, sf)
+        nf = np.full(50, 7, np.int64)
+        err = cc.decode_frame(buf, st, models, short, q, sf, nf, v2)
         if err:
-            return err, qs, sfs
+            return err, qs, sfs, nfs
         qs.append(q)
         sfs.append(sf)
-    return cc.finish_decode(st), qs, sfs
+        nfs.append(nf)
+    return cc.finish_decode(st), qs, sfs, nfs
 
 
-def check_decoded(frames, qs, sfs):
-    for (short, q, sf), q2, sf2 in zip(frames, qs, sfs):
+def check_decoded(frames, qs, sfs, nfs=None):
+    for i, ((short, q, sf, nf), q2, sf2) in enumerate(zip(frames, qs, sfs)):
         assert np.array_equal(q2, q)
         edges = band_edges(128 if short else 1024)
         nbands = len(edges) - 1
         for b in range(nbands):
             coded = any(q[j * (128 if short else 1024) + k] for j in range(8 if short else 1)
                         for k in range(edges[b], edges[b + 1]))
-            assert sf2[b] == (sf[b] if coded else 0)
+            assert sf2[b] == (sf[b] if coded or nf[b] else 0)
+            if nfs is not None:
+                assert nfs[i][b] == nf[b]
 
 
 # ----------------------------------------------------------------------------- frame coder tests
@@ -507,46 +555,76 @@ def test_model_constants_and_messages():
     assert m.dtype == np.int32 and m.shape == (cc.MODEL_SIZE,)
     assert cc.NB_LONG == 50 and cc.NB_SHORT == 32
     assert cc.M_GTN + cc.GCLS * (cc.CAP - 2) == cc.NPROB <= cc.H_FIRST
-    assert cc.MODEL_SIZE == cc.H_PREV + 1024
-    assert np.all(m[: cc.NPROB] == rc.PROB_INIT) and np.all(m[cc.H_PREV :] == 0)
+    assert cc.M_BANDN == cc.H_PREV + 1024 and cc.MODEL_SIZE == cc.H_NSHORT + cc.NB_SHORT
+    assert np.all(m[: cc.NPROB] == rc.PROB_INIT) and np.all(m[cc.H_PREV : cc.M_BANDN] == 0)
+    assert np.all(m[cc.M_BANDN : cc.H_NLONG] == rc.PROB_INIT) and np.all(m[cc.H_NLONG :] == cc.SF_UNSET)
 
 
+@pytest.mark.parametrize("v2", [False, True])
 @pytest.mark.parametrize("seed", range(3))
-def test_frame_kernel_matches_reference(seed):
+def test_frame_kernel_matches_reference(seed, v2):
     rng = np.random.default_rng(RNG_SEED + 100 + seed)
-    frames = make_packet(rng, 8)
-    err, data = kernel_encode(frames)
+    frames = make_packet(rng, 8, v2)
+    err, data = kernel_encode(frames, v2=v2)
     assert err == cc.OK
     enc = RefEncoder()
     ch = RefChannel()
-    for short, q, sf in frames:
-        ref_frame(enc, ch, short, q, sf)
+    for short, q, sf, nf in frames:
+        ref_frame(enc, ch, short, q, sf, nf, v2)
     assert enc.flush() == data
     dec = RefDecoder(data)
     ch = RefChannel()
-    for short, q, sf in frames:
-        q2, sf2 = ref_frame(dec, ch, short)
-        check_decoded([(short, q, sf)], [np.array(q2)], [np.array(sf2)])
+    for short, q, sf, nf in frames:
+        q2, sf2, nf2 = ref_frame(dec, ch, short, v2=v2)
+        check_decoded([(short, q, sf, nf)], [np.array(q2)], [np.array(sf2)], [np.array(nf2)])
     assert dec.finish() == rc.RC_OK
 
 
+@pytest.mark.parametrize("v2", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_frame_round_trip(seed):
+def test_frame_round_trip(seed, v2):
     rng = np.random.default_rng(RNG_SEED + 200 + seed)
-    frames = make_packet(rng, 24)
-    err, data = kernel_encode(frames)
+    frames = make_packet(rng, 24, v2)
+    assert v2 == any(f[3].any() for f in frames)
+    err, data = kernel_encode(frames, v2=v2)
     assert err == cc.OK
-    err, qs, sfs = kernel_decode(data, [f[0] for f in frames])
+    err, qs, sfs, nfs = kernel_decode(data, [f[0] for f in frames], v2)
     assert err == cc.OK
-    check_decoded(frames, qs, sfs)
+    check_decoded(frames, qs, sfs, nfs)
+
+
+def test_version1_ignores_noise_flags_and_version2_without_noise_decodes():
+    rng = np.random.default_rng(RNG_SEED + 210)
+    frames = make_packet(rng, 10, v2=True)
+    err, data = kernel_encode(frames, v2=False)  # nf is not read in version 1: no noise bands
+    assert err == cc.OK
+    err, qs, sfs, nfs = kernel_decode(data, [f[0] for f in frames], False)
+    assert err == cc.OK and not any(n[: 32 if f[0] else 50].any() for n, f in zip(nfs, frames))
+    plain = [(s, q, sf, np.zeros(50, np.int64)) for s, q, sf, _ in frames]
+    check_decoded(plain, qs, sfs, nfs)
+    err, data2 = kernel_encode(plain, v2=True)  # version 2 with no noise band: one more flag per zero band
+    assert err == cc.OK and len(data2) > len(data)
+    err, qs, sfs, nfs = kernel_decode(data2, [f[0] for f in frames], True)
+    assert err == cc.OK
+    check_decoded(plain, qs, sfs, nfs)
+
+
+def test_encoder_rejects_a_noise_band_with_values():
+    rng = np.random.default_rng(RNG_SEED + 220)
+    q, sf = laplacian_frame(rng)
+    nf = np.zeros(50, np.int64)
+    nf[0] = 1
+    assert q[: band_edges(1024)[1]].any()
+    assert kernel_encode([(False, q, sf, nf)], v2=True)[0] == cc.E_NOISE_BAND
+    assert kernel_encode([(False, q, sf, nf)], v2=False)[0] == cc.OK
 
 
 @pytest.mark.parametrize("short", [False, True])
 def test_all_zero_frames_cost_almost_nothing(short):
-    frames = [(short, np.zeros(1024, np.int32), np.zeros(50, np.int64))] * 40
+    frames = [(short, np.zeros(1024, np.int32), np.zeros(50, np.int64), np.zeros(50, np.int64))] * 40
     err, data = kernel_encode(frames)
     assert err == cc.OK and len(data) <= 8
-    err, qs, sfs = kernel_decode(data, [short] * 40)
+    err, qs, sfs, _ = kernel_decode(data, [short] * 40)
     assert err == cc.OK
     check_decoded(frames, qs, sfs)
 
@@ -560,10 +638,10 @@ def test_single_value_frames():
             q[1023] = v
             sf = np.zeros(50, np.int64)
             sf[31 if short else 49] = cc.SF_MAX if v > 0 else cc.SF_MIN
-            frames.append((short, q, sf))
+            frames.append((short, q, sf, np.zeros(50, np.int64)))
     err, data = kernel_encode(frames)
     assert err == cc.OK
-    err, qs, sfs = kernel_decode(data, [f[0] for f in frames])
+    err, qs, sfs, _ = kernel_decode(data, [f[0] for f in frames])
     assert err == cc.OK
     check_decoded(frames, qs, sfs)
 
@@ -572,20 +650,20 @@ def test_single_value_frames():
 def test_worst_case_frames_fit_max_frame_bytes(short):
     # huge magnitudes with random signs and sf jumps, the models trained on the opposite
     rng = np.random.default_rng(RNG_SEED + 250)
-    frames = [(short, np.zeros(1024, np.int32), np.zeros(50, np.int64))] * 30
+    frames = [(short, np.zeros(1024, np.int32), np.zeros(50, np.int64), np.zeros(50, np.int64))] * 30
     for _ in range(3):
         q = (rng.integers(cc.Q_MAX // 2, cc.Q_MAX + 1, 1024) * rng.choice([-1, 1], 1024)).astype(np.int32)
         sf = np.where(np.arange(50) % 2, cc.SF_MAX, cc.SF_MIN).astype(np.int64)
-        frames.append((short, q, sf))
+        frames.append((short, q, sf, np.zeros(50, np.int64)))
     buf = np.zeros(1 << 20, np.uint8)
     st = rc.enc_new()
     models = cc.new_models()
-    for short_, q, sf in frames:
+    for short_, q, sf, nf in frames:
         before = max(st[rc.ES_POS], 0)
-        assert cc.encode_frame(buf, st, models, short_, q, sf) == cc.OK
+        assert cc.encode_frame(buf, st, models, short_, q, sf, nf, False) == cc.OK
         assert st[rc.ES_POS] - before <= cc.MAX_FRAME_BYTES
     n = rc.enc_flush(buf, st)
-    err, qs, _ = kernel_decode(bytes(buf[:n]), [short] * len(frames))
+    err, qs, _, _ = kernel_decode(bytes(buf[:n]), [short] * len(frames))
     assert err == cc.OK and np.array_equal(qs[-1], frames[-1][1])
 
 
@@ -595,33 +673,36 @@ def test_encoder_rejects_out_of_range_input():
     q[10] = 5
     bad = q.copy()
     bad[10] = cc.Q_MAX + 1
-    assert kernel_encode([(False, bad, sf)])[0] == cc.E_Q_RANGE
+    assert kernel_encode([(False, bad, sf, NO_NOISE)])[0] == cc.E_Q_RANGE
     bad = q.astype(np.int64)
     bad[10] = -(1 << 40)
-    assert kernel_encode([(False, bad, sf)])[0] == cc.E_Q_RANGE
+    assert kernel_encode([(False, bad, sf, NO_NOISE)])[0] == cc.E_Q_RANGE
     sf2 = sf.copy()
     sf2[band_edges(1024).searchsorted(10, side="right") - 1] = cc.SF_MAX + 1
-    assert kernel_encode([(False, q, sf2)])[0] == cc.E_SF_RANGE
+    assert kernel_encode([(False, q, sf2, NO_NOISE)])[0] == cc.E_SF_RANGE
     sf3 = sf.copy()
     sf3[-1] = 10_000  # band 49 is zero: its sf is not coded, so not checked
-    assert kernel_encode([(False, q, sf3)])[0] == cc.OK
-    assert kernel_encode([(False, q, sf)], size=16)[0] == cc.E_OVERFLOW
-    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q[:512], sf) == cc.E_SHAPE
+    assert kernel_encode([(False, q, sf3, NO_NOISE)])[0] == cc.OK
+    assert kernel_encode([(False, q, sf, NO_NOISE)], size=16)[0] == cc.E_OVERFLOW
+    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q[:512], sf, sf, False) == cc.E_SHAPE
+    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q, sf, sf[:10], True) == cc.E_SHAPE
 
 
 def test_decoder_rejects_bad_shapes():
     data = np.zeros(8, np.uint8)
     st = rc.dec_new()
     rc.dec_init(data, st, 0, 8)
-    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1000, np.int32), np.zeros(50, np.int64)) == cc.E_SHAPE
-    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(32, np.int64)) == cc.E_SHAPE
-    assert cc.decode_frame(data, st, cc.new_models()[:100], True, np.zeros(1024, np.int32), np.zeros(32, np.int64)) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1000, np.int32), np.zeros(50, np.int64), np.zeros(50, np.int64), False) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(32, np.int64), np.zeros(50, np.int64), False) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(50, np.int64), np.zeros(30, np.int64), True) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models()[:100], True, np.zeros(1024, np.int32), np.zeros(32, np.int64), np.zeros(50, np.int64), False) == cc.E_SHAPE
 
 
-def test_corrupt_data_gives_error_codes_only():
+@pytest.mark.parametrize("v2", [False, True])
+def test_corrupt_data_gives_error_codes_only(v2):
     rng = np.random.default_rng(RNG_SEED + 400)
-    frames = make_packet(rng, 10)
-    err, data = kernel_encode(frames)
+    frames = make_packet(rng, 10, v2)
+    err, data = kernel_encode(frames, v2=v2)
     assert err == cc.OK
     kinds = [f[0] for f in frames]
     seen = set()
@@ -640,7 +721,7 @@ def test_corrupt_data_gives_error_codes_only():
     cases.append(data + b"\x01")
     bad = 0
     for case in cases:
-        err, qs, sfs = kernel_decode(case, kinds)
+        err, qs, sfs, _ = kernel_decode(case, kinds, v2)
         seen.add(err)
         for q2, sf2 in zip(qs, sfs):
             assert np.abs(q2.astype(np.int64)).max() <= cc.Q_MAX
@@ -689,10 +770,10 @@ def test_laplacian_cost_near_entropy(scale, decay, bound):
     st = rc.enc_new()
     models = cc.new_models()
     for short, q, sf in frames[:nwarm]:
-        assert cc.encode_frame(buf, st, models, short, q, sf) == cc.OK
+        assert cc.encode_frame(buf, st, models, short, q, sf, sf, False) == cc.OK
     start = st[rc.ES_POS]
     for short, q, sf in frames[nwarm:]:
-        assert cc.encode_frame(buf, st, models, short, q, sf) == cc.OK
+        assert cc.encode_frame(buf, st, models, short, q, sf, sf, False) == cc.OK
     nbytes = rc.enc_flush(buf, st) - start
     e = band_edges(1024)
     h = empirical_entropy_bits([f[1] for f in frames[nwarm:]], list(zip(e[:-1], e[1:])))

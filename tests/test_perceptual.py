@@ -25,6 +25,7 @@ from scipy import signal
 import snc
 from conftest import random_multitrack
 from snc import allocation
+from snc.codecs import perceptual
 from snc.codecs.perceptual import PerceptualCodec
 from snc.codecs.registry import get_codec
 from snc.errors import CodecError
@@ -37,10 +38,12 @@ RATES = [8000, 11025, 22050, 44100, 48000, 96000, 192000]
 
 
 # ----------------------------------------------------------------------------- helpers
-def make_codec(channels: int = 1, bits: int = 16, samplerate: int = 44100, quality_db: float = 0.0):
+def make_codec(channels: int = 1, bits: int = 16, samplerate: int = 44100, quality_db: float = 0.0,
+               noise_substitution=perceptual.NOISE_SUBSTITUTION):
     codec = PerceptualCodec(format="int", bits=bits, channels=channels)
     codec.samplerate = samplerate
     codec.quality_db = quality_db
+    codec.noise_substitution = noise_substitution
     return codec
 
 
@@ -78,7 +81,7 @@ def drum_hit(n: int, start: int, peak: float, samplerate: int = 44100, seed: int
 
 def roundtrip(codec: PerceptualCodec, x: np.ndarray, noise=None) -> tuple[bytes, np.ndarray]:
     data = codec.encode(x) if noise is None else codec.encode(x, noise=noise)
-    assert isinstance(data, bytes) and len(data) >= 1 and data[0] == pk.VERSION
+    assert isinstance(data, bytes) and len(data) >= 1 and data[0] in (pk.VERSION, pk.VERSION_NOISE)
     y = codec.decode(data, len(x))
     assert y.dtype == np.int32 and y.shape == x.shape
     lo, hi = full_scale(codec.bits)
@@ -187,12 +190,12 @@ def test_lower_quality_db_gives_higher_snr_and_more_bytes():
 
 def test_explicit_noise_budget_is_met():
     """An explicit flat budget: the decoded signal's noise power stays under it, and a finer budget costs
-    more bytes for a higher SNR."""
+    more bytes for a higher SNR (without noise substitution, which trades a band's waveform for its energy)."""
     x = music(8192, 1, seed=5)
     F = mdct.n_frames(len(x))
     sizes, snrs = [], []
     for level in (1e4, 1e2, 1.0):
-        data, y = roundtrip(make_codec(), x, noise=np.full((F, 1, 1024), level))
+        data, y = roundtrip(make_codec(noise_substitution=None), x, noise=np.full((F, 1, 1024), level))
         err = (y - x).astype(np.float64)
         assert err.var() < 1.5 * level + 0.5  # noise per sample (orthonormal: = noise per coefficient) + rounding
         sizes.append(len(data))
@@ -366,9 +369,58 @@ def test_band_limited_noise_keeps_high_band_silent():
 
 def test_white_noise():
     x = np.random.default_rng(8).integers(-32768, 32768, (16384, 1)).astype(np.int32)
-    data, y = roundtrip(make_codec(), x)
+    data, y = roundtrip(make_codec(noise_substitution=None), x)
     assert 3.0 < snr_db(x, y) < 20.0  # noise masks noise: a few dB of SNR is transparent
     assert len(data) < x.size * 2
+    # with noise substitution the bands from 8 kHz up become noise of the same power: far fewer bytes, the
+    # spectrum kept within 1 dB, the waveform below 8 kHz kept as before (above 16 kHz the absolute threshold
+    # at the default 96 dB SPL drops the bands whole, with or without substitution)
+    data2, y2 = roundtrip(make_codec(), x)
+    assert data2[0] == pk.VERSION_NOISE and len(data2) < 0.6 * len(data)
+    sr = 44100
+    for lo, hi in ((8000, 12000), (12000, 16000)):
+        assert abs(10 * np.log10(band_energy(y2, sr, lo, hi) / band_energy(x, sr, lo, hi))) < 1.0
+    low = signal.sosfiltfilt(signal.butter(8, 7000, fs=sr, output="sos"), np.concatenate([x, y2], axis=1), axis=0)
+    assert snr_db(low[:, :1], low[:, 1:]) > 3.0
+
+
+def test_noise_substitution_rules():
+    """Noise bands only from NOISE_SUBSTITUTION[0] Hz up, only in LONG frames, only where the budget would
+    code the band at a low SNR; the decoder's noise is the same on every run (spec 4.1)."""
+    sent = []
+    real = pk.encode_packet
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(pk, name)
+
+        @staticmethod
+        def encode_packet(kinds, ms, sf, nf, q, buf):
+            sent.append((kinds.copy(), nf.copy(), q.copy()))
+            return real(kinds, ms, sf, nf, q, buf)
+
+    x = np.concatenate([np.random.default_rng(9).normal(0, 3000, (8192, 2)), drum_hit(8192, 4000, 30000.0).repeat(2, 1)])
+    x = x.astype(np.int32)
+    codec = make_codec(channels=2, quality_db=6.0)
+    F = mdct.n_frames(len(x))
+    kinds, spectra = codec.analyse(x)
+    assert (kinds == mdct.SHORT).any()
+    original = perceptual._kernels
+    perceptual._kernels = lambda: (mdct, Spy())
+    try:
+        data = codec.encode(x)
+        # a budget 20 dB under every band: everything coded, nothing substituted
+        quiet = codec.encode(x, noise=np.full((F, 2, 1024), 1e-2) * (spectra ** 2).mean())
+    finally:
+        perceptual._kernels = original
+    (kinds, nf, q), (_, nf_quiet, _) = sent
+    first = int(np.searchsorted(perceptual.EDGES_LONG * 44100 / 2048, perceptual.NOISE_SUBSTITUTION[0]))
+    assert nf[:, :, first:].any() and not nf[:, :, :first].any()
+    assert not nf[kinds == mdct.SHORT].any()
+    widths = np.diff(perceptual.EDGES_LONG)
+    assert not (np.repeat(nf, widths, axis=-1) * q).any()  # noise bands carry no values
+    assert not nf_quiet.any() and quiet[0] == pk.VERSION
+    assert np.array_equal(codec.decode(data, len(x)), make_codec(channels=2).decode(bytes(data), len(x)))
 
 
 # ----------------------------------------------------------------------------- layouts, rates, lengths, depths
@@ -480,8 +532,9 @@ def test_golden_empty_packet_is_the_version_byte():
     assert make_codec(channels=2).encode(np.zeros((0, 2), np.int32)) == bytes([pk.VERSION])
 
 
-def _dequantise_reference(q, sf, short: bool):
-    """spec/codec-perceptual.md section 4 with Python integers (None where a decoder must reject)."""
+def _dequantise_reference(q, sf, short: bool, nf=None, seed: int = 0):
+    """spec/codec-perceptual.md section 4 with Python integers: ``(out, next seed)``, or None where a
+    decoder must reject; ``nf``: noise bands (4.1), whose values are +-1 with the generator's signs."""
     edges = coefcode.EDGES_SHORT if short else coefcode.EDGES_LONG
     width, nblk = (128, 8) if short else (1024, 1)
     out = [0] * 1024
@@ -490,7 +543,11 @@ def _dequantise_reference(q, sf, short: bool):
         m, e = int(pk.MANT[s & 3]), (s >> 2) - 30 + mdct.COEF_FRAC
         for j in range(nblk):
             for k in range(j * width + int(edges[b]), j * width + int(edges[b + 1])):
-                v = int(q[k]) * m
+                if nf is not None and nf[b]:
+                    seed = (seed * 1664525 + 1013904223) % (1 << 32)
+                    v = -m if seed >= 1 << 31 else m
+                else:
+                    v = int(q[k]) * m
                 if v == 0:
                     out[k] = 0
                 elif e >= 0:
@@ -501,27 +558,34 @@ def _dequantise_reference(q, sf, short: bool):
                     out[k] = (v + (1 << (-e - 1))) >> -e
                 else:
                     out[k] = 0
-    return out
+    return out, seed
 
 
+@pytest.mark.parametrize("noise", [False, True])
 @pytest.mark.parametrize("short", [False, True])
-def test_dequantise_matches_spec_formula(short):
-    rng = np.random.default_rng(30 + short)
+def test_dequantise_matches_spec_formula(short, noise):
+    rng = np.random.default_rng(30 + short + 2 * noise)
     nb = coefcode.NB_SHORT if short else coefcode.NB_LONG
     rejected = accepted = 0
+    seed = 3
     for trial in range(40):
         sf = np.zeros(coefcode.NB_LONG, np.int64)
         # odd trials: any legal sf (large ones overflow: rejected); even: sf <= 40, always in range
         sf[:nb] = rng.integers(pk.SF_MIN, pk.SF_MAX + 1, nb) if trial % 2 else rng.integers(pk.SF_MIN, 41, nb)
         mags = rng.choice([0, 1, 2, 3, 100, 1 << 12, 1 << 20, pk.Q_LIMIT], 1024, p=[.3, .2, .1, .1, .1, .1, .05, .05])
         q = (mags * rng.choice([-1, 1], 1024)).astype(np.int64)
+        nf = (rng.random(coefcode.NB_LONG) < 0.3).astype(np.int64) if noise else np.zeros(coefcode.NB_LONG, np.int64)
+        for b in np.nonzero(nf[:nb])[0]:  # a noise band's values are not coded: zero
+            e = (coefcode.EDGES_SHORT if short else coefcode.EDGES_LONG)[b : b + 2]
+            q.reshape(-1, 128 if short else 1024)[:, e[0] : e[1]] = 0
         out = np.zeros(1024, np.int64)
-        ok = pk.dequantise(q, sf, short, out)
-        ref = _dequantise_reference(q, sf, short)
-        assert ok == (ref is not None)
-        if ok:
+        got = pk.dequantise(q, sf, nf, short, out, seed)
+        ref = _dequantise_reference(q, sf, short, nf, seed)
+        assert (got >= 0) == (ref is not None)
+        if ref is not None:
             accepted += 1
-            assert out.tolist() == ref
+            assert out.tolist() == ref[0] and got == ref[1]
+            seed = got
         else:
             rejected += 1
     assert accepted > 5 and rejected > 5
@@ -530,7 +594,7 @@ def test_dequantise_matches_spec_formula(short):
     q = np.zeros(1024, np.int64)
     q[0] = 1000
     out = np.zeros(1024, np.int64)
-    assert pk.dequantise(q, sf, short, out)
+    assert pk.dequantise(q, sf, np.zeros(coefcode.NB_LONG, np.int64), short, out, 0) == 0
     assert out[0] == (1000 * int(pk.MANT[3]) + (1 << 23)) >> 24 == round(1000 * 2 ** (-5 / 4) * 256)
 
 
@@ -896,7 +960,7 @@ def test_long_silence_packet_decodes():
     F = mdct.n_frames(frames)
     buf = np.zeros(pk.bound_bytes(F, 1), np.uint8)
     n = pk.encode_packet(np.zeros(F, np.int64), np.zeros(F, np.int64), np.zeros((F, 1, pk.NB_LONG), np.int64),
-                         np.zeros((F, 1, 1024), np.int32), buf)
+                         np.zeros((F, 1, pk.NB_LONG), np.int64), np.zeros((F, 1, 1024), np.int32), buf)
     data = buf[:n].tobytes()
     assert data == make_codec().encode(np.zeros((frames, 1), np.int32))  # what the encoder writes
     assert not make_codec().decode(data, frames).any()

@@ -126,9 +126,9 @@ GCLS = 3
 
 #: bound on the bytes one frame of one channel can add to a packet, for sizing the encoder's
 #: buffer: an adaptive bit costs at most log2(4096 / 31) < 8 bits (spec 2.2), a bypass bit 1;
-#: a coefficient is at most 15 adaptive bits, 49 Exp-Golomb bits and a sign, a band's flag and
-#: scale factor at most 16 adaptive and 1 + 49 other bits, nb 6 adaptive bits; + 8 bytes slack
-MAX_FRAME_BYTES = (FRAME * (15 * 8 + 50) + NB_LONG * (17 * 8 + 49) + 6 * 8) // 8 + 8
+#: a coefficient is at most 15 adaptive bits, 49 Exp-Golomb bits and a sign, a band's flags and
+#: scale factor (or noise level) at most 18 adaptive and 49 other bits, nb 6 adaptive bits; + 8 bytes slack
+MAX_FRAME_BYTES = (FRAME * (15 * 8 + 50) + NB_LONG * (18 * 8 + 49) + 6 * 8) // 8 + 8
 
 # ----------------------------------------------------------------------------- model layout (spec 7)
 
@@ -147,7 +147,15 @@ H_LONG = H_FIRST + 1  # NB_LONG: sf of each band when last coded in a LONG frame
 H_SHORT = H_LONG + NB_LONG  # NB_SHORT: the same for SHORT frames
 H_KIND = H_SHORT + NB_SHORT  # kind of the previous frame (0 LONG, 1 SHORT)
 H_PREV = H_KIND + 1  # FRAME: min(|q|, 2) of the previous frame
-MODEL_SIZE = H_PREV + FRAME
+# version 2 (noise bands, spec 4.3 and 5.1): appended, so a version-1 frame uses the layout above unchanged
+M_BANDN = H_PREV + FRAME  # 2 kinds x NREG: band non-zero flag after a noise band
+M_NOISE = M_BANDN + 2 * NREG  # 2 kinds x NREG x 2 (previous band a noise band?): "zero band is noise"
+M_NSZ = M_NOISE + 2 * NREG * 2  # 2: noise level d == 0 ? (first noise band of the frame / others)
+M_NSS = M_NSZ + 2  # 2: sign of d
+M_NSM = M_NSS + 2  # 2 x (SF_CAP - 1): "|d| > i"
+H_NLONG = M_NSM + 2 * (SF_CAP - 1)  # NB_LONG: noise level of each LONG band when last a noise band
+H_NSHORT = H_NLONG + NB_LONG  # NB_SHORT: the same for SHORT frames
+MODEL_SIZE = H_NSHORT + NB_SHORT
 SF_UNSET = SF_MAX + 1
 
 # ----------------------------------------------------------------------------- error codes
@@ -162,6 +170,7 @@ E_Q_RANGE = 42  # |q| > Q_MAX (or an escape prefix longer than ESC_MAX_PREFIX)
 E_EMPTY_BAND = 43  # a band coded as non-zero has only zero coefficients
 E_CORRUPT = 44  # range decoder state impossible for valid data (code >= range)
 E_OVERFLOW = 45  # encoder: output buffer full
+E_NOISE_BAND = 48  # encoder: a noise band with a non-zero value
 
 MESSAGES = {
     E_TRUNCATED: "packet ends inside a frame (truncated data)",
@@ -173,6 +182,7 @@ MESSAGES = {
     E_EMPTY_BAND: "band flagged non-zero has no non-zero coefficient",
     E_CORRUPT: "range decoder state invalid (corrupt data)",
     E_OVERFLOW: "output buffer too small",
+    E_NOISE_BAND: "a noise band has a non-zero coefficient",
 }
 
 
@@ -200,8 +210,12 @@ def reset_models(models):
         models[i] = SF_UNSET
     # as if the previous frame were a silent LONG frame
     models[H_KIND] = 0
-    for i in range(H_PREV, MODEL_SIZE):
+    for i in range(H_PREV, H_PREV + FRAME):
         models[i] = 0
+    for i in range(M_BANDN, H_NLONG):
+        models[i] = PROB_INIT
+    for i in range(H_NLONG, MODEL_SIZE):
+        models[i] = SF_UNSET
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -254,8 +268,8 @@ def _esc_order(a, a2):
 @njit(cache=True)
 def _frame_layout(is_short):
     if is_short:
-        return EDGES_SHORT, REG_SHORT, NB_SHORT, SHORT_BLOCKS, SHORT_N, H_SHORT, 1
-    return EDGES_LONG, REG_LONG, NB_LONG, 1, FRAME, H_LONG, 0
+        return EDGES_SHORT, REG_SHORT, NB_SHORT, SHORT_BLOCKS, SHORT_N, H_SHORT, 1, H_NSHORT
+    return EDGES_LONG, REG_LONG, NB_LONG, 1, FRAME, H_LONG, 0, H_NLONG
 
 
 @njit(cache=True)
@@ -280,24 +294,89 @@ def _save_prev(models, q):
         models[H_PREV + k] = min(abs(np.int64(q[k])), 2)
 
 
+# ----------------------------------------------------------------------------- scale-factor differences
+
+
+@njit(cache=True)
+def _delta_enc(buf, st, low, rng, models, zctx, sctx, mctx, d):
+    """A scale-factor or noise-level difference ``d`` (spec 5): non-zero flag, sign, unary
+    magnitude up to SF_CAP with contexts ``mctx + i - 1``, Exp-Golomb escape."""
+    low, rng = _ebit(buf, st, low, rng, models, zctx, 1 if d != 0 else 0)
+    if d != 0:
+        low, rng = _ebit(buf, st, low, rng, models, sctx, 1 if d < 0 else 0)
+        m = abs(d)
+        i = 1
+        while i < SF_CAP:
+            gt = 1 if m > i else 0
+            low, rng = _ebit(buf, st, low, rng, models, mctx + i - 1, gt)
+            if gt == 0:
+                break
+            i += 1
+        if i == SF_CAP:
+            low, rng = _eg_enc(buf, st, low, rng, m - SF_CAP, SF_ESC_K)
+    return low, rng
+
+
+@njit(cache=True)
+def _delta_dec(buf, end, pos, rng, code, models, zctx, sctx, mctx):
+    """Inverse of :func:`_delta_enc`; ``ok`` is False when the escape prefix is too long."""
+    pos, rng, code, dnz = _dbit(buf, end, pos, rng, code, models, zctx)
+    if dnz == 0:
+        return pos, rng, code, np.int64(0), True
+    pos, rng, code, neg = _dbit(buf, end, pos, rng, code, models, sctx)
+    m = np.int64(1)
+    while m < SF_CAP:
+        pos, rng, code, gt = _dbit(buf, end, pos, rng, code, models, mctx + m - 1)
+        if gt == 0:
+            break
+        m += 1
+    if m == SF_CAP:
+        pos, rng, code, e = _eg_dec(buf, end, pos, rng, code, SF_ESC_K)
+        if e < 0:
+            return pos, rng, code, np.int64(0), False
+        m += e
+    return pos, rng, code, (-m if neg else m), True
+
+
+@njit(cache=True)
+def _band_ctx(kind, r, prev_state):
+    """Context of a band's non-zero flag (spec 4.2): by kind, region and the previous band's
+    state (0 zero, 1 non-zero, 2 none, 3 noise -- the last only in version 2)."""
+    if prev_state == 3:
+        return M_BANDN + kind * NREG + r
+    return M_BAND + (kind * NREG + r) * 3 + prev_state
+
+
+@njit(cache=True)
+def _noise_pred(models, noff, b, coded_pred, any_coded):
+    """Prediction of the first noise level of a frame (spec 5.1)."""
+    pred = np.int64(models[noff + b])
+    if pred == SF_UNSET:
+        pred = coded_pred if any_coded else np.int64(models[H_FIRST])
+    return pred
+
+
 # ----------------------------------------------------------------------------- encoder
 
 
 @njit(cache=True, _nrt=False)  # no reference counting: see the note in the module docstring
-def encode_frame(buf, st, models, is_short, q, sf):
+def encode_frame(buf, st, models, is_short, q, sf, nf, v2):
     """Append one channel's frame to the range coder ``st`` (:func:`rangecoder.enc_new`).
 
     ``q``: int32/int64[1024] (SHORT: block-major, ``q[128 * j + k]``); ``sf``: int64[nbands]
-    (50 LONG, 32 SHORT), read only for non-zero bands.  ``models``: the channel's
-    :func:`new_models` array, updated.  Returns ``OK``, ``E_SHAPE``, ``E_Q_RANGE``
-    (``|q| > Q_MAX``), ``E_SF_RANGE`` or ``E_OVERFLOW`` (buffer full; the caller retries with
-    a larger buffer and the models and state saved before the call).  On an error nothing
-    useful has been written and the models may have changed.
+    (50 LONG, 32 SHORT), read only for non-zero bands and, with ``v2``, noise bands; ``nf``:
+    int64[nbands], 1 for a noise band (spec 4.3: all its ``q`` zero, ``sf`` its noise level),
+    read only with ``v2`` (the version-2 syntax; without it there are no noise bands).
+    ``models``: the channel's :func:`new_models` array, updated.  Returns ``OK``, ``E_SHAPE``,
+    ``E_Q_RANGE`` (``|q| > Q_MAX``), ``E_SF_RANGE``, ``E_NOISE_BAND`` (a noise band with a
+    non-zero value) or ``E_OVERFLOW`` (buffer full; the caller retries with a larger buffer and
+    the models and state saved before the call).  On an error nothing useful has been written
+    and the models may have changed.
     """
-    edges, regs, nbands, nblk, width, hoff, kind = _frame_layout(is_short)
-    if q.shape[0] < FRAME or sf.shape[0] < nbands or models.shape[0] < MODEL_SIZE:
+    edges, regs, nbands, nblk, width, hoff, kind, noff = _frame_layout(is_short)
+    if q.shape[0] < FRAME or sf.shape[0] < nbands or nf.shape[0] < nbands or models.shape[0] < MODEL_SIZE:
         return E_SHAPE
-    # validate everything first, find nb = 1 + the last non-zero band
+    # validate everything first, find nb = 1 + the last non-zero (or noise) band
     nb = 0
     for b in range(nbands):
         lo = edges[b]
@@ -310,7 +389,10 @@ def encode_frame(buf, st, models, is_short, q, sf):
                     nz = True
                     if v > Q_MAX or v < -Q_MAX:
                         return E_Q_RANGE
-        if nz:
+        noise = v2 and nf[b] != 0
+        if noise and nz:
+            return E_NOISE_BAND
+        if nz or noise:
             nb = b + 1
             if sf[b] < SF_MIN or sf[b] > SF_MAX:
                 return E_SF_RANGE
@@ -327,19 +409,39 @@ def encode_frame(buf, st, models, is_short, q, sf):
     first = True
     pred = np.int64(0)
     prevd_nz = 0
+    nfirst = True
+    npred = np.int64(0)
     for b in range(nb):
         lo = edges[b]
         hi = edges[b + 1]
         r = regs[b]
-        nz = b == nb - 1
-        if not nz:
+        noise = v2 and nf[b] != 0
+        nz = not noise
+        if nz:
+            nz = False
             for j in range(nblk):
                 for k in range(j * width + lo, j * width + hi):
                     if q[k] != 0:
                         nz = True
-            low, rng = _ebit(buf, st, low, rng, models, M_BAND + (kind * NREG + r) * 3 + prev_state, 1 if nz else 0)
+        if v2 or b < nb - 1:
+            low, rng = _ebit(buf, st, low, rng, models, _band_ctx(kind, r, prev_state), 1 if nz else 0)
         if not nz:
-            prev_state = 0
+            if v2 and b < nb - 1:  # the last band is non-zero or noise: no flag
+                low, rng = _ebit(buf, st, low, rng, models, M_NOISE + (kind * NREG + r) * 2 + (prev_state == 3),
+                                 1 if noise else 0)
+            if noise:  # its level (spec 5.1)
+                s = np.int64(sf[b])
+                if nfirst:
+                    npred = _noise_pred(models, noff, b, pred, not first)
+                u = 0 if nfirst else 1
+                low, rng = _delta_enc(buf, st, low, rng, models, M_NSZ + u, M_NSS + u, M_NSM + u * (SF_CAP - 1),
+                                      s - npred)
+                npred = s
+                nfirst = False
+                models[noff + b] = s
+                prev_state = 3
+            else:
+                prev_state = 0
             continue
         prev_state = 1
         # scale factor (spec 5)
@@ -353,20 +455,8 @@ def encode_frame(buf, st, models, is_short, q, sf):
         else:
             sc = 1 + prevd_nz
         d = s - pred
-        low, rng = _ebit(buf, st, low, rng, models, M_SFZ + sc, 1 if d != 0 else 0)
-        if d != 0:
-            low, rng = _ebit(buf, st, low, rng, models, M_SFS + sc, 1 if d < 0 else 0)
-            m = abs(d)
-            mc = M_SFM + (0 if first else SF_CAP - 1)
-            i = 1
-            while i < SF_CAP:
-                gt = 1 if m > i else 0
-                low, rng = _ebit(buf, st, low, rng, models, mc + i - 1, gt)
-                if gt == 0:
-                    break
-                i += 1
-            if i == SF_CAP:
-                low, rng = _eg_enc(buf, st, low, rng, m - SF_CAP, SF_ESC_K)
+        low, rng = _delta_enc(buf, st, low, rng, models, M_SFZ + sc, M_SFS + sc,
+                              M_SFM + (0 if first else SF_CAP - 1), d)
         prevd_nz = 1 if d != 0 else 0
         first = False
         pred = s
@@ -438,17 +528,20 @@ def encode_frame(buf, st, models, is_short, q, sf):
 
 
 @njit(cache=True, _nrt=False)  # no reference counting: see the note in the module docstring
-def decode_frame(buf, st, models, is_short, q_out, sf_out):
+def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
     """Decode one channel's frame from the range decoder ``st`` (:func:`rangecoder.dec_init`).
 
-    Writes all 1024 ``q_out`` (int32 or int64; SHORT block-major) and the ``nbands`` (50 LONG,
-    32 SHORT) ``sf_out`` (int64; 0 for bands not coded), and updates ``models``.  Returns
-    ``OK`` or ``E_SHAPE``, ``E_NBANDS``, ``E_SF_RANGE``, ``E_Q_RANGE``, ``E_EMPTY_BAND``,
-    ``E_TRUNCATED`` (more than ``LOOKAHEAD`` bytes read past the end so far).  After an
-    error the outputs, models and state are unspecified (the packet is rejected).
+    Writes all 1024 ``q_out`` (int32 or int64; SHORT block-major), the ``nbands`` (50 LONG,
+    32 SHORT) ``sf_out`` (int64; the noise level of a noise band, 0 for bands not coded) and
+    ``nf_out`` (int64; 1 for a noise band, whose ``q`` are 0), and updates ``models``; ``v2``:
+    the version-2 syntax (noise bands).  Returns ``OK`` or ``E_SHAPE``, ``E_NBANDS``,
+    ``E_SF_RANGE``, ``E_Q_RANGE``, ``E_EMPTY_BAND``, ``E_TRUNCATED`` (more than ``LOOKAHEAD``
+    bytes read past the end so far).  After an error the outputs, models and state are
+    unspecified (the packet is rejected).
     """
-    edges, regs, nbands, nblk, width, hoff, kind = _frame_layout(is_short)
-    if q_out.shape[0] < FRAME or sf_out.shape[0] < nbands or models.shape[0] < MODEL_SIZE:
+    edges, regs, nbands, nblk, width, hoff, kind, noff = _frame_layout(is_short)
+    if (q_out.shape[0] < FRAME or sf_out.shape[0] < nbands or nf_out.shape[0] < nbands
+            or models.shape[0] < MODEL_SIZE):
         return E_SHAPE
     end = st[DS_END]
     if end > buf.shape[0]:
@@ -460,6 +553,7 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out):
         q_out[i] = 0
     for b in range(nbands):
         sf_out[b] = 0
+        nf_out[b] = 0
     pbase = _prev_base(models, kind)
     node = 1
     for i in range(NB_BITS):
@@ -473,14 +567,40 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out):
     first = True
     pred = np.int64(0)
     prevd_nz = 0
+    nfirst = True
+    npred = np.int64(0)
     for b in range(nb):
         lo = edges[b]
         hi = edges[b + 1]
         r = regs[b]
-        if b < nb - 1:
-            pos, rng, code, nz = _dbit(buf, end, pos, rng, code, models, M_BAND + (kind * NREG + r) * 3 + prev_state)
+        if v2 or b < nb - 1:
+            pos, rng, code, nz = _dbit(buf, end, pos, rng, code, models, _band_ctx(kind, r, prev_state))
             if nz == 0:
-                prev_state = 0
+                noise = 0
+                if v2:
+                    noise = 1  # the last band is non-zero or noise
+                    if b < nb - 1:
+                        pos, rng, code, noise = _dbit(buf, end, pos, rng, code, models,
+                                                      M_NOISE + (kind * NREG + r) * 2 + (prev_state == 3))
+                if noise == 0:
+                    prev_state = 0
+                    continue
+                # a noise band's level (spec 5.1)
+                if nfirst:
+                    npred = _noise_pred(models, noff, b, pred, not first)
+                u = 0 if nfirst else 1
+                pos, rng, code, d, ok = _delta_dec(buf, end, pos, rng, code, models, M_NSZ + u, M_NSS + u,
+                                                   M_NSM + u * (SF_CAP - 1))
+                s = npred + d
+                if not ok or s < SF_MIN or s > SF_MAX:
+                    err = E_SF_RANGE
+                    break
+                npred = s
+                nfirst = False
+                models[noff + b] = s
+                sf_out[b] = s
+                nf_out[b] = 1
+                prev_state = 3
                 continue
         prev_state = 1
         # scale factor (spec 5)
@@ -491,31 +611,18 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out):
             sc = 0
         else:
             sc = 1 + prevd_nz
-        pos, rng, code, dnz = _dbit(buf, end, pos, rng, code, models, M_SFZ + sc)
-        d = np.int64(0)
-        if dnz:
-            pos, rng, code, neg = _dbit(buf, end, pos, rng, code, models, M_SFS + sc)
-            mc = M_SFM + (0 if first else SF_CAP - 1)
-            m = np.int64(1)
-            while m < SF_CAP:
-                pos, rng, code, gt = _dbit(buf, end, pos, rng, code, models, mc + m - 1)
-                if gt == 0:
-                    break
-                m += 1
-            if m == SF_CAP:
-                pos, rng, code, e = _eg_dec(buf, end, pos, rng, code, SF_ESC_K)
-                if e < 0:
-                    err = E_SF_RANGE
-                    break
-                m += e
-            d = -m if neg else m
+        pos, rng, code, d, ok = _delta_dec(buf, end, pos, rng, code, models, M_SFZ + sc, M_SFS + sc,
+                                           M_SFM + (0 if first else SF_CAP - 1))
+        if not ok:
+            err = E_SF_RANGE
+            break
         s = pred + d
         if s < SF_MIN or s > SF_MAX:
             err = E_SF_RANGE
             break
         if first:
             models[H_FIRST] = s
-        prevd_nz = dnz
+        prevd_nz = 1 if d != 0 else 0
         first = False
         pred = s
         models[hoff + b] = s

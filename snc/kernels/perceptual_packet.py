@@ -15,7 +15,14 @@ from . import errcodes as E
 from . import mdct
 from . import rangecoder as rc
 
+#: packet versions: 1 has no noise bands; 2 adds them (spec codec-perceptual.md 3, perceptual-entropy.md 4.3).
+#: The encoder writes 1 when a packet has no noise band, so such packets keep their version-1 bytes
 VERSION = 1
+VERSION_NOISE = 2
+#: noise bands' signs come from this linear congruential generator (Numerical Recipes' constants), one
+#: state per channel, set to the channel's index at the start of every packet (spec codec-perceptual.md 4.1)
+LCG_MUL = 1664525
+LCG_ADD = 1013904223
 #: 2^(r/4) in Q30 for r = 0..3, rounded to nearest (spec 4): the step of scale factor sf is
 #: MANT[sf & 3] * 2^((sf >> 2) - 30)
 MANT = np.array([1073741824, 1276901417, 1518500250, 1805811301], dtype=np.int64)
@@ -53,12 +60,20 @@ def _models(n):
 
 
 @njit(cache=True)
-def encode_packet(kinds, ms, sf, q, buf):
-    """Write a packet: ``kinds`` (F,), ``ms`` (F,) 0/1, ``sf`` (F, C, 50), ``q`` int32 (F, C, 1024).
+def encode_packet(kinds, ms, sf, nf, q, buf):
+    """Write a packet: ``kinds`` (F,), ``ms`` (F,) 0/1, ``sf`` (F, C, 50), ``nf`` (F, C, 50) 1 for a
+    noise band (its ``sf`` is the noise level, its ``q`` zero), ``q`` int32 (F, C, 1024).  Version 2
+    if any band is a noise band, else version 1.
 
     Returns the number of bytes, or ``-code`` on an error (a bug or an out-of-range value)."""
     F, C = q.shape[0], q.shape[1]
-    buf[0] = VERSION
+    v2 = False
+    for t in range(F):
+        for c in range(C):
+            for b in range(nf.shape[2]):
+                if nf[t, c, b] != 0 and (kinds[t] != mdct.SHORT or b < cc.NB_SHORT):
+                    v2 = True
+    buf[0] = VERSION_NOISE if v2 else VERSION
     st = np.zeros(rc.ES_LEN, dtype=np.int64)
     rc.enc_reset(st)
     # the coder writes from buf[1:]: give it that view
@@ -80,7 +95,7 @@ def encode_packet(kinds, ms, sf, q, buf):
             rc.enc_bit(out, st, pm, M_MS + prev_ms, ms[t])
             prev_ms = ms[t]
         for c in range(C):
-            err = cc.encode_frame(out, st, cms[c], k == mdct.SHORT, q[t, c], sf[t, c])
+            err = cc.encode_frame(out, st, cms[c], k == mdct.SHORT, q[t, c], sf[t, c], nf[t, c], v2)
             if err != cc.OK:
                 return -err
     n = rc.enc_flush(out, st)
@@ -90,10 +105,11 @@ def encode_packet(kinds, ms, sf, q, buf):
 
 
 @njit(cache=True)
-def dequantise(q, sf, short, out):
-    """``out[k] = round(q[k] * 2^(sf_b / 4) * 2^COEF_FRAC)`` per band, integer-only (spec 4).
+def dequantise(q, sf, nf, short, out, seed):
+    """``out[k] = round(q[k] * 2^(sf_b / 4) * 2^COEF_FRAC)`` per band, integer-only (spec 4); a noise
+    band (``nf[b] = 1``) takes ``q = +-1`` with signs from the generator of state ``seed`` (spec 4.1).
 
-    Returns False when a value would leave the inverse MDCT's range."""
+    Returns the generator's next state, or -1 when a value would leave the inverse MDCT's range."""
     if short:
         edges = cc.EDGES_SHORT
         nblk = 8
@@ -107,20 +123,25 @@ def dequantise(q, sf, short, out):
         s = sf[b]
         mant = MANT[s & 3]
         shift = (s >> 2) - 30 + mdct.COEF_FRAC
+        noise = nf[b] != 0
         for j in range(nblk):
             for k in range(j * width + edges[b], j * width + edges[b + 1]):
-                v = np.int64(q[k]) * mant  # |q| <= 2^24, mant < 2^31: exact
+                if noise:
+                    seed = (seed * LCG_MUL + LCG_ADD) & 0xFFFFFFFF
+                    v = -mant if seed >= 0x80000000 else mant
+                else:
+                    v = np.int64(q[k]) * mant  # |q| <= 2^24, mant < 2^31: exact
                 if v == 0:
                     out[k] = 0
                 elif shift >= 0:
                     if shift > 47 or abs(v) > (mdct.MAX_ABS_COEF >> shift):
-                        return False
+                        return -1
                     out[k] = v << shift
                 elif shift > -62:
                     out[k] = (v + (np.int64(1) << (-shift - 1))) >> (-shift)
                 else:
                     out[k] = 0
-    return True
+    return seed
 
 
 @njit(cache=True)
@@ -128,8 +149,9 @@ def decode_packet(data, frames, bits, out):
     """Decode a packet into ``out`` (int32, frames x C).  Returns an error code."""
     C = out.shape[1]
     n = data.shape[0]
-    if n < 1 or data[0] != VERSION:
+    if n < 1 or (data[0] != VERSION and data[0] != VERSION_NOISE):
         return E.METHOD
+    v2 = data[0] == VERSION_NOISE
     F = (frames + mdct.HOP - 1) // mdct.HOP + 1
     st = np.zeros(rc.DS_LEN, dtype=np.int64)
     rc.dec_init(data, st, 1, n)
@@ -141,6 +163,10 @@ def decode_packet(data, frames, bits, out):
     coefs = np.empty((C, F, mdct.HOP), dtype=np.int64)
     q = np.empty(mdct.HOP, dtype=np.int64)
     sf = np.empty(cc.NB_LONG, dtype=np.int64)
+    nf = np.empty(cc.NB_LONG, dtype=np.int64)
+    seeds = np.empty(C, dtype=np.int64)
+    for c in range(C):
+        seeds[c] = c
     prev_kind = 0
     prev_ms = 0
     for t in range(F):
@@ -154,10 +180,11 @@ def decode_packet(data, frames, bits, out):
             ms = rc.dec_bit(data, st, pm, M_MS + prev_ms)
             prev_ms = ms
         for c in range(C):
-            err = cc.decode_frame(data, st, cms[c], k == mdct.SHORT, q, sf)
+            err = cc.decode_frame(data, st, cms[c], k == mdct.SHORT, q, sf, nf, v2)
             if err != cc.OK:
                 return err
-            if not dequantise(q, sf, k == mdct.SHORT, coefs[c, t]):
+            seeds[c] = dequantise(q, sf, nf, k == mdct.SHORT, coefs[c, t], seeds[c])
+            if seeds[c] < 0:
                 return E_COEF_RANGE
         if ms:  # spec 5: L = M + S, R = M - S
             for i in range(mdct.HOP):
