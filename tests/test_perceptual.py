@@ -522,7 +522,8 @@ def test_golden_packets_cover_the_decoder():
     feats = set().union(*(c["features"] for c in golden_cases()))
     needed = {"long", "start", "short", "stop", "ms", "lr", "ms_short", "clamp", "empty", "escape",
               "partial_frame", "sf_negative", "shift_left", "all_mantissas", "handmade",
-              "channels1", "channels2", "channels6", "bits8", "bits16", "bits20", "bits24", "bits32"}
+              "channels1", "channels2", "channels6", "bits8", "bits16", "bits20", "bits24", "bits32",
+              "noise", "noise_short", "noise_ms"}
     assert needed <= feats, needed - feats
 
 
@@ -1026,3 +1027,24 @@ def test_bitrate_option_lands_at_or_below_the_target(song, kbps):
     assert 0.6 * kbps <= got <= kbps * 1.02
     with snc.open(buf) as f:
         assert all(f.verify()["streams"].values())
+
+
+def test_presets_choose_where_noise_bands_go(song, monkeypatch):
+    """Noise bands (spec 8 step 6, 9): never in stems; in the residual only with compact; in a mix coded alone
+    with every perceptual preset."""
+    seen = []
+    real = PerceptualCodec.encode
+
+    def spy(self, block, *args, **kwargs):
+        seen.append(self.noise_substitution)
+        return real(self, block, *args, **kwargs)
+
+    monkeypatch.setattr(PerceptualCodec, "encode", spy)
+    expected = {"transparent": None, "compact": perceptual.NOISE_SUBSTITUTION}
+    for preset, residual in expected.items():
+        seen.clear()
+        _encode(song.mix[:8192], {k: v[:8192] for k, v in song.stems.items()}, preset)
+        assert seen == [None] * len(song.stems) + [residual], preset
+        seen.clear()
+        _encode(song.mix[:8192], None, preset)  # the residual of a mix coded alone is empty (infinite budget)
+        assert seen == [perceptual.NOISE_SUBSTITUTION, residual], preset

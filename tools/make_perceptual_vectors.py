@@ -19,10 +19,11 @@ factors at the edges of the legal range and ``|q| = 2^24``, which the encoder
 never writes (spec/codec-perceptual.md section 4: ``e <= -62``, large ``e``,
 odd negative scale factors).
 
-Refuses to overwrite existing vectors unless ``--force``; ``--check`` verifies
-that the stored packets still decode to their hashes.
+Refuses to overwrite existing vectors unless ``--force``; ``--add`` writes only
+the cases not stored yet (the stored packets stay as they are); ``--check``
+verifies that the stored packets still decode to their hashes.
 
-Usage: python tools/make_perceptual_vectors.py [--check | --force]
+Usage: python tools/make_perceptual_vectors.py [--check | --add | --force]
 """
 
 from __future__ import annotations
@@ -126,6 +127,15 @@ def cases():
            dict(samplerate=44100, quality_db=0.0))
     yield ("handmade_extreme_sf", "hand-built 24-bit mono: sf -200 (e <= -62), -5 (odd negative), 150 (e = 15), "
            "|q| = 2^24; never written by the encoder", 24, np.zeros((1500, 1), np.int64), handmade_extreme_sf())
+    # version 2 (noise bands, spec codec-perceptual.md 4.1)
+    n = 12000
+    hiss = noise(n, 6000, 12) - np.roll(noise(n, 6000, 12), 1) // 2  # tilted up: loud high bands
+    yield ("stereo16_noise_bands", "16-bit stereo, a tone over hiss: noise bands from 8 kHz up in LONG frames, "
+           "M/S and L/R", 16, stack(triangle(n, 150, 6000) + hiss, triangle(n, 150, 6000) + hiss // 2 + noise(n, 900, 13)),
+           dict(samplerate=44100, quality_db=6.0))
+    yield ("handmade_noise_bands", "hand-built 16-bit stereo: noise bands in LONG and SHORT frames (the encoder "
+           "writes LONG only), as the last band, next to coded bands, levels -200 and 120, per-channel generators", 16,
+           np.zeros((3000, 2), np.int64), handmade_noise_bands())
 
 
 def handmade_extreme_sf() -> bytes:
@@ -149,9 +159,41 @@ def handmade_extreme_sf() -> bytes:
             k0 = edges[b]
             q[t, 0, k0 : k0 + len(vals)] = np.array(vals, np.int64) * (1 if t % 2 == 0 else -1)
     buf = np.zeros(pk.bound_bytes(F, 1), np.uint8)
-    n = pk.encode_packet(kinds, ms, sf, q, buf)
+    nf = np.zeros_like(sf)
+    n = pk.encode_packet(kinds, ms, sf, nf, q, buf)
     assert n > 0, n
-    return buf[:n].tobytes(), (kinds, ms, sf, q)
+    return buf[:n].tobytes(), (kinds, ms, sf, nf, q)
+
+
+def handmade_noise_bands() -> bytes:
+    F, nb = mdct.n_frames(3000), pk.NB_LONG
+    kinds = np.array([mdct.LONG, mdct.START, mdct.SHORT, mdct.STOP][:F], np.int64)
+    assert mdct.is_legal(kinds), kinds
+    ms = np.array([0, 1, 0, 1][:F], np.int64)
+    sf = np.full((F, 2, nb), pk.SF_UNUSED, np.int64)
+    nf = np.zeros((F, 2, nb), np.int64)
+    q = np.zeros((F, 2, 1024), np.int32)
+    for t in range(F):
+        short = kinds[t] == mdct.SHORT
+        e = cc.EDGES_SHORT if short else cc.EDGES_LONG
+        last = len(e) - 2
+        for c in range(2):
+            plan = {1: ("coded", 10), 2: ("noise", 12), 3: ("noise", 9), 5: ("coded", 4), 6: ("noise", -200),
+                    last - 1: ("noise", 120 - 8 * t), last: ("noise", 30 + c)}
+            for b, (what, level) in plan.items():
+                sf[t, c, b] = level + c
+                if what == "noise":
+                    nf[t, c, b] = 1
+                else:
+                    blocks = 8 if short else 1
+                    width = 128 if short else 1024
+                    for j in range(blocks):
+                        q[t, c, j * width + e[b]] = 3 - j - c
+                        q[t, c, j * width + e[b] + 1] = -1
+    buf = np.zeros(pk.bound_bytes(F, 2), np.uint8)
+    n = pk.encode_packet(kinds, ms, sf, nf, q, buf)
+    assert n > 0 and buf[0] == pk.VERSION_NOISE, n
+    return buf[:n].tobytes(), (kinds, ms, sf, nf, q)
 
 
 # ----------------------------------------------------------------------------- features
@@ -161,9 +203,9 @@ class _Capture:
     def __enter__(self):
         self.calls, self._orig = [], pk.encode_packet
 
-        def spy(kinds, ms, sf, q, buf):
-            self.calls.append((kinds.copy(), ms.copy(), sf.copy(), q.copy()))
-            return self._orig(kinds, ms, sf, q, buf)
+        def spy(kinds, ms, sf, nf, q, buf):
+            self.calls.append((kinds.copy(), ms.copy(), sf.copy(), nf.copy(), q.copy()))
+            return self._orig(kinds, ms, sf, nf, q, buf)
 
         pk.encode_packet = spy
         return self
@@ -179,8 +221,15 @@ def features(codec: PerceptualCodec, data: bytes, frames: int, coded) -> list[st
         return sorted(feats | {"empty"})
     if frames % 1024:
         feats.add("partial_frame")
-    kinds, ms, sf, q = coded
+    kinds, ms, sf, nf, q = coded
     feats |= {KIND_NAMES[int(k)] for k in np.unique(kinds)}
+    noisy = nf.any(axis=(1, 2)) if nf.size else np.zeros(len(kinds), bool)
+    if noisy.any():
+        feats.add("noise")
+        if noisy[kinds == mdct.SHORT].any():
+            feats.add("noise_short")
+        if codec.channels == 2 and (noisy & (ms == 1)).any():
+            feats.add("noise_ms")
     if codec.channels == 2:
         feats |= {"ms"} if ms.any() else set()
         feats |= {"lr"} if not ms.all() else set()
@@ -233,13 +282,17 @@ def check() -> int:
     return 1 if bad else 0
 
 
-def write(force: bool) -> int:
-    if (OUT / INDEX).exists() and not force:
-        print(f"{OUT / INDEX} exists; use --force to rewrite or --check to verify", file=sys.stderr)
+def write(force: bool, add: bool = False) -> int:
+    if (OUT / INDEX).exists() and not (force or add):
+        print(f"{OUT / INDEX} exists; use --force to rewrite, --add to add new cases or --check to verify",
+              file=sys.stderr)
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
-    packets = []
+    packets = json.loads((OUT / INDEX).read_text())["packets"] if add else []
+    stored = {p["name"] for p in packets}
     for name, desc, bits, x, how in cases():
+        if name in stored:
+            continue
         codec = PerceptualCodec(format="int", bits=bits, channels=x.shape[1])
         lo, hi = full_scale(bits)
         assert x.min(initial=0) >= lo and x.max(initial=0) <= hi, name
@@ -289,9 +342,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--check", action="store_true", help="verify the stored vectors")
+    g.add_argument("--add", action="store_true", help="write only the cases not stored yet")
     g.add_argument("--force", action="store_true", help="overwrite existing vectors")
     args = ap.parse_args()
-    return check() if args.check else write(args.force)
+    return check() if args.check else write(args.force, args.add)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,10 @@ NOISE_SUBSTITUTION = (8000.0, 10.0)
 #: otherwise become noise spread over 2048 samples.  Measured on 15 s of three corpus mixes: 90 % of
 #: frames are below 2.2 - 3.6 (white noise ~1.5); a synthetic drum hit 5 - 10
 NOISE_FLATNESS = 3.0
+#: ... and only in bands that sound like noise: over three frames (the frame and its neighbours) the
+#: largest power of one bin at most this many times the band's mean.  Gaussian noise in a 32-bin band
+#: stays below 5.8 in 99 % of frames; a steady partial stands far above it
+NOISE_PEAKINESS = 6.0
 #: refinement passes that move a band's step until its measured noise meets the budget
 REFINE_PASSES = 3
 #: a band's noise may exceed its budget by half a scale-factor step (0.75 dB): the quantiser takes
@@ -264,6 +268,12 @@ class PerceptualCodec(Codec):
         # only bands the budget would code: one below it is dropped as before (its noise is inaudible, and
         # the residual of a mix coded alone, whose budget is infinite, must stay empty)
         chosen = high & (energy > band_budget) & (energy < band_budget * 10.0 ** (max_snr_db / 10.0))
+        power = coefs * coefs
+        smooth = power.copy()
+        smooth[1:] += power[:-1]
+        smooth[:-1] += power[1:]
+        peak = _np.maximum.reduceat(smooth, EDGES_LONG[:-1], axis=-1)
+        chosen &= peak <= NOISE_PEAKINESS * band_power(smooth, EDGES_LONG)
         return level, chosen
 
     def _choose_stereo(self, spectra, noise) -> _np.ndarray:
