@@ -1048,3 +1048,14 @@ def test_presets_choose_where_noise_bands_go(song, monkeypatch):
         seen.clear()
         _encode(song.mix[:8192], None, preset)  # the residual of a mix coded alone is empty (infinite budget)
         assert seen == [perceptual.NOISE_SUBSTITUTION, residual], preset
+
+
+def test_finer_bitrate_offsets_narrow_noise_substitution():
+    from snc.encoder import PERCEPTUAL_TUNING
+
+    t = PERCEPTUAL_TUNING["compact"]
+    assert t.shifted(3.0).noise_residual == t.noise_residual  # coarser: unchanged
+    hz, snr = t.noise_residual
+    assert t.shifted(-4.0).noise_residual == (hz, snr - 4.0)
+    assert t.shifted(-snr).noise_residual is None and t.shifted(-snr - 5).noise_alone is None
+    assert PERCEPTUAL_TUNING["transparent"].shifted(-2.0).noise_residual is None
