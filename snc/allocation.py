@@ -76,14 +76,17 @@ def stem_noise_bound(threshold: np.ndarray, headroom_db: float, n_stems: int) ->
 
 def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: float = 6.0,
              quality_db: float = 0.0, stem_snr_db=MIN_STEM_SNR_DB,
-             residual_mask: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+             residual_mask: np.ndarray | None = None, drop_db: float = 0.0) -> tuple[list[np.ndarray], np.ndarray]:
     """Noise budgets for every stem and for the residual.
 
     ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
     power per bin (F, C, 1024) on the same frames (:func:`snc.psycho.power_spectrum`);
     ``stem_snr_db``: the broadband SNR every stem keeps, or one per stem (the lead stem of a
     file keeps more: muting it must leave little of its noise, module docstring);
-    ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``.
+    ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``;
+    ``drop_db``: the stems' codec leaves a band uncoded unless its energy is that far above its budget
+    (:attr:`snc.codecs.perceptual.PerceptualCodec.drop_db`), so such a band's noise counts as its energy
+    when the stem's SNR is met.
     Returns ``(stem_noise, residual_noise)``, noise powers per bin like ``mask``.
     """
     edges = band_edges(mask.shape[-1])
@@ -104,24 +107,30 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
     for s, snr_db in zip(stem_power, snrs):
         e = band_power(s, edges)
         n = np.minimum(e, bound)  # quieter than the bound: dropped there (its noise is its own energy)
-        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, float(snr_db)), 1e-12), edges))
+        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, float(snr_db), drop_db), 1e-12), edges))
     return out, res_noise
 
 
-def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, snr_db: float,
+def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, snr_db: float, drop_db: float = 0.0,
               iterations: int = 40) -> np.ndarray:
     """Cap a stem's band noises at one level ``lam`` until the whole segment's SNR reaches
     ``snr_db`` (a soloed stem must not sound noisy even where the mix masked it).
     Capping the largest noises first is reverse water-filling (Cover & Thomas 13.3.3): the
-    fewest bits for a given total noise.  Broadband, like the target (an SNR per band would cost far more)."""
+    fewest bits for a given total noise.  Broadband, like the target (an SNR per band would cost far more).
+    A band the codec will leave uncoded (energy at most ``drop_db`` above its noise) counts with its energy."""
     total = float((energy * widths).sum())
     limit = total * 10.0 ** (-(snr_db + 0.5) / 10.0)
-    if float((noise * widths).sum()) <= limit or total == 0.0:
+    drop = 10.0 ** (drop_db / 10.0)
+
+    def total_noise(n):
+        return float((np.where(energy <= n * drop, energy, n) * widths).sum())
+
+    if total_noise(noise) <= limit or total == 0.0:
         return noise
     lo, hi = 0.0, float(noise.max())
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        if float((np.minimum(noise, mid) * widths).sum()) > limit:
+        if total_noise(np.minimum(noise, mid)) > limit:
             hi = mid
         else:
             lo = mid

@@ -10,6 +10,7 @@ exactly what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import hashlib
 import io
@@ -264,6 +265,74 @@ def test_quantiser_takes_the_coarsest_step_within_tolerance():
     assert (got[active] <= budget[active] * pc.NOISE_TOLERANCE * (1 + 1e-9)).all()
     assert (coarser[free] > budget[free] * pc.NOISE_TOLERANCE).mean() > 0.95  # noise is almost monotonic in the step
     assert not q[np.repeat(~active, widths, axis=-1)].any()  # a band below its budget is not coded
+
+
+
+def test_quantiser_drops_bands_within_drop_db_of_their_budget():
+    """With ``drop_db`` a band is coded only if its energy is more than that far above its budget; the
+    bands it codes are quantised exactly as without it."""
+    from snc.codecs import perceptual as pc
+
+    rng = np.random.default_rng(47)
+    edges = band_edges(1024)
+    widths = np.diff(edges)
+    coefs = rng.laplace(size=(6, 1024)) * 10.0 ** rng.uniform(0, 4, (6, 1))
+    energy = allocation.band_power(coefs * coefs, edges)
+    budget = energy * 10.0 ** rng.uniform(-0.6, 0.1, (6, len(widths)))  # 0..6 dB below the energy
+    sf0, q0, _ = pc._quantise(coefs, budget, edges)
+    sf3, q3, _ = pc._quantise(coefs, budget, edges, drop_db=3.0)
+    coded0, coded3 = sf0 != pc.INACTIVE, sf3 != pc.INACTIVE
+    assert np.array_equal(coded3, energy > budget * 10.0 ** 0.3)
+    assert (coded0 & ~coded3).sum() > 20 and not (coded3 & ~coded0).any()
+    np.testing.assert_array_equal(sf3[coded3], sf0[coded3])
+    keep = np.repeat(coded3, widths, axis=-1)
+    np.testing.assert_array_equal(q3[keep], q0[keep])
+    assert not q3[~keep].any()
+
+
+def test_meet_snr_counts_dropped_bands_with_their_energy():
+    """A stem's SNR floor holds with the bands its codec drops (energy <= drop_db above the noise)
+    counted at their energy, and the water-filling is not stricter than it needs to be."""
+    rng = np.random.default_rng(48)
+    widths = np.diff(band_edges(1024)).astype(float)
+    energy = 10.0 ** rng.uniform(2, 6, (4, len(widths)))
+    noise = energy * 10.0 ** rng.uniform(-2.5, 0.0, energy.shape)  # many bands just under their energy
+    for drop_db in (0.0, 3.0):
+        capped = allocation._meet_snr(noise, energy, widths, 20.0, drop_db)
+        effective = np.where(energy <= capped * 10.0 ** (drop_db / 10.0), energy, capped)
+        snr = 10 * np.log10((energy * widths).sum() / (effective * widths).sum())
+        assert 20.5 - 1e-6 <= snr <= 20.5 + 0.2
+    plain = allocation._meet_snr(noise, energy, widths, 20.0, 0.0)
+    assert (allocation._meet_snr(noise, energy, widths, 20.0, 3.0) <= plain).all()
+
+
+def test_stems_drop_bands_near_their_budget_and_keep_their_snr(song, monkeypatch):
+    """The perceptual presets give the stems' codec ``stem_drop_db`` (fewer bytes); the residual and a
+    mix coded alone keep 0; every decoded stem still meets the preset's SNR floor."""
+    import snc.encoder as enc
+
+    made = []
+    original = enc._perceptual_codec
+
+    def spy(fmt):
+        made.append(original(fmt))
+        return made[-1]
+
+    monkeypatch.setattr(enc, "_perceptual_codec", spy)
+    tuning = enc.PERCEPTUAL_TUNING["transparent"]
+    assert tuning.stem_drop_db > 0
+    report, buf = _encode(song.mix, song.stems, "transparent")
+    assert [c.drop_db for c in made] == [tuning.stem_drop_db, 0.0]  # the stems' codec, the residual's
+    made.clear()
+    _encode(song.mix, None, "transparent")
+    assert [c.drop_db for c in made] == [0.0, 0.0]
+    monkeypatch.setitem(enc.PERCEPTUAL_TUNING, "transparent", dataclasses.replace(tuning, stem_drop_db=0.0))
+    assert _encode(song.mix, song.stems, "transparent")[0].file_bytes > report.file_bytes
+    with snc.open(buf) as f:
+        for name, stem in song.stems.items():
+            got = f.read(stem=name, dtype="native").astype(float)
+            snr = 10 * np.log10((stem.astype(float) ** 2).sum() / ((got - stem) ** 2).sum())
+            assert snr >= tuning.stem_snr_db - 0.5, (name, snr)
 
 
 # ----------------------------------------------------------------------------- transients
