@@ -218,11 +218,10 @@ def test_quantise_magnitude_thresholds():
         np.testing.assert_array_equal(pc.quantise_magnitude(a, (z, r)), [0, 0, 1, 1, 1, 2, 6, 7])
 
 
-def test_stems_get_the_wider_dead_zone(song, monkeypatch):
-    """Stems are quantised with STEM_ROUNDING (their noise cancels in the mix), the residual and a mix coded
-    alone with ROUNDING: the stem packets change with it, the residual's rounding does not."""
+@pytest.fixture
+def codecs_made(monkeypatch):
+    """The perceptual codecs :func:`snc.encode` makes, in order (the stems' and the residual's)."""
     import snc.encoder as enc
-    from snc.codecs import perceptual as pc
 
     made = []
     original = enc._perceptual_codec
@@ -232,6 +231,15 @@ def test_stems_get_the_wider_dead_zone(song, monkeypatch):
         return made[-1]
 
     monkeypatch.setattr(enc, "_perceptual_codec", spy)
+    return made
+
+
+def test_stems_get_the_wider_dead_zone(song, codecs_made):
+    """Stems are quantised with STEM_ROUNDING (their noise cancels in the mix), the residual and a mix coded
+    alone with ROUNDING: the stem packets change with it, the residual's rounding does not."""
+    from snc.codecs import perceptual as pc
+
+    made = codecs_made
     _encode(song.mix, song.stems, "transparent")
     assert [c.rounding for c in made] == [pc.STEM_ROUNDING, pc.ROUNDING]  # stems' codec, the residual's
     made.clear()
@@ -306,19 +314,12 @@ def test_meet_snr_counts_dropped_bands_with_their_energy():
     assert (allocation._meet_snr(noise, energy, widths, 20.0, 3.0) <= plain).all()
 
 
-def test_stems_drop_bands_near_their_budget_and_keep_their_snr(song, monkeypatch):
+def test_stems_drop_bands_near_their_budget_and_keep_their_snr(song, codecs_made, monkeypatch):
     """The perceptual presets give the stems' codec ``stem_drop_db`` (fewer bytes); the residual and a
     mix coded alone keep 0; every decoded stem still meets the preset's SNR floor."""
     import snc.encoder as enc
 
-    made = []
-    original = enc._perceptual_codec
-
-    def spy(fmt):
-        made.append(original(fmt))
-        return made[-1]
-
-    monkeypatch.setattr(enc, "_perceptual_codec", spy)
+    made = codecs_made
     tuning = enc.PERCEPTUAL_TUNING["transparent"]
     assert tuning.stem_drop_db > 0
     report, buf = _encode(song.mix, song.stems, "transparent")
