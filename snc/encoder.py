@@ -71,10 +71,10 @@ class PerceptualTuning:
     #: +-1 values at ~12 bits each (flag, scale factor, a zero flag per bin); uncoded, its energy goes to the
     #: residual, which codes it only where the *mix* needs it.  3 dB is the stem budget's own margin (the
     #: stems get half the remix mask, :data:`snc.allocation.STEM_SHARE`), so a dropped band stays under the
-    #: mask of a remix within the headroom.  Measured on 15 s excerpts, true stems: transparent midi -16 %,
-    #: fof -7 %, lmms -10 %, mod -10 % bytes at mix ViSQOL +0.017 / +0.000 / +0.001 / -0.004; compact -36 %,
-    #: lmms -24 %, mod -25 % at ViSQOL +0.10 / -0.00 / -0.00; lossless midi -5.9 %, fof -2.3 %.  Not for
-    #: streams heard as they are: the plain codec at 128 kbit/s with 2 dB lost 0.21 ViSQOL (lmms)
+    #: mask of a remix within the headroom.  Measured on the full corpus items, true stems (bench/perceptual.py),
+    #: 3 dB against 0: transparent 0.281-0.402 -> 0.255-0.338 x FLAC, compact 0.149-0.208 -> 0.111-0.135,
+    #: lossless 1.081-1.191 -> 1.056-1.124; mix ViSQOL per item at most 0.003 lower, up to +0.105 (midi compact).
+    #: Not for streams heard as they are: the plain codec at 128 kbit/s with 2 dB lost 0.21 ViSQOL (lmms)
     stem_drop_db: float = 3.0
 
     def shifted(self, offset_db: float) -> "PerceptualTuning":

@@ -275,7 +275,6 @@ def test_quantiser_takes_the_coarsest_step_within_tolerance():
     assert not q[np.repeat(~active, widths, axis=-1)].any()  # a band below its budget is not coded
 
 
-
 def test_quantiser_drops_bands_within_drop_db_of_their_budget():
     """With ``drop_db`` a band is coded only if its energy is more than that far above its budget; the
     bands it codes are quantised exactly as without it."""

@@ -105,9 +105,9 @@ def _quantise(coefs: _np.ndarray, noise: _np.ndarray, edges: _np.ndarray, roundi
     noise budgets ``noise`` (..., nbands), refined until the measured noise meets the budget.
 
     Returns ``(sf (..., nbands) int64, q (..., n) int64, sf_floor (..., nbands))``; a band whose
-    energy is below its budget (``drop_db`` above it: :attr:`PerceptualCodec.drop_db`) is left at zero
-    (its sf is then :data:`INACTIVE`); ``sf_floor`` is
-    the smallest scale factor that keeps every ``|q|`` inside the entropy coder's range."""
+    energy is not more than ``drop_db`` above its budget (:attr:`PerceptualCodec.drop_db`) is left at
+    zero (its sf is then :data:`INACTIVE`); ``sf_floor`` is the smallest scale factor that keeps every
+    ``|q|`` inside the entropy coder's range."""
     _, pk = _kernels()
     widths = _np.diff(edges)
     energy = band_power(coefs * coefs, edges)
