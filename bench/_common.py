@@ -6,12 +6,18 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+#: the benches measure the snc of this checkout: a non-editable ``pip install .`` (as .ci/run does) would
+#: otherwise shadow the code under test, since a script's own folder, not the repo, starts sys.path
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(1, str(REPO))
 
 CORPUS = Path(os.environ.get("SNC_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
