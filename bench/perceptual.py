@@ -312,8 +312,11 @@ def transparent_offset(offset: float):
 
 def offset_meaning() -> str:
     if hasattr(snc_encoder, "PERCEPTUAL_TUNING"):
-        return ("offset = dB coarser than the preset's tuning (PerceptualTuning.shifted: quality_db + offset, "
-                "speech and stem SNR floors - offset)")
+        floor = getattr(snc_encoder, "BITRATE_SPEECH_SNR_DB", None)
+        start = f"the preset's tuning with the speech floor at most {floor:g} dB (PerceptualTuning.at_bitrate)" \
+            if floor is not None else "the preset's tuning"
+        return (f"offset = dB coarser than {start}; PerceptualTuning.shifted: quality_db + offset, "
+                "speech and stem SNR floors - offset")
     return "offset = quality_db re the mix's mask"
 
 

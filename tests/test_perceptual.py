@@ -1119,6 +1119,34 @@ def test_presets_choose_where_noise_bands_go(song, monkeypatch):
         assert seen == [perceptual.NOISE_SUBSTITUTION, residual], preset
 
 
+def test_bitrate_mode_lowers_only_the_speech_floor(song, monkeypatch):
+    """``bitrate=`` shifts the preset's tuning with the speech floor capped at BITRATE_SPEECH_SNR_DB; without it
+    every encode uses the preset's own tuning (offset 0 is not the same as no --bitrate)."""
+    from snc import encoder
+
+    used = []
+    real = encoder._noise_budgets
+
+    def spy(*args, tuning, **kwargs):
+        used.append(tuning)
+        return real(*args, tuning=tuning, **kwargs)
+
+    monkeypatch.setattr(encoder, "_noise_budgets", spy)
+    t = encoder.PERCEPTUAL_TUNING["transparent"]
+    assert t.speech_snr_db > encoder.BITRATE_SPEECH_SNR_DB  # else this test proves nothing
+    _encode(song.mix[:8192], None, "transparent")
+    assert set(used) == {t}
+    used.clear()
+    _encode(song.mix[:8192], None, "transparent", bitrate=128)
+    base = t.at_bitrate()
+    assert base == dataclasses.replace(t, speech_snr_db=encoder.BITRATE_SPEECH_SNR_DB)
+    # every encode of the search is the capped tuning shifted by its offset: quality_db tells the offset (the
+    # bisection's offsets are dyadic, so the float arithmetic is exact)
+    assert used and all(u == base.shifted(u.quality_db - base.quality_db) for u in used)
+    compact = encoder.PERCEPTUAL_TUNING["compact"]  # already below the cap: unchanged
+    assert compact.at_bitrate() == compact
+
+
 def test_finer_bitrate_offsets_narrow_noise_substitution():
     from snc.encoder import PERCEPTUAL_TUNING
 
