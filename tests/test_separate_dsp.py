@@ -236,3 +236,58 @@ def test_cli_separates_by_default_and_info_shows_provenance(tmp_path, capsys):
     assert info_cli.main([str(out)]) == 0
     text = capsys.readouterr().out
     assert f"separated by dsp (snc {snc.__version__} dsp 1)" in text
+
+
+def test_separated_last_stem_is_coded_as_the_rest_of_the_mix(monkeypatch):
+    """transparent + a separator: ``other`` is coded from the mix minus the other *decoded* stems, and the
+    residual, holding only the rest's coding noise, gets an infinite budget (spec codec-perceptual.md 9)."""
+    from snc.codecs.perceptual import PerceptualCodec
+
+    seen = []
+    real = PerceptualCodec.encode
+
+    def spy(self, block, noise=None, *args, **kwargs):
+        seen.append((np.array(block), None if noise is None else np.array(noise)))
+        return real(self, block, noise, *args, **kwargs)
+
+    monkeypatch.setattr(PerceptualCodec, "encode", spy)
+    mix, _ = synthetic_song(2.0)
+    mix = np.round(mix * 2 ** 14).astype(np.int16)
+    buf = io.BytesIO()
+    report = snc.encode(mix, buf, samplerate=RATE, bits=16, preset="transparent", separator="dsp",
+                        segment_frames=1 << 17)
+    assert len(seen) == 5  # one segment: four stems and the residual
+    buf.seek(0)
+    with snc.open(buf) as f:
+        named = {k: f.read(stem=k, dtype="native").astype(np.int64) for k in ("vocals", "drums", "bass")}
+        decoded_mix = f.read(dtype="native").astype(np.int64)
+    rest = mix.astype(np.int64) - sum(named.values())
+    assert np.array_equal(seen[3][0], rest)
+    assert np.isinf(seen[4][1]).all()
+    sizes = {s["name"]: s["bytes"] for s in report.streams}
+    assert sizes["residual"] < 0.01 * report.file_bytes < sizes["other"]
+    err = decoded_mix - mix
+    assert 10 * np.log10((mix.astype(np.float64) ** 2).sum() / (err ** 2).sum()) > 15
+
+
+def test_rest_of_mix_clips_and_says_so():
+    from snc.audio_io import AudioFormat
+    from snc.encoder import _rest_of_mix
+
+    fmt = AudioFormat(sample_rate=RATE, channels=1, sample_format="int", bits=16)
+    mix = np.array([[30000], [-30000], [5]], dtype=np.int16)
+    decoded = [np.array([[-5000], [5000], [2]], dtype=np.int16)]
+    block, clipped = _rest_of_mix(mix, decoded, fmt, np.int64)
+    assert clipped and block.dtype == np.int16 and block[:, 0].tolist() == [32767, -32768, 3]
+    block, clipped = _rest_of_mix(mix, [np.zeros_like(mix)], fmt, np.int64)
+    assert not clipped and np.array_equal(block, mix)
+
+
+def test_separated_tuning_only_where_a_preset_sets_it():
+    from snc.encoder import PERCEPTUAL_TUNING
+
+    t = PERCEPTUAL_TUNING["transparent"].for_separated()
+    assert (t.speech_snr_db, t.stem_snr_db, t.lead_snr_db) == (22.0, 12.0, 12.0)
+    assert t.noise_alone == PERCEPTUAL_TUNING["transparent"].separated_noise
+    for preset in ("compact", "lossless"):  # not measured there: the stems-and-residual path as before
+        assert PERCEPTUAL_TUNING[preset].for_separated() == PERCEPTUAL_TUNING[preset]
