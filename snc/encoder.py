@@ -80,10 +80,11 @@ class PerceptualTuning:
     #: rest of the mix, so it is coded as that: in closed loop, the mix minus the other decoded stems, at the
     #: mix's own budget (spec codec-perceptual.md 9, "the rest stem"), and the residual is left with nothing
     #: to code.  Stems and residual code every stem's noise twice (in the stem, then again in the residual,
-    #: as noise, which costs more than the mix it refines: on mod_pingus_6 the dsp residual alone was 1.1x
-    #: the whole plain mix); the rest codes the mix once, with its tonal structure.  Its speech floor (dB),
-    #: higher than ``speech_snr_db``: the rest's noise meets its budget in every band, where the residual's
-    #: was often below it (fof_sectoid_feelings, dsp stems: 19 dB gave STOI 0.9942 on a 15 s excerpt, 22 dB
+    #: as noise, which costs more than the mix it refines: on 15 s of mod_pingus_6 the dsp residual alone
+    #: took 1.05x the bytes of the whole plain mix); the rest codes the mix once, with its tonal structure.
+    #: The price: the rest soloed holds the other stems' noise (spec 9).  Its speech floor (dB), higher than
+    #: ``speech_snr_db``: the rest's noise meets its budget in every band, where the residual's was often
+    #: below it (fof_sectoid_feelings, dsp stems: 19 dB gave STOI 0.9942 on a 15 s excerpt, 22 dB
     #: 0.9968 on the full 45 s)
     separated_speech_snr_db: float | None = None
     #: ... the SNR floor of every separated stem, lead included (dB).  A separated stem is an estimate: its
