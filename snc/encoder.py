@@ -76,7 +76,7 @@ class PerceptualTuning:
     #: lossless 1.081-1.191 -> 1.056-1.124; mix ViSQOL per item at most 0.003 lower, up to +0.105 (midi compact).
     #: Not for streams heard as they are: the plain codec at 128 kbit/s with 2 dB lost 0.21 ViSQOL (lmms)
     stem_drop_db: float = 3.0
-    #: separated stems (``separator=``; None: as studio stems).  A separator's ``other`` is by definition the
+    #: separated stems (``separator=``; None: coded like studio stems).  A separator's ``other`` is by definition the
     #: rest of the mix, so it is coded as that: in closed loop, the mix minus the other decoded stems, at the
     #: mix's own budget (spec codec-perceptual.md 9, "the rest stem"), and the residual is left with nothing
     #: to code.  Stems and residual code every stem's noise twice (in the stem, then again in the residual,
@@ -129,12 +129,13 @@ class PerceptualTuning:
                        lead_snr_db=max(self.lead_snr_db - offset_db, 0.0))
 
 
-#: ``--bitrate`` asks for the best sound at a rate, not for transparency: there the transparent preset's speech floor
-#: (19 dB, set for mix STOI >= 0.996) takes the bits that the rest of the spectrum needs more.  Measured on the plain
-#: codec, 20 s excerpts of the five corpus mixes, ViSQOL at 128 kbit/s with the floor at 19 -> 15 -> 12 dB:
-#: lmms_skiessi_onion 4.350 -> 4.571 -> 4.609 (Opus 4.565), mod_pingus_6 4.532 -> 4.572 -> 4.579 (Opus 4.650),
-#: STOI 0.9934 -> 0.9890 -> 0.9844 on lmms (Opus 0.9861).  Of 19, 15, 12 and 9 dB, 15 is the highest floor that keeps every item within
-#: 0.1 ViSQOL of Opus at 128 and 192 kbit/s; STOI stays near Opus's (mean 0.9894 against 0.9907 at 128)
+#: ``--bitrate`` asks for the best sound at a rate, not for transparency: there the transparent preset's speech
+#: floor (19 dB, set for mix STOI >= 0.996) takes the bits that the rest of the spectrum needs more.  Measured on
+#: the plain codec, 20 s excerpts of the five corpus mixes, ViSQOL at 128 kbit/s with the floor at 19 -> 15 -> 12
+#: dB: lmms_skiessi_onion 4.350 -> 4.571 -> 4.609 (Opus 4.565), mod_pingus_6 4.532 -> 4.572 -> 4.579 (Opus
+#: 4.650), STOI 0.9934 -> 0.9890 -> 0.9844 on lmms (Opus 0.9861).  Of 19, 15, 12 and 9 dB, 15 is the highest
+#: floor that keeps every item within 0.1 ViSQOL of Opus at 128 and 192 kbit/s; STOI stays near Opus's (mean
+#: 0.9894 against 0.9907 at 128)
 BITRATE_SPEECH_SNR_DB = 15.0
 
 PERCEPTUAL_TUNING = {
