@@ -492,6 +492,38 @@ def test_noise_substitution_rules():
     assert np.array_equal(codec.decode(data, len(x)), make_codec(channels=2).decode(bytes(data), len(x)))
 
 
+def test_noise_fill_turns_bands_below_their_budget_into_noise_bands():
+    """noise_fill: a steady high band whose energy is under its budget becomes a noise band (its level kept)
+    instead of a hole; without it the band is dropped (all zero).  The decoded high band keeps its power."""
+    x = np.random.default_rng(12).normal(0, 2000, (16384, 1))
+    b, a = signal.butter(8, 9000, btype="high", fs=44100)
+    x = np.round(signal.lfilter(b, a, x, axis=0)).astype(np.int32)
+    codec = make_codec()
+    F = mdct.n_frames(len(x))
+    _, spectra = codec.analyse(x)
+    loud = np.full((F, 1, 1024), 4.0) * (spectra ** 2).mean()  # every band under its budget
+    dropped = codec.decode(codec.encode(x, noise=loud), len(x))
+    codec.noise_fill = True
+    filled = codec.decode(codec.encode(x, noise=loud), len(x))
+    core = slice(4096, -4096)
+    assert np.abs(dropped[core]).max() == 0
+    ratio = (filled[core].astype(np.float64) ** 2).mean() / (x[core].astype(np.float64) ** 2).mean()
+    assert 0.5 < ratio < 2.0
+
+
+def test_coarser_offsets_widen_noise_bands_of_streams_heard_alone():
+    from snc.encoder import NOISE_LOWEST_HZ, NOISE_WIDEN_DB, PERCEPTUAL_TUNING
+
+    t = PERCEPTUAL_TUNING["compact"]
+    hz, snr = t.noise_alone
+    wide = t.shifted(NOISE_WIDEN_DB)
+    assert wide.noise_alone == (hz / 2, snr + NOISE_WIDEN_DB) and wide.noise_fill
+    assert t.shifted(40.0).noise_alone[0] == NOISE_LOWEST_HZ
+    assert wide.noise_residual == t.noise_residual  # the residual is not heard alone: unchanged
+    assert not t.shifted(0.0).noise_fill and not t.shifted(-2.0).noise_fill
+    assert t.shifted(-2.0).noise_alone == (hz, snr - 2.0)
+
+
 # ----------------------------------------------------------------------------- layouts, rates, lengths, depths
 @pytest.mark.parametrize("samplerate", RATES)
 @pytest.mark.parametrize("channels", [1, 2, 6])

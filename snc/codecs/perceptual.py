@@ -171,6 +171,10 @@ class PerceptualCodec(Codec):
         self.rounding = ROUNDING
         #: ``(lowest Hz, highest SNR dB)`` of noise substitution (:data:`NOISE_SUBSTITUTION`); None: off
         self.noise_substitution = NOISE_SUBSTITUTION
+        #: noise substitution also of high bands the budget drops whole (energy below it), not only of coded
+        #: ones: at coarse settings whole high bands fall under the budget, and a spectral hole is what
+        #: ViSQOL punishes most (see :attr:`snc.encoder.PerceptualTuning.noise_fill`)
+        self.noise_fill = False
         #: a band whose energy is less than this many dB above its budget is not coded (all zero; its
         #: noise is then its energy, up to ``drop_db`` over the budget).  Such a band would keep one or
         #: two +-1 values for a flag, a scale factor and a zero flag per bin: ~12 bits per value on the
@@ -274,8 +278,9 @@ class PerceptualCodec(Codec):
         lowest_hz, max_snr_db = self.noise_substitution
         high = EDGES_LONG[:-1] * (0.5 * self.samplerate / 1024.0) >= lowest_hz
         # only bands the budget would code: one below it is dropped as before (its noise is inaudible, and
-        # the residual of a mix coded alone, whose budget is infinite, must stay empty)
-        chosen = high & (energy > band_budget) & (energy < band_budget * 10.0 ** (max_snr_db / 10.0))
+        # the residual of a mix coded alone, whose budget is infinite, must stay empty) -- unless noise_fill
+        lowest_energy = 0.0 if self.noise_fill else band_budget
+        chosen = high & (energy > lowest_energy) & (energy < band_budget * 10.0 ** (max_snr_db / 10.0))
         power = coefs * coefs
         smooth = power.copy()
         smooth[1:] += power[:-1]
