@@ -534,6 +534,15 @@ def _perceptual_codec(fmt: AudioFormat):
     return codec
 
 
+def _heard_alone_codec(fmt: AudioFormat, tuning: PerceptualTuning):
+    """The codec of a stream the listener hears as it is (a mix coded alone, the rest stem): noise bands
+    by ``tuning.noise_alone`` and ``tuning.noise_fill``."""
+    codec = _perceptual_codec(fmt)
+    codec.noise_substitution = tuning.noise_alone
+    codec.noise_fill = tuning.noise_fill
+    return codec
+
+
 def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: PerceptualTuning, headroom_db: float,
                    user_stems: bool, stem_snr_db: list[float]):
     """Allowed coding noise per bin for every stem (or the mix stream) and for the residual;
@@ -606,17 +615,17 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     _check_exact_representable(fmt, user_stems)
     names = list(stem_srcs) if user_stems else ["mix"]
     res_fmt = _residual_format(fmt, len(names))
-    stem_codec = _perceptual_codec(fmt) if perceptual else _codec_for(fmt, codec_id)
-    if perceptual:
-        stem_codec.noise_substitution = tuning.noise_alone
-        stem_codec.noise_fill = tuning.noise_fill
-    if perceptual and user_stems:  # the residual cancels the stems' noise in the mix: a wider dead zone
+    if not perceptual:
+        stem_codec = _codec_for(fmt, codec_id)
+    elif not user_stems:
+        stem_codec = _heard_alone_codec(fmt, tuning)
+    else:  # the residual cancels the stems' noise in the mix: a wider dead zone
         from .codecs.perceptual import STEM_ROUNDING
 
+        stem_codec = _perceptual_codec(fmt)
         stem_codec.rounding = STEM_ROUNDING
         # and no noise bands: a stem's noise band leaves the residual twice the band's energy to code
         stem_codec.noise_substitution = None
-        stem_codec.noise_fill = False
         stem_codec.drop_db = tuning.stem_drop_db
     res_codec = _perceptual_codec(res_fmt) if perceptual and preset != "lossless" else _codec_for(res_fmt, codec_id)
     if perceptual and preset != "lossless":
@@ -627,9 +636,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     rest = None
     if perceptual and separated is not None and len(names) > 1 and tuning.separated_speech_snr_db is not None:
         rest = len(names) - 1
-        codecs[rest] = _perceptual_codec(fmt)
-        codecs[rest].noise_substitution = tuning.noise_alone
-        codecs[rest].noise_fill = tuning.noise_fill
+        codecs[rest] = _heard_alone_codec(fmt, tuning)
     if perceptual:
         from .render.profiles import LEAD, matches
 
