@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..audio_io import AudioFormat, to_native, write_audio
+from ..audio_out import stem_tags
 from ..decoder import SncFile
 from ..errors import InputError
 from ..render.spatial import SPATIAL_LAYOUTS, channel_names
@@ -81,7 +82,7 @@ def _write_stem(f, name, path: Path, fmt, start, frames):
     if sfmt.sample_format == "float32" and path.suffix.lower() == ".flac":
         path = path.with_suffix(".wav")  # FLAC has no float samples; float32 holds the residual exactly
     dtype = "native" if sfmt is fmt else "float32"
-    write_audio(path, f.blocks(start=start, frames=frames, stem=name, dtype=dtype), sfmt)
+    write_audio(path, f.blocks(start=start, frames=frames, stem=name, dtype=dtype), sfmt, tags=stem_tags(f.tags, name))
     return path
 
 
@@ -138,16 +139,16 @@ def _body(args) -> int:
             if spatial.get("layout"):
                 fmt = AudioFormat(fmt.sample_rate, len(channel_names(args.layout)), fmt.sample_format, fmt.bits)
             path = args.output
-            write_audio(path, blocks, fmt)
+            write_audio(path, blocks, fmt, tags=f.tags, layout=args.layout)
         elif remix:
             blocks = (to_native(b, fmt) for b in f.blocks(start=start, frames=frames, gains=gains,
                                                          mute=args.mute, solo=args.solo,
                                                          attribution=args.attribution))
             path = args.output
-            write_audio(path, blocks, fmt)
+            write_audio(path, blocks, fmt, tags=f.tags)
         else:
             path = args.output
-            write_audio(path, f.blocks(start=start, frames=frames, dtype="native"), fmt)
+            write_audio(path, f.blocks(start=start, frames=frames, dtype="native"), fmt, tags=f.tags)
         print(f"wrote {path}")
     return 0
 
