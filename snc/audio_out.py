@@ -7,8 +7,8 @@ The file type follows the extension:
 ``.flac``                   soundfile; integers up to 24 bits, at most 8 channels
 ``.aiff`` ``.aif`` ``.caf``  soundfile; exact integer or float samples
 ``.w64``                    soundfile; exact samples, no tags
-``.ogg`` (Vorbis)           soundfile; lossy, mono or stereo, any rate
-``.opus``                   soundfile; lossy, mono or stereo, 8/12/16/24/48 kHz
+``.ogg`` (Vorbis)           soundfile; lossy, mono, stereo, 5.1 or 7.1 layouts, any rate
+``.opus``                   soundfile; lossy, mono, stereo, 5.1 or 7.1 layouts, 8/12/16/24/48 kHz
 ``.mp3``                    soundfile; lossy, mono or stereo, 8..48 kHz MPEG rates
 =========================  ===================================================================
 
@@ -56,7 +56,10 @@ stereo      0x3                       FL FR (binaural too)
 Without a layout, mono is FC and stereo FL FR; other channel counts get mask 0 ("no speaker
 assigned"), since the SNC file stores no layout and guessing one would send channels to the wrong
 speakers.  FLAC's fixed channel orders for 6 and 8 channels are the same as these masks' orders,
-so FLAC gets the same reordering.
+so FLAC gets the same reordering.  Ogg Vorbis and Opus have fixed orders too (Vorbis I spec 4.3.9):
+5.1 and 7.1 are written in them (L C R ... LFE last), and more than two channels without one of
+these layouts are refused rather than mislabelled.  ffprobe 5.1 names the WAV masks "5.1(side)",
+"7.1" and, for 7.1.4, lists "FL+FR+FC+LFE+BL+BR+SL+SR+TFL+TFR+TBL+TBR".
 
 **Tags** (``title``, ``artist``, ... as in the file's META) go where the format can hold them:
 
@@ -119,6 +122,9 @@ _SOUNDFILE_TAGS = ("title", "artist", "album", "date", "genre", "comment", "copy
 _MP3_TAGS = ("title", "artist", "album", "date", "genre", "comment", "tracknumber")
 _AIFF_TAGS = ("title", "artist", "copyright", "comment")
 
+# Vorbis I spec section 4.3.9 (also Opus channel mapping family 1, RFC 7845 section 5.1.1.2):
+# 5.1 is FL FC FR RL RR LFE, 7.1 FL FC FR SL SR RL RR LFE; indices into the renderer's order.
+VORBIS_ORDER = {"5.1": [0, 2, 1, 4, 5, 3], "7.1": [0, 2, 1, 4, 5, 6, 7, 3]}
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
@@ -137,6 +143,7 @@ class _Container:
     tag_keys: tuple[str, ...] = ()
     ascii_tags: bool = False
     u8: bool = False  # 8-bit samples are unsigned in this container
+    vorbis_order: bool = False  # more than 2 channels only as a layout in the Vorbis channel order
 
 
 _WAV = _Container("WAV", None, tag_keys=tuple(WAV_INFO_IDS))
@@ -147,8 +154,9 @@ _CONTAINERS = {
     "aif": _Container("AIFF", "AIFF", tag_keys=_AIFF_TAGS),
     "caf": _Container("CAF", "CAF", tag_keys=_SOUNDFILE_TAGS),
     "w64": _Container("W64", "W64", u8=True),
-    "ogg": _Container("Ogg Vorbis", "OGG", lossy=True, max_channels=2, tag_keys=_SOUNDFILE_TAGS),
-    "opus": _Container("Opus", "OGG", lossy=True, max_channels=2, rates=_OPUS_RATES, tag_keys=_SOUNDFILE_TAGS),
+    "ogg": _Container("Ogg Vorbis", "OGG", lossy=True, max_channels=8, tag_keys=_SOUNDFILE_TAGS, vorbis_order=True),
+    "opus": _Container("Opus", "OGG", lossy=True, max_channels=8, rates=_OPUS_RATES, tag_keys=_SOUNDFILE_TAGS,
+                       vorbis_order=True),
     "mp3": _Container("MP3", "MP3", lossy=True, max_channels=2, rates=_MP3_RATES, tag_keys=_MP3_TAGS,
                       ascii_tags=True),
 }
@@ -223,24 +231,31 @@ def _plan(path, fmt, layout: str | None, tags: Mapping[str, str]) -> _Plan:
     if container is None:
         what = f"extension .{ext}" if ext else "no extension"
         raise InputError(f"cannot write {path}: {what}; audio outputs are {', '.join(EXTENSIONS)}")
-    _check_fits(container, fmt, layout)
     order, mask = None, channel_mask(None, fmt.channels)
     if layout is not None:
         speakers = _layout_speakers(layout)
         if len(speakers) != fmt.channels:
             raise InputError(f"layout {layout} has {len(speakers)} channels, the audio {fmt.channels}")
-        order = sorted(range(len(speakers)), key=lambda i: SPEAKER_BITS[speakers[i]])
+        if container.vorbis_order:
+            order = VORBIS_ORDER.get(layout)
+        else:
+            order = sorted(range(len(speakers)), key=lambda i: SPEAKER_BITS[speakers[i]])
         order = None if order == list(range(len(speakers))) else order
         mask = channel_mask(layout, fmt.channels)
+    _check_fits(container, fmt, layout)
     return _Plan(path, ext, container, order, mask, _tags_for(path, container, tags))
 
 
 def _check_fits(c: _Container, fmt, layout: str | None) -> None:
     """One line saying why ``c`` cannot hold the audio, and what to write instead."""
     what = f"layout {layout} has {fmt.channels}" if layout else f"the audio has {fmt.channels}"
-    if c.max_channels is not None and fmt.channels > c.max_channels:
-        instead = "write .wav or .flac" if c.lossy and fmt.channels <= 8 else "write .wav"
+    instead = "write .wav or .flac" if fmt.channels <= 8 else "write .wav"
+    if c.max_channels is not None and fmt.channels > c.max_channels and not c.vorbis_order:
         raise InputError(f"{c.label} holds at most {c.max_channels} channels; {what}: {instead}")
+    if c.vorbis_order and fmt.channels > 2 and layout not in VORBIS_ORDER:
+        what = f"layout {layout} has {fmt.channels} channels" if layout else \
+            f"the audio has {fmt.channels} channels and no layout"
+        raise InputError(f"{c.label} holds mono, stereo, 5.1 or 7.1; {what}: {instead}")
     if fmt.sample_format != "int" and not c.holds_float:
         raise InputError(f"{c.label} holds integer samples only; the audio is {fmt.sample_format}: write .wav")
     if fmt.sample_format == "int" and fmt.bits > c.max_bits:

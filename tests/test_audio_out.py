@@ -245,6 +245,21 @@ def test_lossy_outputs_carry_the_signal(tmp_path, ext, rate):
         assert np.corrcoef(ref[:, ch], y[lag:lag + n, ch])[0, 1] > 0.95
 
 
+@pytest.mark.parametrize("ext", ["ogg", "opus"])
+@pytest.mark.parametrize("layout,vorbis_order", [("5.1", [0, 2, 1, 4, 5, 3]), ("7.1", [0, 2, 1, 4, 5, 6, 7, 3])])
+def test_ogg_multichannel_is_written_in_the_vorbis_order(tmp_path, ext, layout, vorbis_order):
+    channels, rate = len(vorbis_order), 48000
+    freqs = 300.0 + 150.0 * np.arange(channels)  # channel i of the renderer's order carries tone i
+    freqs[3] = 60.0  # the LFE: encoders low-pass it
+    t = np.arange(rate) / rate
+    x = np.round(np.sin(2 * np.pi * freqs * t[:, None]) * 8000).astype(np.int32)
+    path = tmp_path / f"m.{ext}"
+    write_audio(path, x, AudioFormat(rate, channels, "int", 16), layout=layout)
+    y = sf.read(path, always_2d=True)[0]
+    peaks = np.argmax(np.abs(np.fft.rfft(y[:rate], axis=0)), axis=0)  # 1 Hz bins
+    assert list(peaks) == [int(freqs[i]) for i in vorbis_order]
+
+
 # ---------------------------------------------------------------------------------------------
 # Clear errors, before any work, nothing left behind
 # ---------------------------------------------------------------------------------------------
@@ -261,8 +276,11 @@ def test_lossy_outputs_carry_the_signal(tmp_path, ext, rate):
     ("x.mp3", AudioFormat(96000, 2, "int", 24), None, "MP3 holds 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz"),
     ("x.mp3", AudioFormat(48000, 6, "int", 16), "5.1",
      "MP3 holds at most 2 channels; layout 5.1 has 6: write .wav or .flac"),
-    ("x.ogg", AudioFormat(48000, 12, "int", 16), "7.1.4", "Ogg Vorbis holds at most 2 channels; layout 7.1.4 has 12: "
-     "write .wav"),
+    ("x.ogg", AudioFormat(48000, 12, "int", 16), "7.1.4", "Ogg Vorbis holds mono, stereo, 5.1 or 7.1; layout 7.1.4 "
+     "has 12 channels: write .wav"),
+    ("x.opus", AudioFormat(48000, 6, "int", 16), None, "Opus holds mono, stereo, 5.1 or 7.1; the audio has 6 "
+     "channels and no layout: write .wav or .flac"),
+    ("x.ogg", AudioFormat(48000, 6, "int", 16), "quad", "unknown layout 'quad'"),
     ("x.mp4", AudioFormat(48000, 2, "int", 16), None, "extension .mp4; audio outputs are .wav, .flac"),
     ("noext", AudioFormat(48000, 2, "int", 16), None, "no extension; audio outputs are .wav, .flac"),
     ("x.wav", AudioFormat(48000, 2, "int", 16), "5.1", "layout 5.1 has 6 channels, the audio 2"),
