@@ -41,8 +41,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="how the residual follows a remix: per time-frequency tile, at most the global gain "
                         "(default); the tile share alone; or one gain for the file (spec 19)")
     p.add_argument("--layout", choices=LAYOUTS,
-                   help="place the stems for a layout (channel order: stereo L R; 5.1 L R C LFE Ls Rs; 7.1 L R C "
-                        "LFE Lss Rss Lrs Rrs; 7.1.4 7.1 + Ltf Rtf Ltr Rtr; binaural left right)")
+                   help="place the stems for a layout (WAV/FLAC channel order, with its WAVE channel mask: stereo "
+                        "L R; 5.1 L R C LFE Ls Rs; 7.1 L R C LFE Lrs Rrs Lss Rss; 7.1.4 7.1 + Ltf Rtf Ltr Rtr; "
+                        "binaural left right; Ogg/Opus: the Vorbis order)")
     p.add_argument("--position", action="append", default=[], metavar="NAME=AZ,EL",
                    help="override a stem's stored position (degrees, azimuth positive to the left)")
     p.add_argument("--head-yaw", type=float, default=0.0, metavar="DEG", help="binaural: head turned left by DEG")
