@@ -44,7 +44,7 @@ def _chunks(data: bytes) -> dict[bytes, tuple[int, bytes]]:
 def _fmt(data: bytes) -> dict:
     body = _chunks(data)[b"fmt "][1]
     tag, channels, rate, byte_rate, align, bits = struct.unpack("<HHIIHH", body[:16])
-    out = dict(tag=tag, channels=channels, rate=rate, byte_rate=byte_rate, align=align, bits=bits)
+    out = {"tag": tag, "channels": channels, "rate": rate, "byte_rate": byte_rate, "align": align, "bits": bits}
     if tag == 0xFFFE:
         cb, valid, mask = struct.unpack("<HHI", body[16:24])
         out.update(cb=cb, valid=valid, mask=mask, sub=struct.unpack("<I", body[24:28])[0], guid_tail=body[28:40])
@@ -116,6 +116,17 @@ def test_wav_samples_identical_through_soundfile(tmp_path, sample_format, bits, 
     size, body = _chunks(data)[b"data"]
     assert size == len(x) * h["align"] and len(body) == size
     assert struct.unpack("<I", data[4:8])[0] == len(data) - 8
+
+
+@pytest.mark.parametrize("ext", ["flac", "aiff", "caf", "w64"])
+@pytest.mark.parametrize("sample_format,bits", [("int", 8), ("int", 16), ("int", 24), ("float32", 32)])
+def test_other_exact_formats_identical(tmp_path, ext, sample_format, bits):
+    if ext == "flac" and sample_format != "int":
+        pytest.skip("FLAC has no float samples (refusal tested below)")
+    fmt = AudioFormat(44100, 2, sample_format, bits)
+    x = _signal(fmt)
+    write_audio(tmp_path / f"x.{ext}", (x[i:i + 400] for i in range(0, len(x), 400)), fmt)
+    assert np.array_equal(_read_native(tmp_path / f"x.{ext}", fmt), x)
 
 
 def test_eight_bit_wav_is_unsigned(tmp_path):
@@ -276,10 +287,10 @@ def test_ogg_multichannel_is_written_in_the_vorbis_order(tmp_path, ext, layout, 
     ("x.mp3", AudioFormat(96000, 2, "int", 24), None, "MP3 holds 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz"),
     ("x.mp3", AudioFormat(48000, 6, "int", 16), "5.1",
      "MP3 holds at most 2 channels; layout 5.1 has 6: write .wav or .flac"),
-    ("x.ogg", AudioFormat(48000, 12, "int", 16), "7.1.4", "Ogg Vorbis holds mono, stereo, 5.1 or 7.1; layout 7.1.4 "
-     "has 12 channels: write .wav"),
-    ("x.opus", AudioFormat(48000, 6, "int", 16), None, "Opus holds mono, stereo, 5.1 or 7.1; the audio has 6 "
-     "channels and no layout: write .wav or .flac"),
+    ("x.ogg", AudioFormat(48000, 12, "int", 16), "7.1.4",
+     "Ogg Vorbis holds mono, stereo, 5.1 or 7.1; layout 7.1.4 has 12 channels: write .wav"),
+    ("x.opus", AudioFormat(48000, 6, "int", 16), None,
+     "Opus holds mono, stereo, 5.1 or 7.1; the audio has 6 channels and no layout: write .wav or .flac"),
     ("x.ogg", AudioFormat(48000, 6, "int", 16), "quad", "unknown layout 'quad'"),
     ("x.mp4", AudioFormat(48000, 2, "int", 16), None, "extension .mp4; audio outputs are .wav, .flac"),
     ("noext", AudioFormat(48000, 2, "int", 16), None, "no extension; audio outputs are .wav, .flac"),
@@ -368,7 +379,7 @@ write_audio("-", (x[i:i + 1000] for i in range(0, 5000, 1000)), fmt, layout="5.1
 def _run_writer(tmp_path, stdout):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path / "x.npy")], stdout=stdout,
-                          stderr=subprocess.PIPE, env=env, timeout=120)
+                          stderr=subprocess.PIPE, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc, np.load(tmp_path / "x.npy")
 
@@ -405,7 +416,8 @@ def test_stdout_terminal_is_refused(tmp_path):
     master, slave = os.openpty()
     try:
         proc = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path / "x.npy")], stdout=slave,
-                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+                              check=False)
     finally:
         os.close(slave)
         os.close(master)
@@ -431,8 +443,9 @@ def test_eight_bit_vector_decodes_to_wav(tmp_path):
 
 @pytest.fixture(scope="module")
 def tagged_snc(tmp_path_factory):
-    import snc
     from conftest import random_multitrack
+
+    import snc
 
     mix, stems = random_multitrack(7, frames=4000, stems=2)
     path = tmp_path_factory.mktemp("tagged") / "song.snc"
