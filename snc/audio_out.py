@@ -431,10 +431,15 @@ def _write_wav_stdout(blocks: Iterable[_np.ndarray], fmt, plan: _Plan) -> int:
     out = sys.stdout.buffer
     if out.isatty():
         raise InputError("refusing to write audio to a terminal: redirect or pipe stdout")
-    writer = WavWriter(out, fmt, mask=plan.mask, tags=plan.tags, seekable=_patchable(out))
-    for block in blocks:
-        writer.write(block)
-    writer.close()
+    try:
+        writer = WavWriter(out, fmt, mask=plan.mask, tags=plan.tags, seekable=_patchable(out))
+        for block in blocks:
+            writer.write(block)
+        writer.close()
+    except BrokenPipeError:
+        raise  # the reader went away (e.g. `| head`): the CLI exits quietly
+    except OSError as exc:
+        raise InputError(f"cannot write to stdout: {exc.strerror or exc}") from None
     return writer.frames
 
 

@@ -411,6 +411,16 @@ def test_stdout_appending_to_a_file_does_not_seek(tmp_path):
     assert np.array_equal(sf.read(tmp_path / "log.wav", dtype="int32")[0] >> 8, x)
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_full_disk_is_one_clear_error(tmp_path):
+    with open("/dev/full", "wb") as out:
+        proc = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path / "x.npy")], stdout=out,
+                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+                              check=False)
+    assert proc.returncode != 0
+    assert b"InputError: cannot write to stdout: No space left on device" in proc.stderr
+
+
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_stdout_terminal_is_refused(tmp_path):
     master, slave = os.openpty()
