@@ -154,9 +154,8 @@ _CONTAINERS = {
     "aif": _Container("AIFF", "AIFF", tag_keys=_AIFF_TAGS),
     "caf": _Container("CAF", "CAF", tag_keys=_SOUNDFILE_TAGS),
     "w64": _Container("W64", "W64", u8=True),
-    "ogg": _Container("Ogg Vorbis", "OGG", lossy=True, max_channels=8, tag_keys=_SOUNDFILE_TAGS, vorbis_order=True),
-    "opus": _Container("Opus", "OGG", lossy=True, max_channels=8, rates=_OPUS_RATES, tag_keys=_SOUNDFILE_TAGS,
-                       vorbis_order=True),
+    "ogg": _Container("Ogg Vorbis", "OGG", lossy=True, tag_keys=_SOUNDFILE_TAGS, vorbis_order=True),
+    "opus": _Container("Opus", "OGG", lossy=True, rates=_OPUS_RATES, tag_keys=_SOUNDFILE_TAGS, vorbis_order=True),
     "mp3": _Container("MP3", "MP3", lossy=True, max_channels=2, rates=_MP3_RATES, tag_keys=_MP3_TAGS,
                       ascii_tags=True),
 }
@@ -182,10 +181,12 @@ def write_audio(path, blocks, fmt, *, tags: Mapping[str, str] | None = None, lay
 
     ``fmt`` is an :class:`snc.audio_io.AudioFormat`; integer blocks hold ``fmt.bits``-bit values,
     float blocks full scale 1.0.  ``path`` ``"-"`` writes a WAV stream to stdout.  ``tags`` are
-    written where the format holds them, ``layout`` (a name from snc.render.spatial.LAYOUTS)
-    sets the WAV channel mask and channel order (see the module docstring).  ``overwrite=False``
-    refuses an existing ``path``.  Every impossible request raises :class:`InputError` before any
-    block is consumed.  Returns the number of frames written.
+    written where the format holds them, ``layout`` (a name from snc.render.spatial.SPATIAL_LAYOUTS,
+    the blocks in the renderer's channel order) sets the WAV channel mask and the file's channel
+    order (see the module docstring).  ``overwrite=False`` refuses an existing ``path``.  Every
+    impossible request raises :class:`InputError` before any block is consumed; a failure later
+    leaves no file (stdout: a truncated stream, as a pipe cannot be unwritten).  Returns the number
+    of frames written.
     """
     plan = _plan(path, fmt, layout, tags or {})
     if plan.path != "-" and not overwrite and os.path.lexists(plan.path):
@@ -250,7 +251,7 @@ def _check_fits(c: _Container, fmt, layout: str | None) -> None:
     """One line saying why ``c`` cannot hold the audio, and what to write instead."""
     what = f"layout {layout} has {fmt.channels}" if layout else f"the audio has {fmt.channels}"
     instead = "write .wav or .flac" if fmt.channels <= 8 else "write .wav"
-    if c.max_channels is not None and fmt.channels > c.max_channels and not c.vorbis_order:
+    if c.max_channels is not None and fmt.channels > c.max_channels:
         raise InputError(f"{c.label} holds at most {c.max_channels} channels; {what}: {instead}")
     if c.vorbis_order and fmt.channels > 2 and layout not in VORBIS_ORDER:
         what = f"layout {layout} has {fmt.channels} channels" if layout else \
