@@ -273,7 +273,11 @@ def _layout_speakers(layout: str) -> list[str]:
 
     if layout not in SPATIAL_LAYOUTS:
         raise InputError(f"unknown layout {layout!r}; choose one of {', '.join(SPATIAL_LAYOUTS)}")
-    return [_SPEAKER_OF_CHANNEL[name] for name in channel_names(layout)]
+    names = channel_names(layout)
+    unmapped = [name for name in names if name not in _SPEAKER_OF_CHANNEL]
+    if unmapped:
+        raise InputError(f"layout {layout}: no WAVE speaker for channel(s) {', '.join(unmapped)}")
+    return [_SPEAKER_OF_CHANNEL[name] for name in names]
 
 
 def _tags_for(path: str, c: _Container, tags: Mapping[str, str]) -> dict[str, str]:

@@ -170,6 +170,23 @@ def test_channel_mask_and_order(tmp_path, layout, channels, mask, order):
     assert list(_read_native(path, fmt)[0] // 1000) == order
 
 
+def test_every_renderer_layout_has_distinct_speakers():
+    from snc.render.spatial import SPATIAL_LAYOUTS, channel_names
+
+    for layout in SPATIAL_LAYOUTS:
+        channels = len(channel_names(layout))
+        assert audio_out.channel_mask(layout, channels).bit_count() == channels, layout
+
+
+def test_a_layout_channel_without_a_speaker_is_a_clear_error(monkeypatch):
+    from snc.render import spatial
+
+    monkeypatch.setitem(spatial.LAYOUTS, "odd", [("L", 30, 0), ("Zz", 0, 90)])
+    monkeypatch.setattr(spatial, "SPATIAL_LAYOUTS", (*spatial.SPATIAL_LAYOUTS, "odd"))
+    with pytest.raises(InputError, match="layout odd: no WAVE speaker for channel"):
+        audio_out.channel_mask("odd", 2)
+
+
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (ffmpeg) not installed; the header bytes "
                     "are checked without it in test_channel_mask_and_order")
 @pytest.mark.parametrize("layout,expected", [("5.1", "5.1(side)"), ("7.1", "7.1"),
