@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as _np
 import soundfile as _sf
 
+from .audio_out import write_audio  # noqa: F401  (re-exported: the writing side lives in audio_out)
 from .errors import InputError
 
 # soundfile subtype -> (sample format, bits).  Compressed/other subtypes decode as float32.
@@ -164,38 +165,6 @@ def _convert(block: _np.ndarray, src: AudioFormat, dst: AudioFormat) -> _np.ndar
         return _np.clip(x, lo, hi).astype(_np.int32)
     scale = float(1 << (src.bits - 1)) if src.sample_format == "int" else 1.0
     return (block.astype(_np.float64) / scale).astype(dst.sample_format)
-
-
-def write_audio(path, blocks, fmt: AudioFormat) -> int:
-    """Write native-format ``blocks`` (an array or an iterable of arrays) to ``path`` exactly.
-
-    The file type follows the extension (FLAC takes integers up to 24 bits
-    only).  Output goes through a temporary file, so a failure leaves nothing
-    behind.  Returns the number of frames written.
-    """
-    from .fileutil import atomic_output
-
-    path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    if not ext or not _sf.check_format(ext.upper()):
-        raise InputError(f"cannot tell the audio format from the extension of {path!r} (use .wav, .flac, ...)")
-    if ext == "flac" and (fmt.sample_format != "int" or fmt.bits > 24):
-        raise InputError(f"FLAC cannot hold {fmt.subtype} samples exactly; write a .wav instead")
-    if isinstance(blocks, _np.ndarray):
-        blocks = [blocks]
-    frames = 0
-    with atomic_output(path) as tmp:
-        try:
-            with _sf.SoundFile(tmp, "w", fmt.sample_rate, fmt.channels, subtype=fmt.subtype,
-                               format=ext.upper()) as out:
-                for block in blocks:
-                    if fmt.sample_format == "int":  # soundfile's int32 is left-justified
-                        block = block.astype(_np.int32) << (32 - fmt.bits)
-                    out.write(block)
-                    frames += len(block)
-        except (_sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-            raise InputError(f"cannot write {path}: {exc}") from None
-    return frames
 
 
 def to_native(block: _np.ndarray, fmt: AudioFormat) -> _np.ndarray:

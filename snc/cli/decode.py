@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..audio_io import AudioFormat, to_native, write_audio
+from ..audio_out import stem_tags
 from ..decoder import SncFile
 from ..errors import InputError
 from ..render.spatial import SPATIAL_LAYOUTS, channel_names
@@ -40,8 +41,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="how the residual follows a remix: per time-frequency tile, at most the global gain "
                         "(default); the tile share alone; or one gain for the file (spec 19)")
     p.add_argument("--layout", choices=LAYOUTS,
-                   help="place the stems for a layout (channel order: stereo L R; 5.1 L R C LFE Ls Rs; 7.1 L R C "
-                        "LFE Lss Rss Lrs Rrs; 7.1.4 7.1 + Ltf Rtf Ltr Rtr; binaural left right)")
+                   help="place the stems for a layout (WAV/FLAC channel order, with its WAVE channel mask: stereo "
+                        "L R; 5.1 L R C LFE Ls Rs; 7.1 L R C LFE Lrs Rrs Lss Rss; 7.1.4 7.1 + Ltf Rtf Ltr Rtr; "
+                        "binaural left right; Ogg/Opus: the Vorbis order)")
     p.add_argument("--position", action="append", default=[], metavar="NAME=AZ,EL",
                    help="override a stem's stored position (degrees, azimuth positive to the left)")
     p.add_argument("--head-yaw", type=float, default=0.0, metavar="DEG", help="binaural: head turned left by DEG")
@@ -81,7 +83,7 @@ def _write_stem(f, name, path: Path, fmt, start, frames):
     if sfmt.sample_format == "float32" and path.suffix.lower() == ".flac":
         path = path.with_suffix(".wav")  # FLAC has no float samples; float32 holds the residual exactly
     dtype = "native" if sfmt is fmt else "float32"
-    write_audio(path, f.blocks(start=start, frames=frames, stem=name, dtype=dtype), sfmt)
+    write_audio(path, f.blocks(start=start, frames=frames, stem=name, dtype=dtype), sfmt, tags=stem_tags(f.tags, name))
     return path
 
 
@@ -138,16 +140,16 @@ def _body(args) -> int:
             if spatial.get("layout"):
                 fmt = AudioFormat(fmt.sample_rate, len(channel_names(args.layout)), fmt.sample_format, fmt.bits)
             path = args.output
-            write_audio(path, blocks, fmt)
+            write_audio(path, blocks, fmt, tags=f.tags, layout=args.layout)
         elif remix:
             blocks = (to_native(b, fmt) for b in f.blocks(start=start, frames=frames, gains=gains,
                                                          mute=args.mute, solo=args.solo,
                                                          attribution=args.attribution))
             path = args.output
-            write_audio(path, blocks, fmt)
+            write_audio(path, blocks, fmt, tags=f.tags)
         else:
             path = args.output
-            write_audio(path, f.blocks(start=start, frames=frames, dtype="native"), fmt)
+            write_audio(path, f.blocks(start=start, frames=frames, dtype="native"), fmt, tags=f.tags)
         print(f"wrote {path}")
     return 0
 
