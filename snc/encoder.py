@@ -183,7 +183,11 @@ PERCEPTUAL_SEGMENT_FRAMES = 131072
 LENGTH_TOLERANCE_S = 1.0
 
 ProgressCallback = Callable[[dict], None]
-"""Called after every segment with ``{"stage": "encode", "frames_done": int, "frames_total": int}``."""
+"""Called with ``{"stage": str, "frames_done": int, "frames_total": int}`` as the work advances, stage by stage
+in this order: ``"separate"`` (without stems; per chunk, also ``"separator"``), ``"measure"`` (perceptual
+presets: a pass for the stems' loudness), ``"bitrate search"`` (with ``bitrate=``: the frames count the search
+steps; also ``step``, ``steps``, ``offset_db``, ``kbps``) and ``"encode"`` (after every segment).  Within a
+stage ``frames_done`` grows to ``frames_total``; snc-encode's progress bars are drawn from these events."""
 
 
 @dataclass

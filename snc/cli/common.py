@@ -311,11 +311,25 @@ def _copy_out(path: str, name: str) -> None:
     with open(path, "rb") as src:
         if name == STDIO:
             sys.stdout.flush()
-            shutil.copyfileobj(src, sys.stdout.buffer, 1 << 20)
-            sys.stdout.buffer.flush()
+            _copy_to_stdout(src)
         else:
             with writing(name), open(name, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _copy_to_stdout(src) -> None:
+    """Copy to the stdout file descriptor with os.write: a BufferedWriter reports a pipe whose reader went
+    away as a short write, and the rest would be lost with exit status 0; os.write raises BrokenPipeError."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a descriptor
+        shutil.copyfileobj(src, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()
+        return
+    while chunk := src.read(1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 # ---------------------------------------------------------------------------------------------------------

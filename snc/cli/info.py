@@ -88,7 +88,9 @@ def _body(args) -> int:
         d = f.describe()
         if args.verify:
             d["verify"] = f.verify()
-    if args.json:
+    if args.quiet:  # the exit status says it all (with --verify: whether the audio matches its hashes)
+        pass
+    elif args.json:
         print(to_json(d))
     else:
         print(_text(d, args.input, full=args.verbose))
