@@ -130,6 +130,28 @@ def test_encode_number_options_are_checked(song, capsys, argv, needle):
     assert not (tmp_path / "o.snc").exists()
 
 
+@pytest.mark.parametrize("text,needle", [('{"x": {"gains": {"bass": NaN}}}', "NaN is not a JSON number"),
+                                         ('{"x": {"gains": {"bass": -Infinity}}}', "-Infinity is not a JSON number"),
+                                         ('{"x": ', "Expecting value")])
+def test_profiles_file_must_be_strict_json(song, capsys, text, needle):
+    tmp_path, _ = song
+    (tmp_path / "p.json").write_text(text)
+    before = snapshot(tmp_path)
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "o.snc"), "--preset", "archival",
+                        "--stems", f"bass={tmp_path / 'bass.wav'}", f"drums={tmp_path / 'drums.flac'}",
+                        "--profiles", str(tmp_path / "p.json")]) == 1
+    one_line_error(capsys.readouterr().err, "snc-encode", needle)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_context_ambient_level_must_be_finite(song, capsys, value):
+    tmp_path, _ = song
+    assert _decode(tmp_path, "--context", f"ambient_db={value}") == 1
+    one_line_error(capsys.readouterr().err, "snc-decode", "not a finite number")
+    assert not (tmp_path / "x.wav").exists()
+
+
 # --------------------------------------------------------------------------------------------------
 # -q, -v, progress
 

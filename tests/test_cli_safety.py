@@ -415,3 +415,16 @@ def test_devices_are_written_in_place_without_force(song, capsys):
                         "-q"]) == 0
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
     assert capsys.readouterr() == ("", "")
+
+
+def test_audio_to_a_terminal_is_refused(song, capsys, monkeypatch):
+    tmp_path, _ = song
+    before = snapshot(tmp_path)
+    monkeypatch.setattr(sys, "stdout", type("Tty", (io.StringIO,), {"isatty": lambda self: True})())
+    assert decode.main([str(tmp_path / "song.snc"), "-o", "-"]) == 1
+    one_line_error(capsys.readouterr().err, "snc-decode", "refusing to write audio to a terminal")
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", "-", "--separator", "none"]) == 1
+    one_line_error(capsys.readouterr().err, "snc-encode", "refusing to write audio to a terminal")
+    assert decode.main([str(tmp_path / "song.snc"), "-o", "-", "--stems-dir", str(tmp_path / "d")]) == 1
+    one_line_error(capsys.readouterr().err, "snc-decode", "does not combine")
+    assert snapshot(tmp_path) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -114,6 +115,8 @@ def _context(items) -> dict | None:
                 out[key] = float(value)
             except ValueError:
                 raise InputError(f"--context ambient_db={value!r} is not a number") from None
+            if not math.isfinite(out[key]):
+                raise InputError(f"--context ambient_db={value!r} is not a finite number")
         elif key == "night":
             out[key] = value.lower() in ("1", "true", "yes", "on")
         else:

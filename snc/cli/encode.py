@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .. import __version__
@@ -89,13 +90,24 @@ def _body(args) -> int:
 
 
 def _read_profiles(path) -> str | None:
+    """The text of ``--profiles FILE``, checked to be strict JSON (Python's json takes NaN and Infinity,
+    which no other JSON reader does); the encoder validates the profiles themselves."""
     if path is None:
         return None
     try:
         with open(path, encoding="utf-8") as fh:
-            return fh.read()
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"--profiles: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise InputError(f"--profiles {path}: {exc}") from None
+    return text
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _display_name(output: str) -> str:
