@@ -333,6 +333,29 @@ def test_killed_encode_leaves_nothing(tmp_path, signum):
     assert list(out_dir.iterdir()) == []
 
 
+def test_leftover_of_a_killed_run_is_never_taken_for_an_output(tmp_path):
+    """SIGKILL cannot be caught: the hidden ``.snc-part`` stays, but no output name or glob matches it, and
+    the next run writes its output without -f."""
+    _write_long_input(tmp_path / "long.wav", 8.0)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    argv = [sys.executable, "-m", "snc.cli.encode", str(tmp_path / "long.wav"), "-o", str(out_dir / "long.snc"),
+            "--separator", "none", "-q"]
+    proc = subprocess.Popen(argv, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    deadline = time.monotonic() + 120
+    while not list(out_dir.glob(f".*{TEMP_SUFFIX}")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    (leftover,) = out_dir.iterdir()
+    assert leftover.name.startswith(".long.snc.") and leftover.name.endswith(TEMP_SUFFIX)
+    assert not list(out_dir.glob("*.snc")) and not list(out_dir.glob("*.wav"))
+    assert subprocess.run(argv, env=dict(os.environ, PYTHONPATH=str(REPO))).returncode == 0
+    with snc.open(out_dir / "long.snc") as f:
+        assert f.frames == 8 * 44100
+
+
 # --------------------------------------------------------------------------------------------------
 # stdin and stdout
 
