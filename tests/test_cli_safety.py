@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 import snc
-from snc.cli import common, decode, encode, info
+from snc.cli import common, decode, encode
 from snc.fileutil import TEMP_SUFFIX, OutputExistsError, temp_beside
 
 RATE = 8000

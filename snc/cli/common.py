@@ -21,10 +21,9 @@ from pathlib import Path
 from ..errors import InputError, SncError, SncWarning
 from ..fileutil import TEMP_SUFFIX, OutputExistsError, is_special
 
-EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGHUP and SIGTERM exit 128 + their number (129, 143)
+EXIT_SIGNAL_BASE = 128  # interrupted: 128 + the signal's number, as a shell reports it (SIGINT 130, SIGTERM 143)
 
 STDIO = "-"
 BUG_HINT = "this is a bug: please report it with the command line"
@@ -133,7 +132,7 @@ def run(prog: str, body: Callable[[argparse.Namespace], int], parser: argparse.A
             return fail(str(exc))
         except KeyboardInterrupt as exc:
             print(f"{prog}: interrupted", file=sys.stderr)
-            return 128 + getattr(exc, "signum", signal.SIGINT)
+            return EXIT_SIGNAL_BASE + getattr(exc, "signum", signal.SIGINT)
         except BrokenPipeError:
             _drop_stdout()
             return EXIT_ERROR
