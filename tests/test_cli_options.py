@@ -132,6 +132,7 @@ def test_encode_number_options_are_checked(song, capsys, argv, needle):
 
 @pytest.mark.parametrize("text,needle", [('{"x": {"gains": {"bass": NaN}}}', "NaN is not a JSON number"),
                                          ('{"x": {"gains": {"bass": -Infinity}}}', "-Infinity is not a JSON number"),
+                                         ('{"x": {"gains": {"bass": 1e999}}}', "1e999 is out of range"),
                                          ('{"x": ', "Expecting value")])
 def test_profiles_file_must_be_strict_json(song, capsys, text, needle):
     tmp_path, _ = song

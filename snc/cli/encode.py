@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from .. import __version__
@@ -100,7 +101,7 @@ def _read_profiles(path) -> str | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"--profiles: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
     try:
-        json.loads(text, parse_constant=_no_constant)
+        json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except ValueError as exc:
         raise InputError(f"--profiles {path}: {exc}") from None
     return text
@@ -108,6 +109,13 @@ def _read_profiles(path) -> str | None:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as inf
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _display_name(output: str) -> str:
