@@ -28,6 +28,7 @@ from .container.writer import SncWriter
 from .loudness import LoudnessMeter
 from .mixing import accumulator_dtype, exact_mix, sum_streams
 from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
+from .fileutil import check_output, is_path
 from .separate import SEPARATORS
 
 IMPLEMENTED_PRESETS = ("archival", "lossless", "transparent", "compact")
@@ -182,7 +183,11 @@ PERCEPTUAL_SEGMENT_FRAMES = 131072
 LENGTH_TOLERANCE_S = 1.0
 
 ProgressCallback = Callable[[dict], None]
-"""Called after every segment with ``{"stage": "encode", "frames_done": int, "frames_total": int}``."""
+"""Called with ``{"stage": str, "frames_done": int, "frames_total": int}`` as the work advances, stage by stage
+in this order: ``"separate"`` (without stems; per chunk, also ``"separator"``), ``"measure"`` (perceptual
+presets: a pass for the stems' loudness), ``"bitrate search"`` (with ``bitrate=``: the frames count the search
+steps; also ``step``, ``steps``, ``offset_db``, ``kbps``) and ``"encode"`` (after every segment).  Within a
+stage ``frames_done`` grows to ``frames_total``; snc-encode's progress bars are drawn from these events."""
 
 
 @dataclass
@@ -327,8 +332,11 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
            codec: str = "lossless", remix_headroom: float = DEFAULT_HEADROOM_DB,
            segment_frames: int | None = None, progress: ProgressCallback | None = None,
            model=None, threads: int | None = None, profiles=None, positions=None,
-           lead: str | None = None) -> EncodeReport:
+           lead: str | None = None, overwrite: bool = False) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
+
+    An output path that exists is refused unless ``overwrite=True`` (default False: a slip of the
+    output name costs no file); one that is an input (also by hard or symbolic link) always is.
 
     ``mix`` and each value of ``stems`` are paths (anything soundfile reads) or
     arrays of shape ``(frames, channels)``; arrays need ``samplerate=`` (and
@@ -357,6 +365,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     so that muting it leaves little of it.  Default: the stems of role ``vocals`` are the lead.
     """
     _check_options(preset, separator, bitrate)
+    if is_path(output):
+        check_output(output, inputs=[mix, *dict(stems or {}).values()], overwrite=overwrite)
     profiles = _check_profiles(profiles)
     positions = _check_positions(positions)
     if lead is not None and (not isinstance(lead, str) or not lead):

@@ -170,7 +170,7 @@ def test_decode_with_profile_context_and_loudness_target(tmp_path, capsys):
     for extra in (["--profile", "quiet-drums"], ["--profile", "karaoke"], ["--context", "ambient_db=72",
                   "--context", "device=phone"], ["--target-lufs", "-20"]):
         out = tmp_path / "r.wav"
-        assert decode.main([str(tmp_path / "p.snc"), "-o", str(out), *extra]) == 0
+        assert decode.main([str(tmp_path / "p.snc"), "-o", str(out), "-f", *extra]) == 0
         y, rate = sf.read(out)
         assert len(y) == 44100
     assert abs(integrated_loudness(y, rate) + 20) < 0.5 and true_peak(y, rate) <= -1.0 + 0.05  # 16-bit rounding

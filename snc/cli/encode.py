@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 
 from .. import __version__
 from ..container.model import PRESETS
 from ..encoder import SEPARATORS, encode
 from ..errors import InputError
-from .common import Parser, Progress, human_bytes, parse_assignments, parse_position, run
+from ..fileutil import check_output
+from .common import (STDIO, Messages, Parser, Progress, add_common_options, finite_float, human_bytes,
+                     input_path, output_path, parse_assignments, parse_position, positive_float, positive_int,
+                     run, streams_output, writing)
 
 PROG = "snc-encode"
 
@@ -21,8 +26,9 @@ def get_parser() -> argparse.ArgumentParser:
                     "in the archival and lossless presets).",
         epilog="example: snc-encode mix.wav -o song.snc --stems vocals=v.wav drums=d.wav bass=b.wav --verify",
     )
-    p.add_argument("mix", help="the mix: any file soundfile reads (WAV, FLAC, AIFF, ...)")
-    p.add_argument("-o", "--output", required=True, help="output .snc file")
+    p.add_argument("mix", help="the mix: any file soundfile reads (WAV, FLAC, AIFF, ...); - reads stdin")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .snc file (refused if it exists, unless -f; - writes stdout)")
     p.add_argument("--stems", nargs="+", metavar="NAME=PATH", default=[],
                    help="studio stems, e.g. vocals=v.wav drums=d.wav (same rate and channels as the mix)")
     p.add_argument("--separator", choices=SEPARATORS, default="auto",
@@ -32,13 +38,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="PATH",
                    help="demucs weights: a .th or .safetensors checkpoint, or a folder of them (default: "
                         "htdemucs from the torch hub or HuggingFace cache; nothing is downloaded)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for demucs (default: torch's)")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for demucs (default: torch's)")
     p.add_argument("--preset", choices=PRESETS, default="transparent",
                    help="archival: everything lossless; lossless: exact mix, perceptual stems; transparent "
                         "(default): perceptual, inaudible coding noise; compact: perceptual, smaller")
-    p.add_argument("--bitrate", type=float, metavar="KBPS",
+    p.add_argument("--bitrate", type=positive_float, metavar="KBPS",
                    help="average total bitrate instead of the preset's quality (transparent, compact)")
-    p.add_argument("--remix-headroom", type=float, default=6.0, metavar="DB",
+    p.add_argument("--remix-headroom", type=finite_float, default=6.0, metavar="DB",
                    help="stems may be raised (or the others lowered) by this much before their coding noise "
                         "becomes audible (perceptual presets; default: 6)")
     p.add_argument("--profiles", metavar="FILE.json",
@@ -53,47 +59,95 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="decode what was written and compare with the input")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
-    p.add_argument("--segment-frames", type=int, default=None, metavar="N",
+    p.add_argument("--segment-frames", type=positive_int, default=None, metavar="N",
                    help="frames per segment: the seek granularity (default: 32768 archival, 131072 otherwise)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    add_common_options(p, writes=True)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
 def _body(args) -> int:
     stems = parse_assignments(args.stems, "--stems")
-    profiles = None
-    if args.profiles is not None:
-        try:
-            with open(args.profiles, encoding="utf-8") as fh:
-                profiles = fh.read()
-        except OSError as exc:
-            raise InputError(f"--profiles: cannot read {args.profiles} ({exc.strerror})") from None
+    if STDIO in stems.values():
+        raise InputError("only the mix can be read from stdin (-); give the stems as files")
+    profiles = _read_profiles(args.profiles)
     tags = parse_assignments(args.tag, "--tag")
-    progress = Progress("encoding", enabled=None if not args.quiet else False)
-    report = encode(args.mix, args.output, stems=stems or None, preset=args.preset, separator=args.separator,
-                    bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
-                    remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, progress=progress,
-                    model=args.model, threads=args.threads, profiles=profiles,
-                    positions=parse_assignments(args.position, "--position", parse_position), lead=args.lead)
-    progress.done()
-    if not args.quiet:
-        seconds = report.frames / report.sample_rate
-        print(f"{report.path}: {human_bytes(report.file_bytes)} bytes, {seconds:.2f} s, preset {report.preset}, "
-              f"{report.realtime_factor:.1f}x realtime")
-        if report.separator:
-            note = f"; {report.separator_note}" if report.separator_note else ""
-            print(f"stems separated with {report.separator} in {report.separate_seconds:.1f} s{note}")
-        for s in report.streams:
-            print(f"  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} bytes")
-        if report.verified is not None:
-            d = report.verify_details
-            stems_ok = all(d["stems_exact"].values())
-            mix_text = "bit-exact" if d["mix_exact"] else f"SNR {d['mix_snr_db']:.1f} dB"
-            stems_text = "bit-exact" if stems_ok else "perceptual"
-            print(f"verify: {'OK' if report.verified else 'FAILED'} (hashes {'match' if d['hashes']['mix'] else 'differ'}, "
-                  f"mix {mix_text}" + (f", stems {stems_text}" if d["stems_exact"] else "") + ")")
+    positions = parse_assignments(args.position, "--position", parse_position)
+    say = Messages(args, audio_on_stdout=args.output == STDIO)
+    if not streams_output(args.output):  # before reading stdin or any audio
+        check_output(args.output, inputs=[args.mix, *stems.values()], overwrite=args.force)
+    with input_path(args.mix) as mix, output_path(args.output, suffix=".snc") as output:
+        progress = Progress(_display_name(args.output), "encoded", samplerate=_samplerate(mix),
+                            quiet=args.quiet, verbose=args.verbose)
+        with writing(args.output, via=output):
+            report = encode(mix, output, stems=stems or None, preset=args.preset, separator=args.separator,
+                            bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
+                            remix_headroom=args.remix_headroom, segment_frames=args.segment_frames,
+                            progress=progress, model=args.model, threads=args.threads, profiles=profiles,
+                            positions=positions, lead=args.lead, overwrite=args.force or streams_output(args.output))
+        progress.done(report.frames)
+    _summary(report, say, _display_name(args.output))
     return 0
+
+
+def _read_profiles(path) -> str | None:
+    """The text of ``--profiles FILE``, checked to be strict JSON (Python's json takes NaN and Infinity,
+    which no other JSON reader does); the encoder validates the profiles themselves."""
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--profiles: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except ValueError as exc:
+        raise InputError(f"--profiles {path}: {exc}") from None
+    return text
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as inf
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _display_name(output: str) -> str:
+    return "stdout" if output == STDIO else output
+
+
+def _samplerate(path) -> int | None:
+    """The mix's rate, to show progress in seconds of audio (None if soundfile cannot tell: encode says why)."""
+    import soundfile
+
+    try:
+        return soundfile.info(path).samplerate
+    except Exception:  # noqa: BLE001 -- any failure here is reported by encode itself
+        return None
+
+
+def _summary(report, say: Messages, name: str) -> None:
+    seconds = report.frames / report.sample_rate
+    say.say(f"{name}: {human_bytes(report.file_bytes)} bytes, {seconds:.2f} s, preset {report.preset}, "
+            f"{report.realtime_factor:.1f}x realtime")
+    if report.separator:
+        note = f"; {report.separator_note}" if report.separator_note else ""
+        say.say(f"stems separated with {report.separator} in {report.separate_seconds:.1f} s{note}")
+    for s in report.streams:
+        say.say(f"  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} bytes")
+    if report.verified is not None:
+        d = report.verify_details
+        stems_ok = all(d["stems_exact"].values())
+        mix_text = "bit-exact" if d["mix_exact"] else f"SNR {d['mix_snr_db']:.1f} dB"
+        stems_text = "bit-exact" if stems_ok else "perceptual"
+        say.say(f"verify: {'OK' if report.verified else 'FAILED'} (hashes {'match' if d['hashes']['mix'] else 'differ'}, "
+                f"mix {mix_text}" + (f", stems {stems_text}" if d["stems_exact"] else "") + ")")
 
 
 def main(argv=None) -> int:

@@ -9,76 +9,94 @@ import sys
 from .. import __version__
 from ..decoder import SncFile
 from ..errors import ChecksumError
-from .common import Parser, human_bytes, run
+from .common import Parser, add_common_options, human_bytes, input_path, printable, run
 
 PROG = "snc-info"
 
 
 def get_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Describe a .snc file.")
-    p.add_argument("input", help="the .snc file")
+    p.add_argument("input", help="the .snc file (- reads stdin)")
     p.add_argument("--json", action="store_true", help="print JSON (keys: sample_rate, frames, channels, preset, "
                    "streams[{name, role, codec, bytes, ...}], ...)")
     p.add_argument("--verify", action="store_true", help="decode everything and check the stored hashes")
+    add_common_options(p, writes=False)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
-def _printable(value) -> str:
-    """File text is untrusted (spec section 21): no control characters on the terminal, bounded length."""
-    text = "".join(c if c.isprintable() else "?" for c in str(value))
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _provenance_text(stream: dict) -> str:
+def _provenance_text(stream: dict, show) -> str:
     """``separated by demucs (demucs 4.1.0, model htdemucs, weights 955717e8...)``."""
     detail = stream.get("provenance_detail") or {}
-    text = stream["provenance"]
+    text = show(stream["provenance"])
     if "separator" in detail:
-        text += f" by {_printable(detail['separator'])}"
-    parts = [_printable(detail["separator_version"])] if "separator_version" in detail else []
+        text += f" by {show(detail['separator'])}"
+    parts = [show(detail["separator_version"])] if "separator_version" in detail else []
     if "model" in detail:
-        parts.append(f"model {_printable(detail['model'])}")
+        parts.append(f"model {show(detail['model'])}")
     if "weights_sha256" in detail:
-        parts.append(f"weights {_printable(detail['weights_sha256'])[:16]}...")
+        parts.append(f"weights {show(detail['weights_sha256'])[:16]}...")
     return text + (f" ({', '.join(parts)})" if parts else "")
 
 
-def _text(d: dict, path: str) -> str:
+def _text(d: dict, path: str, *, full: bool = False) -> str:
+    """The description for a terminal: every string from the file passes :func:`printable` (cut to 80
+    characters unless ``full``)."""
+    def show(value, limit=80):
+        return printable(value, limit=None if full else limit)
+
     lines = [
-        f"{path}: SNC {d['format_version']}, preset {d['preset']}",
-        f"  {d['sample_rate']} Hz, {d['channels']} ch, {d['sample_format']} {d['bits']}-bit, "
+        f"{show(path, None)}: SNC {show(d['format_version'])}, preset {show(d['preset'])}",
+        f"  {d['sample_rate']} Hz, {d['channels']} ch, {show(d['sample_format'])} {d['bits']}-bit, "
         f"{d['duration_s']:.3f} s ({d['frames']} frames), {human_bytes(d['file_bytes'])} bytes",
         f"  {'#':>2}  {'name':<16} {'role':<10} {'codec':<9} {'bytes':>14} {'share':>7}  provenance",
     ]
     for i, s in enumerate(d["streams"]):
-        lines.append(f"  {i:>2}  {s['name']:<16} {s['role']:<10} {s['codec']:<9} {human_bytes(s['bytes']):>14} "
-                     f"{100 * s['share']:6.2f}%  {_provenance_text(s)}")
+        lines.append(f"  {i:>2}  {show(s['name']):<16} {show(s['role']):<10} {show(s['codec']):<9} "
+                     f"{human_bytes(s['bytes']):>14} {100 * s['share']:6.2f}%  {_provenance_text(s, show)}")
     from ..render.profiles import BUILTIN
 
-    authored = [_printable(n) for n in d.get("profiles", {})]
+    authored = [show(n) for n in d.get("profiles", {})]
     lines.append("  profiles: " + ", ".join([*(f"{n} (authored)" for n in authored), *BUILTIN]))
     if d.get("lead"):
-        lines.append(f"  lead stem: {_printable(d['lead'])}")
+        lines.append(f"  lead stem: {show(d['lead'])}")
     if d["tags"]:
-        lines.append("  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(d["tags"].items())))
+        lines.append("  tags: " + ", ".join(f"{show(k)}={show(v)}" for k, v in sorted(d["tags"].items())))
     if d["unknown_chunks"]:
-        lines.append("  skipped unknown chunks: " + ", ".join(d["unknown_chunks"]))
+        lines.append("  skipped unknown chunks: " + ", ".join(show(t) for t in d["unknown_chunks"]))
     return "\n".join(lines)
 
 
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # JSON escapes name UTF-16 code units
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def to_json(d: dict) -> str:
+    """The description as JSON, faithful to the file, yet safe on a terminal: json escapes C0 controls
+    only, so every other unprintable character (DEL, C1 controls such as CSI, bidi overrides) is escaped
+    here too.  Outside strings JSON text has no such characters, so escaping is always valid."""
+    text = json.dumps(d, indent=2, ensure_ascii=False)
+    return "".join(c if c.isprintable() or c == "\n" else _escape(c) for c in text)
+
+
 def _body(args) -> int:
-    with SncFile(args.input) as f:
+    with input_path(args.input) as source, SncFile(source) as f:
         d = f.describe()
         if args.verify:
             d["verify"] = f.verify()
-    if args.json:
-        print(json.dumps(d, indent=2, ensure_ascii=False))
+    if args.quiet:  # the exit status says it all (with --verify: whether the audio matches its hashes)
+        pass
+    elif args.json:
+        print(to_json(d))
     else:
-        print(_text(d, args.input))
+        print(_text(d, args.input, full=args.verbose))
         if args.verify:
             v = d["verify"]
-            bad = [n for n, ok in v["streams"].items() if not ok]
+            bad = [printable(n) for n, ok in v["streams"].items() if not ok]
             print("  verify: " + ("OK: mix and every stream match their hashes" if v["mix"] and not bad
                                   else f"FAILED (mix {'ok' if v['mix'] else 'differs'}; streams differing: {bad})"))
     if args.verify and not (d["verify"]["mix"] and all(d["verify"]["streams"].values())):

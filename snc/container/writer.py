@@ -7,11 +7,12 @@ so a failure never leaves a half-written ``.snc`` behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import FormatError, InputError
+from ..fileutil import discard, publish, temp_beside
 from . import schema as _s
 from .model import FileInfo, StreamInfo
 
@@ -37,7 +38,7 @@ class SncWriter:
             directory = self._final_path.parent
             if not directory.is_dir():
                 raise InputError(f"output directory does not exist: {directory}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{self._final_path.name}.", suffix=".part", dir=directory)
+            fd, tmp = temp_beside(self._final_path)
             self._tmp_path = Path(tmp)
             self._fh = os.fdopen(fd, "wb+")
             self._owns = True
@@ -48,7 +49,13 @@ class SncWriter:
         self._seek_entries: list[dict] = []
         self._frames_written = 0
         self._closed = False
+        try:  # no context manager holds the temporary file yet
+            self._write_header(info, streams, meta, pictures)
+        except BaseException:
+            self.abort()
+            raise
 
+    def _write_header(self, info, streams, meta, pictures) -> None:
         self._fh.write(_s.FileHeader.build(dict(version_major=_s.FORMAT_VERSION[0],
                                                 version_minor=_s.FORMAT_VERSION[1])))
         self._info_offset = self._fh.tell()
@@ -124,17 +131,15 @@ class SncWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
-            os.replace(self._tmp_path, self._final_path)
+            publish(self._tmp_path, self._final_path)
 
     def abort(self) -> None:
         """Discard the output (only possible when writing to a path)."""
         self._closed = True
         if self._owns:
-            self._fh.close()
-            try:
-                os.unlink(self._tmp_path)
-            except FileNotFoundError:
-                pass
+            with contextlib.suppress(OSError):  # its flush may fail again on a full disk
+                self._fh.close()
+            discard(self._tmp_path)
 
     def __enter__(self):
         return self

@@ -44,7 +44,7 @@ def run(out: Path, seconds: float, seed: int, keep: bool) -> bool:
     stems = {name: p for name, p in paths.items() if name != "mix"}
     print("  (the first run compiles the codec's numba kernels, about a minute; later runs use the cache)")
     t0 = time.perf_counter()
-    report = encode(paths["mix"], snc_path, stems=stems, preset="archival", verify=True,
+    report = encode(paths["mix"], snc_path, stems=stems, preset="archival", verify=True, overwrite=True,
                     tags={"title": "SNC demo song", "artist": "snc.demo.synth"})
     elapsed = time.perf_counter() - t0
     print(f"\nencoded {snc_path.name}: {report.file_bytes:,} bytes = {report.file_bytes / wav_mix:.3f} x the mix WAV, "
