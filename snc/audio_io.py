@@ -88,6 +88,10 @@ class AudioSource:
             self._sf = _sf.SoundFile(path)
         except (_sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise InputError(f"{self.name}: not a readable audio file: {path} ({exc})") from None
+        if self._sf.seekable():
+            # libsndfile's MP3 decoder gives floats 1 ulp apart before and after a seek; soundfile.read seeks,
+            # so seeking too makes "exact" mean the samples every soundfile user reads
+            self._sf.seek(0)
         fmt, bits = _SUBTYPES.get(self._sf.subtype, ("float32", 32))
         self.format = AudioFormat(self._sf.samplerate, self._sf.channels, fmt, bits)
         self.frames = self._sf.frames
