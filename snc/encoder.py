@@ -722,6 +722,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     res_lo, res_hi = -(1 << (res_fmt.bits - 1)), (1 << (res_fmt.bits - 1)) - 1
     acc_dtype = accumulator_dtype(fmt.sample_format)
 
+    negative_zeros = 0
     with SncWriter(output, info, streams, meta=meta, pictures=pictures) as writer:
         done = 0
         while done < mix_src.frames:
@@ -764,6 +765,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
                 # float sums are exact unless stems cancel far beyond the mix's precision
                 raise InputError(f"float stems near frame {done} cancel too much for the mix to be stored "
                                  f"exactly (stems far louder than the mix?)")
+            if fmt.sample_format != "int":
+                negative_zeros += int(_np.count_nonzero(_np.signbit(mix_block) & ~_np.signbit(decoded_mix)))
             writer.write_segment(n, packets)
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
@@ -778,6 +781,9 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
             st_stats.store(st)
         writer.close(mix_hash.digest(), [h.digest() for h in stream_hashes])
     _warn_clipped([mix_src, *stem_srcs.values()], fmt)
+    if negative_zeros:
+        warnings.warn(f"mix: {negative_zeros} samples are -0.0, which the exact mix gives back as +0.0 (equal in "
+                      f"value; its sum starts from +0.0, spec snc-format.md 3.1)", SncWarning, stacklevel=3)
 
     path = os.fspath(output) if isinstance(output, (str, os.PathLike)) else None
     size = os.path.getsize(path) if path else output.tell()

@@ -349,3 +349,14 @@ def test_verify_accepts_float_input_to_a_perceptual_preset(tmp_path):
     path = tmp_path / "v.snc"
     report = snc.encode(x, path, samplerate=RATE, preset="transparent", verify=True)
     assert report.verified
+
+
+def test_negative_zero_of_a_float_mix_is_kept_by_its_stream_and_warned_about(tmp_path):
+    x = music().astype(np.float32)
+    x[100:103, 0] = -0.0
+    with pytest.warns(snc.SncWarning, match=r"mix: 3 samples are -0\.0, which the exact mix gives back as \+0\.0"):
+        snc.encode(x, tmp_path / "z.snc", samplerate=RATE, preset="archival")
+    with snc.open(tmp_path / "z.snc") as f:
+        mix, stream = f.read(dtype="native"), f.read(stem="mix", dtype="native")
+    assert np.array_equal(bits_of(stream), bits_of(x))
+    assert np.array_equal(mix, x) and not np.signbit(mix[100:103, 0]).any()
