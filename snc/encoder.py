@@ -393,7 +393,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     t0 = time.perf_counter()
     pictures = _check_pictures(pictures)
     note = ""
-    if not stems and separator == "auto" and _peek_format(mix, samplerate, bits).sample_format == "float64":
+    if not stems and separator == "auto" and preset in ("archival", "lossless") and \
+            _peek_format(mix, samplerate, bits).sample_format == "float64":
         # a float64 mix with stems cannot be stored bit-exactly (_check_exact_representable)
         separator, note = "none", "auto: no separation for a float64 mix (it could not stay exact with stems)"
     if stems or separator == "none":
