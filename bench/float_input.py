@@ -2,7 +2,7 @@
 
 For a corpus mix it makes an MP3 (ffmpeg + libmp3lame), an Ogg Vorbis (ffmpeg + libvorbis) and an Opus file
 (opusenc), decodes each to float32 with soundfile (what ``snc-encode`` reads), and encodes that with every
-preset.  Per source and preset it prints the SNC size against the lossy file, against FLAC -8 of the decoded
+preset (and, for scale, the perceptual presets on the 16-bit original).  Per source and preset it prints the SNC size against the lossy file, against FLAC -8 of the decoded
 audio rounded to 24 bits and against raw float32; for archival and lossless whether the decoded mix is the
 float input bit for bit; for transparent and compact the mix SNR against the float input.
 

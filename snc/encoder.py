@@ -550,7 +550,7 @@ def _rest_of_mix(mix_block, decoded, fmt: AudioFormat, acc_dtype):
 
 #: the widest integers the perceptual presets code (144 dB of range, far below any coding noise): wider
 #: integer input is rounded to it, and float input is quantised to it (full scale 1.0 = 2^23).  No dither:
-#: the rounding error, 2^-24 of full scale, lies some 120 dB below the coding noise the presets allow
+#: the rounding error, 2^-24 of full scale, lies over 100 dB below the coding noise the presets allow
 PERCEPTUAL_MAX_BITS = 24
 
 

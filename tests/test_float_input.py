@@ -360,3 +360,22 @@ def test_negative_zero_of_a_float_mix_is_kept_by_its_stream_and_warned_about(tmp
         mix, stream = f.read(dtype="native"), f.read(stem="mix", dtype="native")
     assert np.array_equal(bits_of(stream), bits_of(x))
     assert np.array_equal(mix, x) and not np.signbit(mix[100:103, 0]).any()
+
+
+def test_lossless_preset_float_residual_bounds(tmp_path):
+    """The float64 residual keeps a float32 mix exact unless the stems' sum is ~2^29 times louder than the mix
+    at a sample (docs/float-input.md): tiny mix samples where the stems are silent are fine, one where they
+    are loud is refused, and no file is left."""
+    a = music(seed=8).astype(np.float32)
+    a[:2000] = 0.0  # silent stem: a perceptual packet of silence decodes to zeros
+    mix = (a.astype(np.float64) * 0.9).astype(np.float32)
+    mix[100:110, 0] = np.float32(1e-30)
+    mix[200, 1] = np.float32(-1e-45)
+    snc.encode(mix, tmp_path / "ok.snc", stems={"a": a}, samplerate=RATE, preset="lossless")
+    with snc.open(tmp_path / "ok.snc") as f:
+        assert np.array_equal(bits_of(f.read(dtype="native")), bits_of(mix))
+    loud = int(np.argmax(np.abs(a[:, 0])))
+    mix[loud, 0] = np.float32(1e-12)
+    with pytest.raises(snc.InputError, match="cancel too much"):
+        snc.encode(mix, tmp_path / "bad.snc", stems={"a": a}, samplerate=RATE, preset="lossless")
+    assert not (tmp_path / "bad.snc").exists()

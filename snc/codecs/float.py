@@ -189,13 +189,8 @@ def _trailing_zeros(values: _np.ndarray, widths: _np.ndarray) -> _np.ndarray:
     """Trailing zero bits of each value, at most its width (a zero value has ``width`` of them)."""
     v = values.astype(_np.uint64)
     lowest = v & (~v + _np.uint64(1))  # the lowest set bit (0 for 0)
-    tz = _bit_length_u64(lowest) - 1
+    tz = _bit_length(lowest) - 1  # a power of two converts to binary64 exactly, whatever its size
     return _np.where(v == 0, widths, _np.minimum(tz, widths))
-
-
-def _bit_length_u64(values: _np.ndarray) -> _np.ndarray:
-    """Bit length of uint64 values that are powers of two or zero (exact via the float exponent)."""
-    return _np.frexp(values.astype(_np.float64))[1].astype(_np.int64)
 
 
 def _side_bits(parts: _Parts, widths, fmt: str) -> bytes:
