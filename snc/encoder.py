@@ -362,7 +362,11 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     codec); ``lossless`` codes the stems perceptually and the residual losslessly
     (the mix stays bit-exact); ``transparent`` and ``compact`` code everything
     perceptually, with the noise allocated against the mix's masking threshold
-    (:mod:`snc.allocation`) and ``remix_headroom`` dB of room for remixes.
+    (:mod:`snc.allocation`) and ``remix_headroom`` dB of room for remixes.  Float input
+    (float WAV, decoded MP3/Ogg/Opus, float arrays) works with every preset: ``archival`` and
+    ``lossless`` keep it bit for bit (the ``float`` codec); ``transparent`` and ``compact`` code
+    float and wider-than-24-bit input as 24-bit integers, record the source format in META
+    ``source_format`` and warn about samples clipped at full scale (``docs/float-input.md``).
 
     Without ``stems``, ``separator`` makes them (:mod:`snc.separate`): ``dsp`` (built in),
     ``demucs`` (optional extra; ``model``: checkpoint path or name, ``threads``: CPU threads),

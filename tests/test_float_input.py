@@ -13,7 +13,7 @@ import soundfile as sf
 
 import snc
 from snc.codecs import get_codec
-from snc.codecs.float import EXPLICIT, FloatCodec, ZSTD_FLAG, split
+from snc.codecs.floating import EXPLICIT, FloatCodec, ZSTD_FLAG, split
 from snc.codecs.lossless import LosslessCodec
 from snc.codecs.perceptual import PerceptualCodec
 from snc.errors import CodecError
@@ -379,3 +379,25 @@ def test_lossless_preset_float_residual_bounds(tmp_path):
     with pytest.raises(snc.InputError, match="cancel too much"):
         snc.encode(mix, tmp_path / "bad.snc", stems={"a": a}, samplerate=RATE, preset="lossless")
     assert not (tmp_path / "bad.snc").exists()
+
+
+def test_mutated_packets_fail_cleanly():
+    """Flipped bits and cut packets: a CodecError or a block of the right shape, never another exception."""
+    rng = np.random.default_rng(9)
+    x = music(0.1).astype(np.float32)
+    x[::50, 1] = -0.0
+    x[:300:3, 0] = 0.0  # zstd side bits in one packet
+    codecs = [FloatCodec(format="float32", channels=2), FloatCodec(format="float64", channels=2)]
+    packets = [codecs[0].encode(x), codecs[0].encode(x[:300]), codecs[1].encode(x.astype(np.float64) * 1.1)]
+    for codec, good, frames in zip([codecs[0], codecs[0], codecs[1]], packets, [len(x), 300, len(x)]):
+        for _ in range(150):
+            bad = bytearray(good)
+            for pos in rng.integers(0, len(bad), rng.integers(1, 4)):
+                bad[pos] ^= 1 << int(rng.integers(0, 8))
+            if rng.random() < 0.2:
+                bad = bad[: rng.integers(0, len(bad))]
+            try:
+                y = codec.decode(bytes(bad), frames)
+            except CodecError:
+                continue
+            assert y.shape == (frames, 2) and np.isfinite(y).all()
