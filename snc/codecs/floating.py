@@ -210,44 +210,63 @@ def _side_bits(parts: _Parts, widths, fmt: str) -> bytes:
     return pack_fields(_np.concatenate(values), _np.concatenate(field_widths))
 
 
+_ONES = _np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
 def pack_fields(values: _np.ndarray, widths: _np.ndarray) -> bytes:
-    """Unsigned fields of 0..64 bits, most significant bit first, packed without gaps; zero-padded to a byte."""
+    """Unsigned fields of 0..64 bits, most significant bit first, packed without gaps; zero-padded to a byte.
+
+    Works on 64-bit words (a field touches at most two), so memory stays a few words per field whatever
+    the widths; a field's bits above its width are ignored."""
     widths = widths.astype(_np.int64)
     total = int(widths.sum())
     if total == 0:
         return b""
-    field = _np.repeat(_np.arange(len(widths)), widths)
-    starts = _np.cumsum(widths) - widths
-    shift = (widths[field] - 1 - (_np.arange(total) - starts[field])).astype(_np.uint64)
-    bits = ((values.astype(_np.uint64)[field] >> shift) & _np.uint64(1)).astype(_np.uint8)
-    return _np.packbits(bits).tobytes()
+    keep = widths > 0
+    w = widths[keep].astype(_np.uint64)
+    v = values.astype(_np.uint64)[keep] & (_ONES >> (_np.uint64(64) - w))
+    start = (_np.cumsum(widths) - widths)[keep]
+    word, offset = start // 64, (start % 64).astype(_np.uint64)
+    end = offset + w  # 1..127 bits from the word's top
+    words = _np.zeros(total // 64 + 2, dtype=_np.uint64)
+    inside = end <= 64
+    _np.bitwise_or.at(words, word[inside], v[inside] << (_np.uint64(64) - end[inside]))
+    across = ~inside
+    _np.bitwise_or.at(words, word[across], v[across] >> (end[across] - _np.uint64(64)))
+    _np.bitwise_or.at(words, word[across] + 1, v[across] << (_np.uint64(128) - end[across]))
+    return words.astype(">u8").tobytes()[: (total + 7) // 8]
 
 
 class _BitReader:
     """Reads :func:`pack_fields` fields in turn; the bits after the last field must be zero padding."""
 
     def __init__(self, data: bytes):
-        self.bits = _np.unpackbits(_np.frombuffer(data, dtype=_np.uint8))
+        self.size = 8 * len(data)
+        padded = bytes(data) + bytes(-len(data) % 8 + 8)  # whole words, and one more for a field's second word
+        self.words = _np.frombuffer(padded, dtype=">u8").astype(_np.uint64)
         self.pos = 0
 
     def read_fields(self, widths: _np.ndarray) -> _np.ndarray:
         widths = widths.astype(_np.int64)
         total = int(widths.sum())
-        if self.pos + total > self.bits.size:
+        if self.pos + total > self.size:
             raise CodecError("float: corrupt packet: the side bits end early")
         out = _np.zeros(len(widths), dtype=_np.uint64)
-        if total:
-            bits = self.bits[self.pos:self.pos + total].astype(_np.uint64)
-            field = _np.repeat(_np.arange(len(widths)), widths)
-            starts = _np.cumsum(widths) - widths
-            shift = (widths[field] - 1 - (_np.arange(total) - starts[field])).astype(_np.uint64)
-            nonzero = widths > 0
-            out[nonzero] = _np.add.reduceat(bits << shift, starts[nonzero])
+        keep = widths > 0
+        if keep.any():
+            w = widths[keep].astype(_np.uint64)
+            start = self.pos + (_np.cumsum(widths) - widths)[keep]
+            word, offset = start // 64, (start % 64).astype(_np.uint64)
+            # the 64 bits from the field's first bit on: the rest of its word, then the next word's top
+            window = self.words[word] << offset
+            low = self.words[word + 1] >> ((_np.uint64(64) - offset) % _np.uint64(64))
+            window |= _np.where(offset > 0, low, _np.uint64(0))
+            out[keep] = window >> (_np.uint64(64) - w)
         self.pos += total
         return out
 
     def finish(self) -> None:
-        if self.bits.size - self.pos >= 8 or self.bits[self.pos:].any():
+        if self.size - self.pos >= 8 or self.read_fields(_np.array([self.size - self.pos]))[0]:
             raise CodecError("float: corrupt packet: bytes or non-zero padding after the side bits")
 
 
