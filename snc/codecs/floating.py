@@ -107,42 +107,73 @@ class FloatCodec(Codec):
             raise CodecError(f"float: corrupt packet: reserved flag bits set ({flags:#04x})")
         if not 8 <= int_bits <= 32:
             raise CodecError(f"float: corrupt packet: integer width {int_bits} (8..32)")
-        integer = _int_codec(int_bits, self.channels).decode(reader.chunk(), frames).reshape(-1).astype(_np.int64)
-        magnitude = _np.abs(integer)
-        limit = _np.maximum(self.mantissa_bits - _bit_length(magnitude), 0)
-        if mode == NO_FRACTION:
-            widths = _np.zeros_like(integer)
-        elif mode == DERIVED:
-            widths = _np.where(integer != 0, limit, 0)
-        else:
-            widths = _int_codec(8, self.channels).decode(reader.chunk(), frames).reshape(-1).astype(_np.int64)
-            if ((widths < 0) | (widths > limit) | ((integer == 0) & (widths != 0))).any():
-                raise CodecError("float: corrupt packet: a fraction width exceeds the sample's precision")
+        integer = _int_codec(int_bits, self.channels).decode(reader.chunk(), frames).reshape(-1)
+        coded_widths = None
+        if mode == EXPLICIT:
+            coded_widths = _int_codec(8, self.channels).decode(reader.chunk(), frames).reshape(-1)
         side = reader.chunk()
         reader.finish()
-        raw_dtype, raw_bits = _RAW[self.format]
+        # a chunk of samples at a time: memory stays a few bytes per sample beyond the output
+        chunks = [slice(i, i + DECODE_CHUNK) for i in range(0, integer.size, DECODE_CHUNK)]
+        fraction_bits = [int(self._widths(integer[c], mode, coded_widths, c).sum()) for c in chunks]
         tiny = integer == 0
-        n_tiny = int(tiny.sum())
+        n_tiny = int(_np.count_nonzero(tiny))
+        raw_dtype, raw_bits = _RAW[self.format]
         if flags & ZSTD_FLAG:
-            side = _inflate(side, (n_tiny * (1 + raw_bits) + int(widths.sum()) + 7) // 8)
+            side = _inflate(side, (n_tiny * (1 + raw_bits) + sum(fraction_bits) + 7) // 8)
         bits = _BitReader(side)
-        stored = bits.read_fields(_np.ones(n_tiny, dtype=_np.int64)).astype(bool)
-        raw = bits.read_fields(_np.full(int(stored.sum()), raw_bits, dtype=_np.int64))
-        fraction = bits.read_fields(widths[~tiny])
-        bits.finish()
-        out = _np.zeros(integer.size, dtype=_np.float64)
-        w = widths[~tiny]
-        value = _np.ldexp(((magnitude[~tiny] << w) + fraction.astype(_np.int64)).astype(_np.float64),
-                          -(int(exponent) + w))
-        out[~tiny] = _np.where(integer[~tiny] < 0, -value, value)
-        result = out.astype(self.dtype)
-        raw_values = raw.astype(raw_dtype).view(self.dtype)
-        if raw_values.size and not _np.isfinite(raw_values).all():
-            raise CodecError("float: corrupt packet: a raw sample is NaN or infinite")
-        tiny_values = _np.zeros(n_tiny, dtype=self.dtype)
-        tiny_values[stored] = raw_values
-        result[tiny] = tiny_values
-        return result.reshape(frames, self.channels)
+        stored = bits.read(0, _np.ones(n_tiny, dtype=_np.int64)).astype(bool)
+        raw_pos = n_tiny
+        fraction_pos = raw_pos + int(_np.count_nonzero(stored)) * raw_bits
+        out = _np.empty(integer.size, dtype=self.dtype)
+        tiny_done = 0
+        for c, nbits in zip(chunks, fraction_bits):
+            i = integer[c].astype(_np.int64)
+            w = self._widths(integer[c], mode, coded_widths, c)
+            t = tiny[c]
+            chunk_stored = stored[tiny_done:tiny_done + int(_np.count_nonzero(t))]
+            tiny_done += chunk_stored.size
+            raw = bits.read(raw_pos, _np.full(int(_np.count_nonzero(chunk_stored)), raw_bits, dtype=_np.int64))
+            raw_pos += raw.size * raw_bits
+            fraction = bits.read(fraction_pos, w[~t]).astype(_np.int64)
+            fraction_pos += nbits
+            out[c] = _samples(i, t, w, fraction, chunk_stored, raw.astype(raw_dtype).view(self.dtype), exponent)
+        bits.finish(fraction_pos)
+        return out.reshape(frames, self.channels)
+
+    def _widths(self, integer: _np.ndarray, mode: int, coded, chunk: slice) -> _np.ndarray:
+        """Fraction widths (int64) of a chunk of integer parts, checked when the packet codes them."""
+        magnitude = _np.abs(integer.astype(_np.int64))
+        if mode == NO_FRACTION:
+            return _np.zeros(magnitude.size, dtype=_np.int64)
+        limit = _np.where(magnitude != 0, _np.maximum(self.mantissa_bits - _bit_length(magnitude), 0), 0)
+        if mode == DERIVED:
+            return limit
+        widths = coded[chunk].astype(_np.int64)
+        if ((widths < 0) | (widths > limit)).any():
+            raise CodecError("float: corrupt packet: a fraction width exceeds the sample's precision")
+        return widths
+
+
+#: samples the decoder turns into floats at a time
+DECODE_CHUNK = 1 << 16
+
+
+def _samples(integer, tiny, widths, fraction, stored, raw_values, exponent: int) -> _np.ndarray:
+    """Decoded samples of one chunk (spec/codec-float.md section 5), in the raw values' format."""
+    if raw_values.size and not _np.isfinite(raw_values).all():
+        raise CodecError("float: corrupt packet: a raw sample is NaN or infinite")
+    out = _np.zeros(integer.size, dtype=raw_values.dtype)
+    coded = ~tiny
+    w = widths[coded]
+    magnitude = _np.abs(integer[coded])
+    # below 2^P, times a power of two: exact in binary64 and in the stream's format
+    value = _np.ldexp(((magnitude << w) + fraction).astype(_np.float64), -(int(exponent) + w))
+    out[coded] = _np.where(integer[coded] < 0, -value, value)
+    tiny_values = _np.zeros(int(_np.count_nonzero(tiny)), dtype=raw_values.dtype)
+    tiny_values[stored] = raw_values
+    out[tiny] = tiny_values
+    return out
 
 
 class _Parts:
@@ -238,35 +269,42 @@ def pack_fields(values: _np.ndarray, widths: _np.ndarray) -> bytes:
 
 
 class _BitReader:
-    """Reads :func:`pack_fields` fields in turn; the bits after the last field must be zero padding."""
+    """Reads :func:`pack_fields` fields at given bit positions; the bits after the last field must be zero
+    padding."""
 
     def __init__(self, data: bytes):
         self.size = 8 * len(data)
         padded = bytes(data) + bytes(-len(data) % 8 + 8)  # whole words, and one more for a field's second word
         self.words = _np.frombuffer(padded, dtype=">u8").astype(_np.uint64)
-        self.pos = 0
 
-    def read_fields(self, widths: _np.ndarray) -> _np.ndarray:
+    def read(self, pos: int, widths: _np.ndarray) -> _np.ndarray:
+        """The fields of ``widths`` (0..64 bits each) from bit ``pos`` on, a chunk of fields at a time."""
         widths = widths.astype(_np.int64)
-        total = int(widths.sum())
-        if self.pos + total > self.size:
+        if pos + int(widths.sum()) > self.size:
             raise CodecError("float: corrupt packet: the side bits end early")
+        out = _np.zeros(len(widths), dtype=_np.uint64)
+        for i in range(0, len(widths), DECODE_CHUNK):
+            w = widths[i:i + DECODE_CHUNK]
+            out[i:i + DECODE_CHUNK] = self._fields(pos + _np.cumsum(w) - w, w)
+            pos += int(w.sum())
+        return out
+
+    def _fields(self, start: _np.ndarray, widths: _np.ndarray) -> _np.ndarray:
         out = _np.zeros(len(widths), dtype=_np.uint64)
         keep = widths > 0
         if keep.any():
             w = widths[keep].astype(_np.uint64)
-            start = self.pos + (_np.cumsum(widths) - widths)[keep]
-            word, offset = start // 64, (start % 64).astype(_np.uint64)
+            word, offset = start[keep] // 64, (start[keep] % 64).astype(_np.uint64)
             # the 64 bits from the field's first bit on: the rest of its word, then the next word's top
             window = self.words[word] << offset
             low = self.words[word + 1] >> ((_np.uint64(64) - offset) % _np.uint64(64))
             window |= _np.where(offset > 0, low, _np.uint64(0))
             out[keep] = window >> (_np.uint64(64) - w)
-        self.pos += total
         return out
 
-    def finish(self) -> None:
-        if self.size - self.pos >= 8 or self.read_fields(_np.array([self.size - self.pos]))[0]:
+    def finish(self, pos: int) -> None:
+        """The fields ended at bit ``pos``: at most 7 zero bits may follow."""
+        if self.size - pos >= 8 or self.read(pos, _np.array([self.size - pos]))[0]:
             raise CodecError("float: corrupt packet: bytes or non-zero padding after the side bits")
 
 
