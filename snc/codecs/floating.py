@@ -155,7 +155,7 @@ class FloatCodec(Codec):
         return widths
 
 
-#: samples the decoder turns into floats at a time
+#: samples (and bit fields) the codec handles at a time
 DECODE_CHUNK = 1 << 16
 
 
@@ -247,25 +247,31 @@ _ONES = _np.uint64(0xFFFFFFFFFFFFFFFF)
 def pack_fields(values: _np.ndarray, widths: _np.ndarray) -> bytes:
     """Unsigned fields of 0..64 bits, most significant bit first, packed without gaps; zero-padded to a byte.
 
-    Works on 64-bit words (a field touches at most two), so memory stays a few words per field whatever
-    the widths; a field's bits above its width are ignored."""
-    widths = widths.astype(_np.int64)
+    Works on 64-bit words (a field touches at most two) and a chunk of fields at a time, so memory stays
+    a few words per field of a chunk whatever the widths; a field's bits above its width are ignored."""
     total = int(widths.sum())
     if total == 0:
         return b""
+    words = _np.zeros(total // 64 + 2, dtype=_np.uint64)
+    pos = 0
+    for i in range(0, len(widths), DECODE_CHUNK):
+        w = widths[i:i + DECODE_CHUNK].astype(_np.int64)
+        _or_fields(words, pos + _np.cumsum(w) - w, w, values[i:i + DECODE_CHUNK])
+        pos += int(w.sum())
+    return words.astype(">u8").tobytes()[: (total + 7) // 8]
+
+
+def _or_fields(words: _np.ndarray, start: _np.ndarray, widths: _np.ndarray, values: _np.ndarray) -> None:
     keep = widths > 0
     w = widths[keep].astype(_np.uint64)
-    v = values.astype(_np.uint64)[keep] & (_ONES >> (_np.uint64(64) - w))
-    start = (_np.cumsum(widths) - widths)[keep]
-    word, offset = start // 64, (start % 64).astype(_np.uint64)
+    v = values[keep].astype(_np.uint64) & (_ONES >> (_np.uint64(64) - w))
+    word, offset = start[keep] // 64, (start[keep] % 64).astype(_np.uint64)
     end = offset + w  # 1..127 bits from the word's top
-    words = _np.zeros(total // 64 + 2, dtype=_np.uint64)
     inside = end <= 64
     _np.bitwise_or.at(words, word[inside], v[inside] << (_np.uint64(64) - end[inside]))
     across = ~inside
     _np.bitwise_or.at(words, word[across], v[across] >> (end[across] - _np.uint64(64)))
     _np.bitwise_or.at(words, word[across] + 1, v[across] << (_np.uint64(128) - end[across]))
-    return words.astype(">u8").tobytes()[: (total + 7) // 8]
 
 
 class _BitReader:
