@@ -63,6 +63,11 @@ class AudioSource:
         self._array = None
         self.tags: dict[str, str] = {}
         self._pos = 0
+        #: the file's path (None for arrays)
+        self.path: str | None = None
+        #: float samples beyond an integer target's range, clipped by :meth:`read`, and the largest magnitude
+        self.clipped = 0
+        self.peak = 0.0
         if isinstance(source, NativeAudio):
             self.format, self._array, self.frames = source.format, source.array, source.array.shape[0]
         elif isinstance(source, (str, os.PathLike)):
@@ -75,6 +80,7 @@ class AudioSource:
             raise InputError(f"{name}: {self.format.channels} channels (SNC takes 1..{MAX_CHANNELS})")
 
     def _open_file(self, path: str) -> None:
+        self.path = path
         if not os.path.exists(path):
             raise InputError(f"{self.name}: no such file: {path}")
         if os.path.isdir(path):
@@ -83,6 +89,10 @@ class AudioSource:
             self._sf = _sf.SoundFile(path)
         except (_sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise InputError(f"{self.name}: not a readable audio file: {path} ({exc})") from None
+        if self._sf.seekable():
+            # libsndfile's MP3 decoder gives floats 1 ulp apart before and after a seek; soundfile.read seeks,
+            # so seeking too makes "exact" mean the samples every soundfile user reads
+            self._sf.seek(0)
         fmt, bits = _SUBTYPES.get(self._sf.subtype, ("float32", 32))
         self.format = AudioFormat(self._sf.samplerate, self._sf.channels, fmt, bits)
         self.frames = self._sf.frames
@@ -126,12 +136,23 @@ class AudioSource:
         if block.dtype.kind == "f" and not _np.isfinite(block).all():
             bad = int(_np.argmax(~_np.isfinite(block).all(axis=1)))
             raise InputError(f"{self.name}: NaN or infinite sample near frame {self._pos + bad}")
+        if block.dtype.kind == "f" and target.sample_format == "int":
+            self._count_clipped(block, target.bits)
         block = _convert(block, self.format, target)
         self._pos += frames
         if len(block) < frames:
             pad = _np.zeros((frames - len(block), block.shape[1]), dtype=block.dtype)
             block = _np.concatenate([block, pad])
         return block
+
+    def _count_clipped(self, block: _np.ndarray, bits: int) -> None:
+        """Count the float samples whose rounded value leaves the ``bits``-bit range (``_convert`` clips them)."""
+        if not block.size:
+            return
+        full = float(1 << (bits - 1))
+        scaled = _np.round(block.astype(_np.float64) * full)
+        self.clipped += int(_np.count_nonzero((scaled < -full) | (scaled > full - 1)))
+        self.peak = max(self.peak, float(_np.abs(block).max()))
 
     def _read_file(self, frames: int) -> _np.ndarray:
         """Next frames in the file's own format."""

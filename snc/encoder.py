@@ -258,9 +258,13 @@ def _check_stems(mix_src: AudioSource, stem_srcs: dict[str, AudioSource]) -> Non
         raise InputError(f"too many stems ({len(stem_srcs)}; at most {MAX_STREAMS - 1})")
     for name, src in stem_srcs.items():
         if src.format.sample_rate != fmt.sample_rate:
-            raise InputError(f"stem {name!r} is {src.format.sample_rate} Hz, the mix {fmt.sample_rate} Hz")
+            raise InputError(f"stem {name!r} is {src.format.sample_rate} Hz, the mix {fmt.sample_rate} Hz: resample "
+                             f"it first, e.g. `sox {_example_path(src, name)} -r {fmt.sample_rate} "
+                             f"{name}-{fmt.sample_rate}.wav`")
         if src.format.channels != fmt.channels:
-            raise InputError(f"stem {name!r} has {src.format.channels} channels, the mix {fmt.channels}")
+            raise InputError(f"stem {name!r} has {src.format.channels} channels, the mix {fmt.channels}: convert it "
+                             f"first, e.g. `sox {_example_path(src, name)} {name}-{fmt.channels}ch.wav "
+                             f"remix {_sox_remix(src.format.channels, fmt.channels)}`")
         diff = src.frames - mix_src.frames
         if diff:
             if abs(diff) > LENGTH_TOLERANCE_S * fmt.sample_rate:
@@ -269,6 +273,23 @@ def _check_stems(mix_src: AudioSource, stem_srcs: dict[str, AudioSource]) -> Non
             action = "padded with silence" if diff < 0 else "trimmed"
             warnings.warn(f"stem {name!r} is {abs(diff)} frames {'shorter' if diff < 0 else 'longer'} than the "
                           f"mix; {action} to the mix length", SncWarning, stacklevel=3)
+
+
+def _example_path(src: AudioSource, name: str) -> str:
+    import shlex
+
+    return shlex.quote(src.path) if src.path else f"{name}.wav"
+
+
+def _sox_remix(have: int, want: int) -> str:
+    """sox's ``remix`` argument from ``have`` to ``want`` channels: mono is copied to every channel,
+    anything else is averaged to mono and copied, or its first channels kept."""
+    if have == 1:
+        return " ".join(["1"] * want)
+    if want == 1:
+        return "-"
+    return " ".join(str(c + 1) for c in range(want)) if want < have else " ".join(
+        [str(c + 1) for c in range(have)] + ["0"] * (want - have))
 
 
 def _check_exact_representable(fmt: AudioFormat, has_stems: bool) -> None:
@@ -295,7 +316,7 @@ def _codec_for(fmt: AudioFormat, codec_id: str):
     if codec_id not in available_codecs():
         raise InputError(f"unknown codec {codec_id!r}; available: {', '.join(available_codecs())}")
     if fmt.sample_format != "int" and codec_id == "lossless":
-        codec_id = "pcm"  # the lossless codec is integer-only; float input is stored as raw IEEE floats
+        codec_id = "float"  # the lossless codec is integer-only; "float" splits floats into integers and bits
     cfg = {"format": fmt.sample_format, "channels": fmt.channels}
     if fmt.sample_format == "int":
         cfg["bits"] = fmt.bits
@@ -349,7 +370,11 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     codec); ``lossless`` codes the stems perceptually and the residual losslessly
     (the mix stays bit-exact); ``transparent`` and ``compact`` code everything
     perceptually, with the noise allocated against the mix's masking threshold
-    (:mod:`snc.allocation`) and ``remix_headroom`` dB of room for remixes.
+    (:mod:`snc.allocation`) and ``remix_headroom`` dB of room for remixes.  Float input
+    (float WAV, decoded MP3/Ogg/Opus, float arrays) works with every preset: ``archival`` and
+    ``lossless`` keep it bit for bit (the ``float`` codec); ``transparent`` and ``compact`` code
+    float and wider-than-24-bit input as 24-bit integers, record the source format in META
+    ``source_format`` and warn about samples clipped at full scale (``docs/float-input.md``).
 
     Without ``stems``, ``separator`` makes them (:mod:`snc.separate`): ``dsp`` (built in),
     ``demucs`` (optional extra; ``model``: checkpoint path or name, ``threads``: CPU threads),
@@ -382,7 +407,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     t0 = time.perf_counter()
     pictures = _check_pictures(pictures)
     note = ""
-    if not stems and separator == "auto" and _peek_format(mix, samplerate, bits).sample_format == "float64":
+    if not stems and separator == "auto" and preset in ("archival", "lossless") and \
+            _peek_format(mix, samplerate, bits).sample_format == "float64":
         # a float64 mix with stems cannot be stored bit-exactly (_check_exact_representable)
         separator, note = "none", "auto: no separation for a float64 mix (it could not stay exact with stems)"
     if stems or separator == "none":
@@ -536,10 +562,36 @@ def _rest_of_mix(mix_block, decoded, fmt: AudioFormat, acc_dtype):
     return _np.clip(rest, lo, hi).astype(mix_block.dtype), clipped
 
 
+#: the widest integers the perceptual presets code (144 dB of range, far below any coding noise): wider
+#: integer input is rounded to it, and float input is quantised to it (full scale 1.0 = 2^23).  No dither:
+#: the rounding error, 2^-24 of full scale, lies over 100 dB below the coding noise the presets allow
+PERCEPTUAL_MAX_BITS = 24
+
+
+def _coded_format(fmt: AudioFormat) -> AudioFormat:
+    """The sample format a perceptual preset codes ``fmt`` as: integers of at most PERCEPTUAL_MAX_BITS bits.
+    A float source's samples beyond full scale are clipped there (:func:`_warn_clipped` says how many);
+    ``archival`` and ``lossless`` keep them exactly."""
+    if fmt.sample_format == "int" and fmt.bits <= PERCEPTUAL_MAX_BITS:
+        return fmt
+    return AudioFormat(fmt.sample_rate, fmt.channels, "int", PERCEPTUAL_MAX_BITS)
+
+
+def _warn_clipped(sources, fmt: AudioFormat) -> None:
+    for src in sources:
+        if src.clipped:
+            warnings.warn(f"{src.name}: {src.clipped} samples beyond full scale (peak {src.peak:.4g}, "
+                          f"{20 * math.log10(src.peak):+.2f} dBFS) clipped to {fmt.bits}-bit full scale; "
+                          f"--preset archival or lossless keeps them exactly", SncWarning, stacklevel=4)
+
+
 def _perceptual_codec(fmt: AudioFormat):
     from .codecs.perceptual import PerceptualCodec
 
-    codec = PerceptualCodec(format="int", bits=fmt.bits, channels=fmt.channels)
+    if fmt.sample_format == "int":
+        codec = PerceptualCodec(format="int", bits=fmt.bits, channels=fmt.channels)
+    else:  # the stems of a float32 file (preset lossless): coded as 24-bit integers, decoded as float32
+        codec = PerceptualCodec(format="float32", channels=fmt.channels)
     codec.samplerate = fmt.sample_rate
     return codec
 
@@ -609,9 +661,10 @@ def _measure_profiles(mix, stems, samplerate, bits, profiles: dict, lead, block:
 
 def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, positions, lead, profile_loudness, preset, tags,
                     pictures, codec_id, headroom_db, offset_db, segment_frames, progress):
-    fmt = mix_src.format
     user_stems = bool(stem_srcs)
     perceptual = preset in PERCEPTUAL_TUNING and (user_stems or preset != "lossless")
+    # the presets that need not keep the mix exact code at most 24-bit integers (see _coded_format)
+    fmt = _coded_format(mix_src.format) if perceptual and preset != "lossless" else mix_src.format
     tuning = None
     if perceptual:
         tuning = PERCEPTUAL_TUNING[preset]
@@ -619,9 +672,6 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
             tuning = tuning.for_separated()
         if offset_db is not None:  # --bitrate: the best sound at the rate (:meth:`PerceptualTuning.at_bitrate`)
             tuning = tuning.at_bitrate().shifted(offset_db)
-    if perceptual and fmt.sample_format != "int":
-        raise NotAvailableError(f"preset {preset!r} needs integer PCM input for now; use --preset archival "
-                                f"for {fmt.sample_format} audio")
     _check_exact_representable(fmt, user_stems)
     names = list(stem_srcs) if user_stems else ["mix"]
     res_fmt = _residual_format(fmt, len(names))
@@ -672,6 +722,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
                     segment_frames=segment_frames, stream_count=len(streams))
     loudness = dict(profile_loudness)
     meta = {"tags": {**mix_src.tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles}
+    if fmt != mix_src.format:  # a decoder may offer the source's format back (spec snc-format.md, META)
+        meta["source_format"] = {"sample_format": mix_src.format.sample_format, "bits": mix_src.format.bits}
     if lead is not None:
         meta["lead"] = lead
     if loudness:
@@ -685,6 +737,7 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     res_lo, res_hi = -(1 << (res_fmt.bits - 1)), (1 << (res_fmt.bits - 1)) - 1
     acc_dtype = accumulator_dtype(fmt.sample_format)
 
+    negative_zeros = 0
     with SncWriter(output, info, streams, meta=meta, pictures=pictures) as writer:
         done = 0
         while done < mix_src.frames:
@@ -694,9 +747,13 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
             packets, decoded = [], []
             stem_noise = res_noise = None
             if perceptual:
-                stem_noise, res_noise = _noise_budgets(mix_block, stem_blocks, fmt, tuning=tuning,
-                                                       headroom_db=headroom_db, user_stems=user_stems,
-                                                       stem_snr_db=stem_snrs)
+                # a float file's perceptual stems are coded (and their budgets set) as 24-bit integers
+                budget_fmt = fmt if fmt.sample_format == "int" else AudioFormat(
+                    fmt.sample_rate, fmt.channels, "int", stem_codec.int_bits)
+                stem_noise, res_noise = _noise_budgets(stem_codec.integers(mix_block),
+                                                       [stem_codec.integers(b) for b in stem_blocks], budget_fmt,
+                                                       tuning=tuning, headroom_db=headroom_db,
+                                                       user_stems=user_stems, stem_snr_db=stem_snrs)
             for k, (codec, block) in enumerate(zip(codecs, stem_blocks)):
                 if k == rest:
                     block, clipped = _rest_of_mix(mix_block, decoded, fmt, acc_dtype)
@@ -711,7 +768,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
             residual = mix_block.astype(acc_dtype) - sum_streams(decoded, fmt.sample_format)
             if fmt.sample_format == "int":
                 if residual.size and (residual.min() < res_lo or residual.max() > res_hi):
-                    raise InputError(f"the stems' sum differs from the mix by more than {res_fmt.bits}-bit "
+                    what = "the stems' sum" if user_stems else "the decoded mix"
+                    raise InputError(f"{what} differs from the mix by more than {res_fmt.bits}-bit "
                                      f"samples can hold near frame {done}")
                 residual = residual.astype(_np.int32)
             packet = res_codec.encode(residual) if res_codec.lossless else res_codec.encode(residual, noise=res_noise)
@@ -722,6 +780,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
                 # float sums are exact unless stems cancel far beyond the mix's precision
                 raise InputError(f"float stems near frame {done} cancel too much for the mix to be stored "
                                  f"exactly (stems far louder than the mix?)")
+            if fmt.sample_format != "int":
+                negative_zeros += int(_np.count_nonzero(_np.signbit(mix_block) & ~_np.signbit(decoded_mix)))
             writer.write_segment(n, packets)
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
@@ -735,6 +795,10 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
         for st, st_stats in zip(streams, stats):
             st_stats.store(st)
         writer.close(mix_hash.digest(), [h.digest() for h in stream_hashes])
+    _warn_clipped([mix_src, *stem_srcs.values()], fmt)
+    if negative_zeros:
+        warnings.warn(f"mix: {negative_zeros} samples are -0.0, which the exact mix gives back as +0.0 (equal in "
+                      f"value; its sum starts from +0.0, spec snc-format.md 3.1)", SncWarning, stacklevel=3)
 
     path = os.fspath(output) if isinstance(output, (str, os.PathLike)) else None
     size = os.path.getsize(path) if path else output.tell()

@@ -93,16 +93,6 @@ def test_empty_audio(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(preset="transparent", samplerate=8000, mix=np.zeros((10, 1), np.float32)), "integer PCM"),
-])
-def test_options_from_later_issues_are_not_silently_ignored(tmp_path, kwargs, match):
-    mix = kwargs.pop("mix", np.zeros((10, 1), np.int16))
-    with pytest.raises(snc.NotAvailableError, match=match):
-        snc.encode(mix, tmp_path / "o.snc", **{"samplerate": 8000, **kwargs})
-    assert not list(tmp_path.iterdir())
-
-
-@pytest.mark.parametrize("kwargs,match", [
     (dict(preset="archival", bitrate=128), "--bitrate applies to"),
     (dict(preset="transparent", bitrate=1), "bitrate must be"),
     (dict(remix_headroom=30), "remix headroom must be 0..24"),

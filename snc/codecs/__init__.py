@@ -1,5 +1,6 @@
 """Stream codecs: the registry and the built-in codecs (importing registers them)."""
 
+from . import floating as _floating  # noqa: F401  (registers "float")
 from . import lossless as _lossless  # noqa: F401  (registers "lossless")
 from . import pcm as _pcm  # noqa: F401  (registers "pcm")
 from . import perceptual as _perceptual  # noqa: F401  (registers "perceptual")

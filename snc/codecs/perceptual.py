@@ -69,6 +69,8 @@ REFINE_PASSES = 3
 #: step (1.5 dB) below it -- measured: -9 % bytes at equal mix STOI
 NOISE_TOLERANCE = 10.0 ** (0.75 / 10.0)
 MAX_CHANNELS = 8
+#: float32 streams are coded as integers of this width: 144 dB below full scale, far under any coding noise
+FLOAT_BITS = 24
 #: the encoder's mark of an all-zero band (outside the legal scale factors)
 INACTIVE = 1 << 20
 #: budgets above this (beyond any coefficient's energy) are clipped to it: "code nothing"
@@ -160,8 +162,11 @@ class PerceptualCodec(Codec):
 
     def __init__(self, *, format: str = "int", bits: int = 16, channels: int = 1):
         super().__init__(format=format, bits=bits, channels=channels)
-        if format != "int":
-            raise CodecError(f"perceptual: only integer sample formats are supported, got {format!r}")
+        if format not in ("int", "float32"):
+            raise CodecError(f"perceptual: only integer and float32 sample formats are supported, got {format!r}")
+        #: the integer width the packets code: a float32 stream codes its samples as FLOAT_BITS-bit integers
+        #: (full scale 1.0) and decodes to those integers times 2^-(FLOAT_BITS - 1), exact in binary32
+        self.int_bits = bits if format == "int" else FLOAT_BITS
         if not 1 <= channels <= MAX_CHANNELS:
             raise CodecError(f"perceptual: channels must be 1..{MAX_CHANNELS}, got {channels!r}")
         # encoder settings (not needed to decode, so not in the config)
@@ -187,14 +192,14 @@ class PerceptualCodec(Codec):
         """Window kinds and MDCT spectra (F, channels, 1024) of a block, as :meth:`encode` codes them."""
         mdct, _ = _kernels()
         x = _np.asarray(block, dtype=_np.float64)
-        kinds = mdct.plan_kinds(mdct.detect_transients(x, full_scale=float(1 << (self.bits - 1))))
+        kinds = mdct.plan_kinds(mdct.detect_transients(x, full_scale=float(1 << (self.int_bits - 1))))
         spectra = _np.stack([mdct.forward(x[:, c], kinds) for c in range(x.shape[1])], axis=1)
         return kinds, spectra
 
     def self_mask(self, block: _np.ndarray) -> _np.ndarray:
         from ..psycho import masking_threshold
 
-        full = float(1 << (self.bits - 1))
+        full = float(1 << (self.int_bits - 1))
         return masking_threshold(_np.asarray(block, dtype=_np.float64), self.samplerate, full) * \
             10.0 ** (self.quality_db / 10.0)
 
@@ -202,7 +207,7 @@ class PerceptualCodec(Codec):
         """Code ``block``; ``analysis``: ``(kinds, spectra)`` of :meth:`analyse` to use instead
         (e.g. with other window kinds)."""
         mdct, pk = _kernels()
-        block = self.check_block(block)
+        block = self.integers(block)
         frames = block.shape[0]
         if frames == 0:
             return bytes([pk.VERSION])
@@ -314,15 +319,24 @@ class PerceptualCodec(Codec):
         if frames == 0:
             if len(data) != 1 or data[0] != pk.VERSION:
                 raise CodecError("perceptual: corrupt packet: an empty packet is one version byte")
-            return out
+            return out.astype(self.dtype)
         # adaptive coding makes silence nearly free, so the size cannot bound the length: a fixed cap
         # bounds the output allocated before decoding
         if frames > MAX_PACKET_FRAMES:
             raise CodecError(f"perceptual: a packet holds at most {MAX_PACKET_FRAMES} frames, got {frames}")
-        err = pk.decode_packet(data, frames, self.bits, out)
+        err = pk.decode_packet(data, frames, self.int_bits, out)
         if err != 0:  # errcodes.OK
             raise CodecError(f"perceptual: corrupt packet: {_message(err)}")
-        return out
+        return out if self.format == "int" else _np.ldexp(out, 1 - self.int_bits).astype(_np.float32)
+
+    def integers(self, block: _np.ndarray) -> _np.ndarray:
+        """The integers a block is coded as: itself for an integer stream; a float32 stream's samples
+        rounded (half to even) to FLOAT_BITS bits and clipped to full scale."""
+        block = self.check_block(block)
+        if self.format == "int":
+            return block
+        full = float(1 << (self.int_bits - 1))
+        return _np.clip(_np.round(block.astype(_np.float64) * full), -full, full - 1).astype(_np.int32)
 
 
 def _steady_highs(block: _np.ndarray) -> _np.ndarray:
