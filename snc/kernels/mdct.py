@@ -25,7 +25,6 @@ import math as _math
 
 import numpy as np
 from numba import njit
-from scipy import fft as _fft
 
 HOP = 1024
 #: frame kinds (AAC: ONLY_LONG_SEQUENCE, LONG_START_SEQUENCE, EIGHT_SHORT_SEQUENCE, LONG_STOP_SEQUENCE)
@@ -331,6 +330,8 @@ def forward(x, kinds) -> np.ndarray:
     ``kinds`` (int64 ``(F,)``, legal) selects each frame's windows; a SHORT frame holds
     its eight 128-coefficient blocks block-major.  Folding + DCT-IV (spec 7).
     """
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError("forward takes one channel, shape (L,)")
@@ -357,6 +358,8 @@ def forward(x, kinds) -> np.ndarray:
 
 def inverse(coefs, kinds, L: int) -> np.ndarray:
     """Float64 inverse of :func:`forward`: ``(F, 1024)`` coefficients -> ``(L,)`` samples."""
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     F = n_frames(L)
     coefs = np.asarray(coefs, dtype=np.float64)
     if coefs.shape != (F, HOP):
