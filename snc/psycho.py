@@ -321,6 +321,9 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     variance s^2 has coefficient variance s^2), so a band's step size follows directly.  ``pairs``: channel
     pairs guarded against binaural unmasking (default (0, 1), (2, 3), ...; ``()`` for none).
     """
+    from .kernels import warmup
+
+    warmup.ensure("perceptual-encode")
     x = _as_2d(x)
     if not 8000 <= samplerate <= 192000:
         raise ValueError(f"samplerate must be 8000..192000, got {samplerate}")

@@ -15,7 +15,8 @@ import snc
 REPO = Path(snc.__file__).resolve().parents[1]
 VECTORS = REPO / "spec" / "vectors" / "valid"
 #: the modules a cheap start must not load: numba (and with it the codec kernels), scipy, torch
-HEAVY = ("numba", "scipy", "scipy.fft", "scipy.signal", "torch", "snc.kernels.bitio", "snc.codecs.lossless", "snc.codecs.perceptual")
+HEAVY = ("numba", "scipy", "scipy.fft", "scipy.signal", "torch",
+         "snc.kernels.bitio", "snc.codecs.lossless", "snc.codecs.perceptual")
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -47,7 +48,8 @@ def test_cli_modules_import_without_heavy_modules():
 
 
 def test_public_api_resolves_lazily():
-    from snc.decoder import SncFile, open as open_
+    from snc.decoder import SncFile
+    from snc.decoder import open as open_
     from snc.encoder import EncodeReport, encode
 
     assert (snc.open, snc.SncFile, snc.encode, snc.EncodeReport) == (open_, SncFile, encode, EncodeReport)
