@@ -16,7 +16,9 @@ from numba.core import types as _types
 
 def _one_version_per_type(dispatcher):
     """Make calls from other kernels resolve (and compile) ``dispatcher`` for non-literal argument types."""
-    resolve = dispatcher.get_call_template
+    resolve = getattr(dispatcher, "get_call_template", None)
+    if resolve is None:  # NUMBA_DISABLE_JIT: njit returned the Python function itself
+        return dispatcher
 
     def get_call_template(args, kws):
         args = tuple(_types.unliteral(a) for a in args)

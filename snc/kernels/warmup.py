@@ -95,6 +95,8 @@ def is_cached(dispatcher, sig) -> bool | None:
     """Whether ``dispatcher`` has ``sig`` compiled in this process or in numba's on-disk cache (the
     index numba itself consults, so a changed source or numba version counts as not cached); None
     when this numba's cache internals are not the ones known here."""
+    if not hasattr(dispatcher, "overloads"):  # NUMBA_DISABLE_JIT: a plain Python function, nothing to compile
+        return True
     if tuple(sig) in dispatcher.overloads:
         return True
     try:
