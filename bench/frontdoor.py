@@ -10,8 +10,9 @@ b. CLI wall time, median of 3 (after one untimed run, so numba's cache is warm):
    (the mix to .flac), ``snc-encode`` (default preset, the item's true stems) and ``snc-encode --separator
    none``; in the same run ``flac -d``, ``flac -8`` and ``opusenc --bitrate 128`` of the same mix (a column is
    skipped, with a note, when the tool is missing).
-c. First run: ``snc-decode`` and ``snc-encode`` (default preset, true stems) with a fresh, empty
-   ``NUMBA_CACHE_DIR``; compile time = cold - warm (wall and CPU).
+c. First run, each with a fresh, empty ``NUMBA_CACHE_DIR``: ``snc-info``, ``snc-decode`` of a transparent and
+   of an archival file, ``snc-encode`` (true stems) transparent and archival; compile time = cold - warm
+   (wall and CPU; CPU is the steadier figure on a shared machine), and whether the run said so on stderr.
 d. Player: ``f.player(blocksize=1024)`` over the whole file with a ``set()`` before every block, cycling
    ``set(gains={stem: -6})``, ``set(mute=[stem])``, ``set(profile="night")``; each ``read()`` timed (and
    ``set()`` + ``read()``): max, p99, median against the block's duration (target: max read < block).
@@ -76,11 +77,14 @@ GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 
 
 def run_child(cmd: list[str], env: dict, *, timeout: float = CHILD_TIMEOUT_S) -> Child:
-    """Run ``cmd`` to completion: wall time, CPU (wait4: it and its reaped descendants) and peak RSS."""
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+    """Run ``cmd`` to completion: wall time, CPU (wait4: it and its reaped descendants) and peak RSS.
+
+    The child runs in a scratch folder: ``python -c``/``-m`` put the working directory first on sys.path,
+    and a checkout there would shadow the one under test."""
+    with tempfile.TemporaryDirectory() as cwd, tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         prefix = [GNU_TIME, "-f", "%M", "-o", rss.name] if GNU_TIME else []
         t0 = time.perf_counter()
-        proc = subprocess.Popen(prefix + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(prefix + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:
@@ -112,9 +116,12 @@ class Bench:
     def snc_cmd(self, tool: str, *args) -> list[str]:
         return [sys.executable, "-m", f"snc.cli.{tool}", *map(str, args)]
 
+    def stem_args(self) -> list[str]:
+        return ["--stems", *(f"{name}={path}" for name, path in self.stems.items())]
+
     def encode_cmd(self, out: Path, *extra) -> list[str]:
-        stems = [f"{name}={path}" for name, path in self.stems.items()]
-        return self.snc_cmd("encode", self.mix, "-o", out, "-q", *(["--stems", *stems] if not extra else extra))
+        """snc-encode of the item's mix: ``extra`` options, or else the true stems."""
+        return self.snc_cmd("encode", self.mix, "-o", out, "-q", *(extra or self.stem_args()))
 
     def timed(self, label: str, cmd: list[str], out: Path | None, env=None) -> Child:
         if out is not None and out.exists():
@@ -185,10 +192,18 @@ class Bench:
     # -- c. first-run compile ---------------------------------------------------------------------
     def part_c(self) -> None:
         out_flac, out_snc = self.tmp / "cold.flac", self.tmp / "cold.snc"
+        archival = self.tmp / "archival.snc"
+        self.timed("snc-encode --preset archival", self.encode_cmd(archival, *self.stem_args(), "--preset",
+                                                                   "archival"), archival)
         rows = []
-        for label, cmd, out in [("snc-decode (transparent file)", self.snc_cmd("decode", self.snc, "-o", out_flac),
-                                 out_flac),
-                                ("snc-encode (transparent, true stems)", self.encode_cmd(out_snc), out_snc)]:
+        for label, cmd, out in [
+            ("snc-info", self.snc_cmd("info", self.snc), None),
+            ("snc-decode (transparent file)", self.snc_cmd("decode", self.snc, "-o", out_flac), out_flac),
+            ("snc-decode (archival file)", self.snc_cmd("decode", archival, "-o", out_flac), out_flac),
+            ("snc-encode (transparent, true stems)", self.encode_cmd(out_snc), out_snc),
+            ("snc-encode --preset archival", self.encode_cmd(out_snc, *self.stem_args(), "--preset", "archival"),
+             out_snc),
+        ]:
             with tempfile.TemporaryDirectory(dir=self.tmp) as cache:
                 cold = self.timed(label, cmd, out, env={**self.env, "NUMBA_CACHE_DIR": cache})
                 warm = self.timed(label, cmd, out, env={**self.env, "NUMBA_CACHE_DIR": cache})
@@ -290,6 +305,7 @@ def main(argv=None) -> int:
     if args.item not in items:
         raise SystemExit(f"unknown item {args.item!r}; items: {', '.join(items)}")
     crafted = args.crafted if args.crafted is not None else sorted((args.code / "spec/vectors/faulty").glob("*.snc"))
+    crafted = [path.resolve() for path in crafted]  # the children run in a scratch folder
     print(f"snc at {args.code.resolve()}, item {args.item}, python {sys.version.split()[0]}, "
           f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
     with tempfile.TemporaryDirectory() as tmp:
