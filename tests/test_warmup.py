@@ -33,12 +33,13 @@ def _python(code: str, *, cache_dir: Path | None = None, extra_path: Path | None
 # -- one compiled version per argument type ---------------------------------------------------------
 
 
-@kernel
+# not cached on disk: the callee's versions are only seen when the caller is compiled in this process
+@kernel(cache=False)
 def _add(a, n):
     return a + n
 
 
-@kernel
+@kernel(cache=False)
 def _add_constants(a):
     return _add(a, 3) + _add(a, 5)
 

@@ -32,6 +32,6 @@ def _one_version_per_type(dispatcher):
 def kernel(fn=None, **options):
     """``@kernel`` / ``@kernel(**njit_options)``: ``numba.njit(cache=True, **options)`` without literal versions."""
     def decorate(f):
-        return _one_version_per_type(_njit(cache=True, **options)(f))
+        return _one_version_per_type(_njit(**{"cache": True, **options})(f))
 
     return decorate(fn) if fn is not None else decorate
