@@ -5,6 +5,9 @@ residual, so a player gets the exact mix, any stem and any remix from one file.
 
 Public API: :func:`open` / :class:`SncFile` to read, :func:`encode` to write,
 :func:`info` to describe; every error derives from :class:`SncError`.
+
+``import snc`` is cheap: the decoder and encoder (and through them NumPy, the
+codec kernels and SciPy) load on first use of a name that needs them (PEP 562).
 """
 
 __version__ = "0.1.0"
@@ -20,12 +23,35 @@ from .errors import (  # noqa: E402
     TruncatedError,
     UnsupportedError,
 )
-from .decoder import SncFile, open  # noqa: E402,A004
-from .encoder import EncodeReport, encode  # noqa: E402
+
+#: public name -> submodule that defines it, imported on first access
+_LAZY = {
+    "open": "decoder",
+    "SncFile": "decoder",
+    "encode": "encoder",
+    "EncodeReport": "encoder",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snc' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def info(source) -> dict:
     """Describe a ``.snc`` file: format, rate, length, preset and every stream (see ``snc-info --json``)."""
+    from .decoder import SncFile
+
     with SncFile(source) as f:
         return f.describe()
 

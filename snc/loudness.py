@@ -45,8 +45,6 @@ from __future__ import annotations
 from array import array
 
 import numpy as np
-from scipy.signal import lfilter
-from scipy.signal.windows import kaiser
 
 from .errors import InputError
 
@@ -136,6 +134,8 @@ def _interpolator(factor: int) -> np.ndarray:
     copy of the input: the true peak is never below the sample peak.  The taps
     are zero-padded to a multiple of ``factor``.
     """
+    from scipy.signal.windows import kaiser  # imported on use: scipy.signal is slow to import
+
     n = _TP_TAPS_PER_PHASE * factor + 1
     h = np.sinc((np.arange(n) - n // 2) / factor) * kaiser(n, _TP_KAISER_BETA)
     return np.concatenate([h, np.zeros(-n % factor)])
@@ -190,6 +190,8 @@ class LoudnessMeter:
     def _update_loudness(self, x: np.ndarray) -> None:
         start, end, fs = self._frames, self._frames + len(x), self.samplerate
         y = x + np.where((np.arange(start, end) & 1) == 0, _ANTI_DENORMAL, -_ANTI_DENORMAL)[:, None]
+        from scipy.signal import lfilter  # imported on use: scipy.signal is slow to import
+
         for i, (b, a) in enumerate(self._stages):
             y, self._zi[i] = lfilter(b, a, y, axis=0, zi=self._zi[i])
         power = np.square(y) @ self.weights                      # G-weighted sum over channels, per sample

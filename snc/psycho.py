@@ -44,7 +44,6 @@ from functools import lru_cache
 
 import numpy as np
 from numba import njit
-from scipy import fft as _fft
 
 __all__ = ["masking_threshold", "psd_to_bands", "power_spectrum", "HOP", "NBINS"]
 
@@ -162,6 +161,8 @@ def _frame_blocks(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _fft_frames(blocks: np.ndarray, t0: int, t1: int) -> np.ndarray:
     """Complex 2048-point Hann spectra (t1 - t0 + 2, C, 1025) of frames t0 - 2 .. t1 - 1."""
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     long_w = _windows()[0]
     b = blocks[t0:t1 + 3]
     frames = np.concatenate([b[:-1], b[1:]], axis=-1)
@@ -284,6 +285,8 @@ def _region_energy(spec, rid, out):
 
 def _subblock_log_energy(blocks, length, samplerate, tab):
     """ln of the short-spectrum region densities of every 256-sample sub-block, forward-masked, (J, C, R)."""
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     short_w = _windows()[1]
     sub = blocks.reshape(blocks.shape[0], blocks.shape[1], HOP // SHORT, SHORT).transpose(0, 2, 1, 3)
     sub = sub.reshape(-1, blocks.shape[1], SHORT)
@@ -318,6 +321,9 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     variance s^2 has coefficient variance s^2), so a band's step size follows directly.  ``pairs``: channel
     pairs guarded against binaural unmasking (default (0, 1), (2, 3), ...; ``()`` for none).
     """
+    from .kernels import warmup
+
+    warmup.ensure("perceptual-encode")
     x = _as_2d(x)
     if not 8000 <= samplerate <= 192000:
         raise ValueError(f"samplerate must be 8000..192000, got {samplerate}")

@@ -15,7 +15,6 @@ as the whole file's: that is what lets chunked processing match whole-file proce
 from __future__ import annotations
 
 import numpy as _np
-import scipy.fft as _fft
 
 
 def window(nfft: int, overlap: int = 2) -> _np.ndarray:
@@ -29,6 +28,8 @@ def n_frames(length: int, nfft: int, overlap: int = 2) -> int:
 def stft(x: _np.ndarray, nfft: int, overlap: int = 2, dtype=_np.float64) -> _np.ndarray:
     """Complex spectra ``(channels, frames, nfft/2 + 1)`` of ``x`` ``(frames, channels)``; ``dtype``
     float32 halves the memory traffic where single precision is enough (masks)."""
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     hop = nfft // overlap
     n = x.shape[0]
     frames = n_frames(n, nfft, overlap)
@@ -41,6 +42,8 @@ def stft(x: _np.ndarray, nfft: int, overlap: int = 2, dtype=_np.float64) -> _np.
 
 def istft(spectra: _np.ndarray, nfft: int, length: int, overlap: int = 2) -> _np.ndarray:
     """Inverse of :func:`stft`: ``(length, channels)`` float64."""
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     hop = nfft // overlap
     channels, frames, _ = spectra.shape
     win = window(nfft, overlap)

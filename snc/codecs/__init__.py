@@ -1,10 +1,15 @@
-"""Stream codecs: the registry and the built-in codecs (importing registers them)."""
+"""Stream codecs: the registry and the built-in codecs.
 
-from . import floating as _floating  # noqa: F401  (registers "float")
-from . import lossless as _lossless  # noqa: F401  (registers "lossless")
-from . import pcm as _pcm  # noqa: F401  (registers "pcm")
-from . import perceptual as _perceptual  # noqa: F401  (registers "perceptual")
+The built-in codecs are registered by id here; each module (and its numba
+kernels) is imported on the first :func:`get_codec` of its id.
+"""
+
 from .base import Codec
-from .registry import available_codecs, get_codec, register_codec
+from .registry import available_codecs, codec_class, get_codec, register_codec, register_lazy
 
-__all__ = ["Codec", "available_codecs", "get_codec", "register_codec"]
+register_lazy("float", f"{__name__}.floating")
+register_lazy("lossless", f"{__name__}.lossless")
+register_lazy("pcm", f"{__name__}.pcm")
+register_lazy("perceptual", f"{__name__}.perceptual")
+
+__all__ = ["Codec", "available_codecs", "codec_class", "get_codec", "register_codec", "register_lazy"]

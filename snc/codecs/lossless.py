@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as _np
 
 from ..errors import CodecError
-from ..kernels import bitio, errcodes
+from ..kernels import bitio, errcodes, warmup
 from ..kernels.lossless_decode import decode_packet
 from ..kernels.lossless_encode import bound_bytes, encode_packet_v2
 from .base import Codec
@@ -63,6 +63,7 @@ class LosslessCodec(Codec):
 
     def encode(self, block: _np.ndarray) -> bytes:
         block = self.check_block(block)
+        warmup.ensure("lossless-encode")
         frames = block.shape[0]
         buf = _np.zeros(bound_bytes(frames, self.channels, self.bits, self.block_frames), dtype=_np.uint8)
         orders = _np.array([o for o, _ in self.filters], dtype=_np.int64)
@@ -84,6 +85,7 @@ class LosslessCodec(Codec):
         if frames > MAX_BLOCK_FRAMES * max_blocks:
             raise CodecError(f"lossless: corrupt packet: {len(data)} bytes cannot hold {frames} frames")
         out = _np.empty((frames, self.channels), dtype=_np.int32)
+        warmup.ensure("lossless-decode")
         err, bitpos = decode_packet(bitio.padded(data), 8 * len(data), out, self.bits)
         if err != errcodes.OK:
             raise CodecError(f"lossless: corrupt packet: {errcodes.message(err, bitpos)}")

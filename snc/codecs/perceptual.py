@@ -24,6 +24,7 @@ import numpy as _np
 
 from ..allocation import band_power
 from ..errors import CodecError
+from ..kernels import warmup
 from ..kernels.bands import band_edges
 from ..psycho import psd_to_bands
 from .base import Codec
@@ -191,6 +192,7 @@ class PerceptualCodec(Codec):
     def analyse(self, block: _np.ndarray):
         """Window kinds and MDCT spectra (F, channels, 1024) of a block, as :meth:`encode` codes them."""
         mdct, _ = _kernels()
+        warmup.ensure("perceptual-encode")
         x = _np.asarray(block, dtype=_np.float64)
         kinds = mdct.plan_kinds(mdct.detect_transients(x, full_scale=float(1 << (self.int_bits - 1))))
         spectra = _np.stack([mdct.forward(x[:, c], kinds) for c in range(x.shape[1])], axis=1)
@@ -207,6 +209,7 @@ class PerceptualCodec(Codec):
         """Code ``block``; ``analysis``: ``(kinds, spectra)`` of :meth:`analyse` to use instead
         (e.g. with other window kinds)."""
         mdct, pk = _kernels()
+        warmup.ensure("perceptual-encode")
         block = self.integers(block)
         frames = block.shape[0]
         if frames == 0:
@@ -324,6 +327,7 @@ class PerceptualCodec(Codec):
         # bounds the output allocated before decoding
         if frames > MAX_PACKET_FRAMES:
             raise CodecError(f"perceptual: a packet holds at most {MAX_PACKET_FRAMES} frames, got {frames}")
+        warmup.ensure("perceptual-decode")
         err = pk.decode_packet(data, frames, self.int_bits, out)
         if err != 0:  # errcodes.OK
             raise CodecError(f"perceptual: corrupt packet: {_message(err)}")

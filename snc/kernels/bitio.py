@@ -15,8 +15,9 @@ truncated packet is detected before the padding is ever read past.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
+
+from ._jit import kernel
 
 #: zero bytes appended after the data by :func:`padded`
 PAD = 16
@@ -41,7 +42,7 @@ def new_state() -> np.ndarray:
 # -- writer ---------------------------------------------------------------
 
 
-@njit(cache=True)
+@kernel
 def put_bits(buf, st, value, n):
     """Append the low ``n`` bits (0 <= n <= 56) of the int64 ``value``."""
     if n <= 0:
@@ -59,7 +60,7 @@ def put_bits(buf, st, value, n):
     st[2] = nacc
 
 
-@njit(cache=True)
+@kernel
 def put_long(buf, st, value, n):
     """Append the low ``n`` bits (0 <= n <= 64) of ``value``."""
     if n > 32:
@@ -69,7 +70,7 @@ def put_long(buf, st, value, n):
         put_bits(buf, st, value, n)
 
 
-@njit(cache=True)
+@kernel
 def put_zeros(buf, st, n):
     """Append ``n`` zero bits (any ``n >= 0``)."""
     while n > 32:
@@ -78,7 +79,7 @@ def put_zeros(buf, st, n):
     put_bits(buf, st, 0, n)
 
 
-@njit(cache=True)
+@kernel
 def flush(buf, st):
     """Pad with zero bits to a byte boundary; return the number of bytes written."""
     if st[2] > 0:
@@ -86,7 +87,7 @@ def flush(buf, st):
     return st[0]
 
 
-@njit(cache=True)
+@kernel
 def room(buf, st):
     """Bytes still free in ``buf``."""
     return buf.shape[0] - st[0]
@@ -95,7 +96,7 @@ def room(buf, st):
 # -- reader ---------------------------------------------------------------
 
 
-@njit(cache=True)
+@kernel
 def peek64(buf, bp):
     """The 64 bits starting at bit ``bp`` (``buf`` padded, see module doc)."""
     i = bp >> 3
@@ -108,7 +109,7 @@ def peek64(buf, bp):
     return v
 
 
-@njit(cache=True)
+@kernel
 def read_bits(buf, bp, n):
     """Unsigned value of the ``n`` bits (0 <= n <= 64) at ``bp``, as int64 (n < 64)."""
     if n <= 0:
@@ -116,7 +117,7 @@ def read_bits(buf, bp, n):
     return np.int64(peek64(buf, bp) >> np.uint64(64 - n))
 
 
-@njit(cache=True)
+@kernel
 def read_signed(buf, bp, n):
     """Two's-complement value of the ``n`` bits (0 <= n <= 64) at ``bp``."""
     if n <= 0:
@@ -124,7 +125,7 @@ def read_signed(buf, bp, n):
     return np.int64(peek64(buf, bp)) >> np.int64(64 - n)
 
 
-@njit(cache=True)
+@kernel
 def read_unary(buf, bp, nbits, limit):
     """Count zero bits up to the next one bit, which is consumed as well.
 

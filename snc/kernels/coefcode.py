@@ -41,9 +41,9 @@ from 6-7 to 30-45.  Without that flag the code is still correct, only slower.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import errcodes as _errcodes
+from ._jit import kernel
 from .bands import band_edges
 from .rangecoder import (
     DS_CODE,
@@ -199,7 +199,7 @@ def new_models() -> np.ndarray:
     return models
 
 
-@njit(cache=True)
+@kernel
 def reset_models(models):
     """Reset a channel's models at the start of a packet (spec 7): every probability to 1/2
     with count 0, the scale-factor history to "none", the previous frame to silent LONG."""
@@ -221,7 +221,7 @@ def reset_models(models):
 # ----------------------------------------------------------------------------- helpers
 
 
-@njit(cache=True)
+@kernel
 def _bitlen(v):
     n = 0
     while v:
@@ -230,7 +230,7 @@ def _bitlen(v):
     return n
 
 
-@njit(cache=True)
+@kernel
 def _eg_enc(buf, st, low, rng, e, k):
     """Exp-Golomb order ``k`` of ``e >= 0`` in bypass bits (spec 3.3): a one bit per
     ``2**k`` subtracted (``k`` growing), a zero bit, then ``k`` bits."""
@@ -243,7 +243,7 @@ def _eg_enc(buf, st, low, rng, e, k):
     return low, rng
 
 
-@njit(cache=True)
+@kernel
 def _eg_dec(buf, end, pos, rng, code, k):
     """Inverse of :func:`_eg_enc`; ``e = -1`` if the prefix is too long."""
     e = np.int64(0)
@@ -259,20 +259,20 @@ def _eg_dec(buf, end, pos, rng, code, k):
     return pos, rng, code, e + v
 
 
-@njit(cache=True)
+@kernel
 def _esc_order(a, a2):
     """Exp-Golomb order of a coefficient escape (spec 6.4)."""
     return min(_bitlen((a + a2) >> ESC_SHIFT), ESC_K_MAX)
 
 
-@njit(cache=True)
+@kernel
 def _frame_layout(is_short):
     if is_short:
         return EDGES_SHORT, REG_SHORT, NB_SHORT, SHORT_BLOCKS, SHORT_N, H_SHORT, 1, H_NSHORT
     return EDGES_LONG, REG_LONG, NB_LONG, 1, FRAME, H_LONG, 0, H_NLONG
 
 
-@njit(cache=True)
+@kernel
 def _prev_base(models, kind):
     """Start of the previous-frame classes for block 0 of a frame of ``kind`` (spec 6.2):
     bin ``k`` of a LONG frame reads ``models[H_PREV + k]``, bin ``k`` of the first block of a
@@ -287,7 +287,7 @@ def _prev_base(models, kind):
     return H_PREV
 
 
-@njit(cache=True)
+@kernel
 def _save_prev(models, q):
     """Remember min(|q|, 2) of every bin of this frame for the next one (spec 6.2)."""
     for k in range(FRAME):
@@ -297,7 +297,7 @@ def _save_prev(models, q):
 # ----------------------------------------------------------------------------- scale-factor differences
 
 
-@njit(cache=True)
+@kernel
 def _delta_enc(buf, st, low, rng, models, zctx, sctx, mctx, d):
     """A scale-factor or noise-level difference ``d`` (spec 5): non-zero flag, sign, unary
     magnitude up to SF_CAP with contexts ``mctx + i - 1``, Exp-Golomb escape."""
@@ -317,7 +317,7 @@ def _delta_enc(buf, st, low, rng, models, zctx, sctx, mctx, d):
     return low, rng
 
 
-@njit(cache=True)
+@kernel
 def _delta_dec(buf, end, pos, rng, code, models, zctx, sctx, mctx):
     """Inverse of :func:`_delta_enc`; ``ok`` is False when the escape prefix is too long."""
     pos, rng, code, dnz = _dbit(buf, end, pos, rng, code, models, zctx)
@@ -338,7 +338,7 @@ def _delta_dec(buf, end, pos, rng, code, models, zctx, sctx, mctx):
     return pos, rng, code, (-m if neg else m), True
 
 
-@njit(cache=True)
+@kernel
 def _band_ctx(kind, r, prev_state):
     """Context of a band's non-zero flag (spec 4.2): by kind, region and the previous band's
     state (0 zero, 1 non-zero, 2 none, 3 noise -- the last only in version 2)."""
@@ -347,7 +347,7 @@ def _band_ctx(kind, r, prev_state):
     return M_BAND + (kind * NREG + r) * 3 + prev_state
 
 
-@njit(cache=True)
+@kernel
 def _noise_pred(models, noff, b, coded_pred, any_coded):
     """Prediction of the first noise level of a frame (spec 5.1)."""
     pred = np.int64(models[noff + b])
@@ -359,7 +359,7 @@ def _noise_pred(models, noff, b, coded_pred, any_coded):
 # ----------------------------------------------------------------------------- encoder
 
 
-@njit(cache=True, _nrt=False)  # no reference counting: see the note in the module docstring
+@kernel(_nrt=False)  # no reference counting: see the note in the module docstring
 def encode_frame(buf, st, models, is_short, q, sf, nf, v2):
     """Append one channel's frame to the range coder ``st`` (:func:`rangecoder.enc_new`).
 
@@ -527,7 +527,7 @@ def encode_frame(buf, st, models, is_short, q, sf, nf, v2):
 # ----------------------------------------------------------------------------- decoder
 
 
-@njit(cache=True, _nrt=False)  # no reference counting: see the note in the module docstring
+@kernel(_nrt=False)  # no reference counting: see the note in the module docstring
 def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
     """Decode one channel's frame from the range decoder ``st`` (:func:`rangecoder.dec_init`).
 
@@ -703,7 +703,7 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
     return OK
 
 
-@njit(cache=True)
+@kernel
 def finish_decode(st):
     """Check the end of a packet after its last frame (spec 2.6): ``OK``, ``E_CORRUPT``,
     ``E_TRUNCATED`` or ``E_TRAILING``."""

@@ -7,10 +7,11 @@ NumPy/Python references live in tests/test_render.py.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def compressor_gain_db(level_db, threshold_db, ratio, knee_db, attack, release, state):
     """Gain (dB, <= 0) per sample of a feed-forward compressor (Giannoulis, Massberg & Reiss,
     "Digital dynamic range compressor design -- a tutorial and analysis", JAES 2012: eq. 4, the
@@ -37,7 +38,7 @@ def compressor_gain_db(level_db, threshold_db, ratio, knee_db, attack, release, 
     return out
 
 
-@njit(cache=True)
+@kernel
 def hold_release(reduction, release, state):
     """``out[n] = max(reduction[n], release * out[n - 1])``: a gain reduction (linear, >= 0) that
     follows rises at once and falls back exponentially; ``state[0]`` carries ``out[-1]``."""

@@ -11,10 +11,10 @@ overflow, or an allocation larger than the output.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import errcodes as E
 from . import lpc, nn, rice
+from ._jit import kernel
 from .bitio import read_bits, read_signed
 
 METHOD_V1 = 1
@@ -28,7 +28,7 @@ SF_LEN = 5
 T_CONSTANT, T_VERBATIM, T_FIXED, T_LPC = range(4)
 
 
-@njit(cache=True)
+@kernel
 def read_subframe(buf, bp, nbits, n, width, x, sf, coefs):
     """Read one subframe of ``n`` samples of ``width`` bits (spec section 5): constant
     and verbatim subframes are decoded into ``x[:n]``; a predicted one leaves its
@@ -111,7 +111,7 @@ def read_subframe(buf, bp, nbits, n, width, x, sf, coefs):
     return rice.read(buf, bp, nbits, n, order, ws, x[order:])
 
 
-@njit(cache=True)
+@kernel
 def unfilter_block(work, n, sfs, nst, forders, fshifts, Xs, Ds, Ws, As):
     """Method 2 (spec 13.2): undo the filter cascades on the residuals of every
     predicted subframe of a block, last stage first.  Two predicted subframes run
@@ -139,7 +139,7 @@ def unfilter_block(work, n, sfs, nst, forders, fshifts, Xs, Ds, Ws, As):
                 c += 1
 
 
-@njit(cache=True)
+@kernel
 def finish_subframe(x, n, sf, coefs):
     """Restore a predicted subframe's samples from its residuals (spec section 6), then
     its wasted bits.  Returns an error code."""
@@ -157,7 +157,7 @@ def finish_subframe(x, n, sf, coefs):
     return E.OK
 
 
-@njit(cache=True)
+@kernel
 def decode_packet(buf, nbits, out, bits):
     """Decode a packet into ``out`` (int32, frames x channels).  Returns ``(error code, bit position)``."""
     frames, channels = out.shape

@@ -15,9 +15,10 @@ writes valid packets is conforming.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import lpc, nn, rice
+from ._jit import kernel
+from .arrays import copy
 from .bitio import flush, put_bits, put_long, room
 
 METHOD_V1 = 1
@@ -50,7 +51,7 @@ PARAMS = COEFS + lpc.MAX_ORDER
 PLAN_LEN = PARAMS + (1 << PMAX)
 
 
-@njit(cache=True)
+@kernel
 def default_precision(width, n):
     """Coefficient precision for ``width``-bit audio in blocks of ``n`` (libFLAC's choice)."""
     if width < 16:
@@ -72,12 +73,12 @@ def default_precision(width, n):
     return 15
 
 
-@njit(cache=True)
+@kernel
 def _header_bits(wasted):
     return 3 + (5 if wasted else 0)
 
 
-@njit(cache=True)
+@kernel
 def _try_residual(xs, xf, n, coefs, order, shift, width, cres, params):
     """Residual of one predictor into ``cres`` and its exact coding (``rice.plan``):
     returns ``(bits, sel, porder)`` with the parameters in ``params``, or bits = -1
@@ -89,16 +90,16 @@ def _try_residual(xs, xf, n, coefs, order, shift, width, cres, params):
     return rice.plan(cres, n, order, pmax, params)
 
 
-@njit(cache=True)
+@kernel
 def _keep_residual(plan, res, cres, n, order, sel, porder, params):
     """Record the chosen predictor's residual and its coding in ``plan`` / ``res``."""
-    res[: n - order] = cres[: n - order]
+    copy(res, 0, cres, 0, n - order)
     plan[SEL] = sel
     plan[PORDER] = porder
-    plan[PARAMS : PARAMS + (1 << porder)] = params[: 1 << porder]
+    copy(plan, PARAMS, params, 0, 1 << porder)
 
 
-@njit(cache=True)
+@kernel
 def _lpc_candidates(xs, xf, n, ws, windows, segs, maxo, prec, q, orders, shifts, est, cres):
     """Quantised LPC predictors from the analysis windows, best first.
 
@@ -194,7 +195,7 @@ def _lpc_candidates(xs, xf, n, ws, windows, segs, maxo, prec, q, orders, shifts,
     return kept
 
 
-@njit(cache=True)
+@kernel
 def analyse(x, n, width, stream_bits, windows, segs, max_order, plan, res):
     """Choose the subframe for ``x[:n]``: samples of ``width`` bits from a
     stream of ``stream_bits``-bit samples (``width`` is one more for a side
@@ -285,13 +286,13 @@ def analyse(x, n, width, stream_bits, windows, segs, max_order, plan, res):
             plan[ORDER] = order
             plan[PREC] = prec
             plan[SHIFT] = shifts[c]
-            plan[COEFS : COEFS + order] = q[c, :order]
+            copy(plan, COEFS, q[c], 0, order)
             _keep_residual(plan, res, cres, n, order, sel, porder, params)
     plan[BITS] = best
     return best
 
 
-@njit(cache=True)
+@kernel
 def write_subframe(buf, st, x, n, width, plan, res):
     """Write the subframe chosen by :func:`analyse` (spec section 5)."""
     t = plan[TYPE]
@@ -326,14 +327,14 @@ def write_subframe(buf, st, x, n, width, plan, res):
     rice.write(buf, st, res, n, order, plan[SEL], plan[PORDER], plan[PARAMS:])
 
 
-@njit(cache=True)
+@kernel
 def bound_bytes(frames, channels, bits, block_frames):
     """Upper bound of an encoded packet's size (every subframe verbatim at worst)."""
     nblocks = (frames + block_frames - 1) // block_frames
     return 1 + nblocks * (3 + channels * 2) + (frames * channels * (bits + 1) + 7) // 8 + 16
 
 
-@njit(cache=True)
+@kernel
 def plan_block(x, pos, n, bits, max_order, windows, segs, sig, res, plans, widths, cost, chans):
     """Analyse the block ``x[pos:pos + n]``: every candidate signal (L, R and, for stereo,
     mid and side), its best predictor plan, and the cheapest stereo mode (spec section 9).
@@ -364,7 +365,7 @@ def plan_block(x, pos, n, bits, max_order, windows, segs, sig, res, plans, width
     return mode
 
 
-@njit(cache=True)
+@kernel
 def encode_packet(x, bits, block_frames, max_order, buf, st):
     """Encode ``x`` (int32, frames x channels) into ``buf`` (size :func:`bound_bytes`).
 
@@ -407,7 +408,7 @@ def encode_packet(x, bits, block_frames, max_order, buf, st):
 METHOD_V2 = 2
 
 
-@njit(cache=True)
+@kernel
 def _rice_part(plan, width):
     """Bits of the residual section of a FIXED / LPC ``plan`` (its total minus the header fields)."""
     ws = width - plan[WASTED]
@@ -420,7 +421,7 @@ def _rice_part(plan, width):
     return plan[BITS] - head
 
 
-@njit(cache=True)
+@kernel
 def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st):
     """Encode ``x`` as a method-2 packet with the filter stages ``forders`` / ``fshifts``
     (``16 << code`` orders), or as a method-1 packet when that is not larger.
@@ -463,10 +464,10 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
         for slot in range(channels):
             c = chans[slot]
             total1 += cost[c]
-            cplans[b, slot] = plans[c]
+            copy(cplans[b, slot], 0, plans[c], 0, PLAN_LEN)
             cwidth[b, slot] = widths[c]
-            csig[slot, pos : pos + n] = sig[c, :n]
-            cres[slot, pos : pos + n] = res[c, :n]
+            copy(csig[slot], pos, sig[c], 0, n)
+            copy(cres[slot], pos, res[c], 0, n)
         pos += n
         b += 1
 
@@ -514,7 +515,7 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
                     nb, sel, porder = rice.plan(r, n, o, pmax, params)
                     p[SEL] = sel
                     p[PORDER] = porder
-                    p[PARAMS : PARAMS + (1 << porder)] = params[: 1 << porder]
+                    copy(p, PARAMS, params, 0, 1 << porder)
                     p[BITS] += nb - old
                     total2 += nb - old
                 pos += n

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ._jit import kernel
+from .arrays import copy
 
 MAX_ORDER = 32
 MAX_FIXED_ORDER = 4
@@ -33,12 +35,12 @@ FIXED_COEFS = np.array(
 # -- windows (encoder only; after libFLAC's tukey and subdivide_tukey) ---------------------
 
 
-@njit(cache=True)
+@kernel
 def _hann_edge(i, m):
     return 0.5 - 0.5 * math.cos(math.pi * i / m)
 
 
-@njit(cache=True)
+@kernel
 def tukey(n, p, out):
     """Tukey window: flat top with Hann tapers over a fraction ``p`` of ``n``."""
     for i in range(n):
@@ -50,7 +52,7 @@ def tukey(n, p, out):
             out[n - np_ - 1 + i] = _hann_edge(i + np_, np_)
 
 
-@njit(cache=True)
+@kernel
 def make_windows(n, levels):
     """The encoder's analysis windows for a block of ``n`` samples.
 
@@ -79,7 +81,7 @@ def make_windows(n, levels):
 # -- analysis ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@kernel
 def autocorrelation(x, n, maxlag, out):
     """``out[l] = sum_i x[i] * x[i+l]`` for ``l = 0 .. maxlag`` (float64).
 
@@ -89,7 +91,7 @@ def autocorrelation(x, n, maxlag, out):
     """
     nl = maxlag + 1
     xp = np.zeros(n + nl + 4)
-    xp[:n] = x[:n]
+    copy(xp, 0, x, 0, n)
     acc = np.zeros(nl)
     for i in range(0, n, 4):
         a = xp[i]
@@ -102,10 +104,10 @@ def autocorrelation(x, n, maxlag, out):
         w3 = xp[i + 3 : i + 3 + nl]
         for lag in range(nl):
             acc[lag] += (a * w0[lag] + b * w1[lag]) + (c * w2[lag] + d * w3[lag])
-    out[:nl] = acc
+    copy(out, 0, acc, 0, nl)
 
 
-@njit(cache=True)
+@kernel
 def levinson(autoc, max_order, coefs, errors):
     """Levinson-Durbin recursion (libFLAC ``FLAC__lpc_compute_lp_coefficients``).
 
@@ -138,7 +140,7 @@ def levinson(autoc, max_order, coefs, errors):
     return max_order
 
 
-@njit(cache=True)
+@kernel
 def expected_bits(err, n, order, overhead):
     """libFLAC's estimate of the bits of a block predicted with error energy ``err``."""
     if err > 0.0:
@@ -150,7 +152,7 @@ def expected_bits(err, n, order, overhead):
     return bps * (n - order) + order * overhead
 
 
-@njit(cache=True)
+@kernel
 def quantize(coefs, order, precision, max_shift, out):
     """Quantise ``coefs[:order]`` to ``precision``-bit integers (libFLAC's method,
     rounding with error feedback).  Returns the shift, or -1 when the
@@ -187,7 +189,7 @@ def quantize(coefs, order, precision, max_shift, out):
 _CHUNK = 256
 
 
-@njit(cache=True)
+@kernel
 def residual(x, xf, n, coefs, order, shift, out):
     """Encoder: ``out[i - order] = x[i] - prediction[i]`` for ``i = order .. n-1``.
 
@@ -235,7 +237,7 @@ def residual(x, xf, n, coefs, order, shift, out):
     return umax
 
 
-@njit(cache=True)
+@kernel
 def fixed_abs_sums(x, n, out):
     """``out[o] = sum |residual|`` of the fixed predictors of order 0..4 over ``i >= 4``
     (one pass; libFLAC's ``FLAC__fixed_compute_best_predictor``)."""
@@ -254,7 +256,7 @@ def fixed_abs_sums(x, n, out):
         out[4] += abs(e4)
 
 
-@njit(cache=True)
+@kernel
 def _restore_r4(x, n, coefs, order, shift, lo, hi):
     """:func:`restore` for ``order <= 4`` with the history in registers (locals ``h1`` = x[i-1] ...);
     the coefficients are zero-padded to 4."""
@@ -279,7 +281,7 @@ def _restore_r4(x, n, coefs, order, shift, lo, hi):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _restore_r8(x, n, coefs, order, shift, lo, hi):
     """:func:`restore` for ``order <= 8`` with the history in registers (locals ``h1`` = x[i-1] ...);
     the coefficients are zero-padded to 8."""
@@ -316,7 +318,7 @@ def _restore_r8(x, n, coefs, order, shift, lo, hi):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _restore_r16(x, n, coefs, order, shift, lo, hi):
     """:func:`restore` for ``order <= 16`` with the history in registers (locals ``h1`` = x[i-1] ...);
     the coefficients are zero-padded to 16."""
@@ -377,7 +379,7 @@ def _restore_r16(x, n, coefs, order, shift, lo, hi):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _restore_r32(x, n, coefs, order, shift, lo, hi):
     """:func:`restore` for ``order <= 32`` with the history in registers (locals ``h1`` = x[i-1] ...);
     the coefficients are zero-padded to 32."""
@@ -486,7 +488,7 @@ def _restore_r32(x, n, coefs, order, shift, lo, hi):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def restore(x, n, coefs, order, shift, lo, hi):
     """Decoder: ``x[:order]`` holds the warm-up samples and ``x[order:n]`` the
     residuals; replace the residuals by samples in place.  Returns the first

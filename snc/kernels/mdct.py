@@ -25,7 +25,8 @@ import math as _math
 
 import numpy as np
 from numba import njit
-from scipy import fft as _fft
+
+from ._jit import kernel
 
 HOP = 1024
 #: frame kinds (AAC: ONLY_LONG_SEQUENCE, LONG_START_SEQUENCE, EIGHT_SHORT_SEQUENCE, LONG_STOP_SEQUENCE)
@@ -175,7 +176,7 @@ def is_legal(kinds) -> bool:
     return bool(_legal_nb(k.astype(np.int64)))
 
 
-@njit(cache=True)
+@kernel
 def _legal_nb(kinds):
     """numba form of :func:`is_legal` for decoders: a kind's right half must match the next one's
     left half (short slope after START/SHORT) and START/STOP exist only next to SHORT."""
@@ -220,7 +221,7 @@ def plan_kinds(want_short) -> np.ndarray:
 ENV_DECAY = 0.7
 
 
-@njit(cache=True)
+@kernel
 def _attacks(E, thr, floor):
     """Sub-blocks whose energy exceeds ``thr`` times the decaying peak of the earlier ones."""
     nb, nc = E.shape
@@ -331,6 +332,8 @@ def forward(x, kinds) -> np.ndarray:
     ``kinds`` (int64 ``(F,)``, legal) selects each frame's windows; a SHORT frame holds
     its eight 128-coefficient blocks block-major.  Folding + DCT-IV (spec 7).
     """
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError("forward takes one channel, shape (L,)")
@@ -357,6 +360,8 @@ def forward(x, kinds) -> np.ndarray:
 
 def inverse(coefs, kinds, L: int) -> np.ndarray:
     """Float64 inverse of :func:`forward`: ``(F, 1024)`` coefficients -> ``(L,)`` samples."""
+    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
+
     F = n_frames(L)
     coefs = np.asarray(coefs, dtype=np.float64)
     if coefs.shape != (F, HOP):
@@ -396,7 +401,7 @@ def _shr_even(v, s):
     return v << (-s)
 
 
-@njit(cache=True)
+@kernel
 def _imdct_block(X, M, tw, fft_tw, rev, win, acc, off, re, im, y):
     """Add the windowed inverse MDCT of the M integer coefficients ``X`` to ``acc[off:off+2M]``
     (spec 6.1 - 6.5); ``re``, ``im``, ``y`` are scratch of at least M/2, M/2, M entries.
@@ -534,7 +539,7 @@ INV_MESSAGES = ("ok", "coefficient array does not match the packet length",
                 "illegal window sequence", "coefficient magnitude above MAX_ABS_COEF")
 
 
-@njit(cache=True)
+@kernel
 def inverse_int_nb(coefs, kinds, out):
     """Integer inverse MDCT of a packet into ``out`` (int64, length L): the numba-callable core
     of :func:`inverse_int` for decoders.  ``coefs`` is int64 ``(F, 1024)``, ``kinds`` int64
@@ -565,8 +570,11 @@ def inverse_int_nb(coefs, kinds, out):
         base = (t - 1) * HOP
         for i in range(max(0, -base), min(HOP, L - base)):
             out[base + i] = (acc[i] + half) >> ACC_FRAC  # 6.6: floor(A / 2**16 + 1/2)
-        acc[:HOP] = acc[HOP:]
-        acc[HOP:] = 0
+        # element loop, not slice assignment: a slice copy compiles numba's shape-mismatch error
+        # formatting (string code) into the kernel, seconds of first-run compile for nothing
+        for i in range(HOP):
+            acc[i] = acc[HOP + i]
+            acc[HOP + i] = 0
     return INV_OK
 
 

@@ -10,10 +10,11 @@ far above real time.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import kernel
 
 
-@njit(cache=True)
+@kernel
 def _median_row(row, k, out):
     n = row.shape[0]
     half = k // 2
@@ -48,7 +49,7 @@ def _median_row(row, k, out):
         out[i] = win[half]
 
 
-@njit(cache=True)
+@kernel
 def _median_rows(x, k, out):
     for r in range(x.shape[0]):
         _median_row(x[r], k, out[r])

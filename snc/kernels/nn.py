@@ -27,7 +27,9 @@ over from block to block within a packet.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import kernel
+from .arrays import copy
 
 #: largest filter order and number of stages a method-2 packet may declare
 MAX_STAGES = 3
@@ -42,7 +44,7 @@ MAX_INPUTS = 1 << 20
 RING = 4096
 
 
-@njit(cache=True)
+@kernel
 def reset(X, D, w, a, order):
     """Zero state for a stage of ``order`` (arrays sized for :data:`MAX_ORDER`)."""
     X[:] = 0
@@ -52,7 +54,7 @@ def reset(X, D, w, a, order):
     a[1] = order
 
 
-@njit(cache=True)
+@kernel
 def _step_size(av, avg):
     """Spec 13.3 step 4: the step ``d`` (before its sign) for an input of magnitude ``av``;
     branch-free (the comparisons are data-dependent and mispredict)."""
@@ -60,7 +62,7 @@ def _step_size(av, avg):
             + np.int32(16) * np.int32(av > avg * 3))
 
 
-@njit(cache=True)
+@kernel
 def forward(v, m, order, shift, X, D, w, a):
     """Encoder: replace the inputs ``v[:m]`` by the stage's outputs."""
     rnd = np.int64(1) << (shift - 1)
@@ -91,14 +93,14 @@ def forward(v, m, order, shift, X, D, w, a):
         v[i] = o
         pos += 1
         if pos == order + RING:
-            X[:order] = X[RING : RING + order]
-            D[:order] = D[RING : RING + order]
+            copy(X, 0, X, RING, order)
+            copy(D, 0, D, RING, order)
             pos = order
     a[0] = avg
     a[1] = pos
 
 
-@njit(cache=True)
+@kernel
 def inverse(v, m, order, shift, X, D, w, a):
     """Decoder: replace the outputs ``v[:m]`` by the stage's inputs (exact inverse of :func:`forward`)."""
     rnd = np.int64(1) << (shift - 1)
@@ -126,14 +128,14 @@ def inverse(v, m, order, shift, X, D, w, a):
         v[i] = x
         pos += 1
         if pos == order + RING:
-            X[:order] = X[RING : RING + order]
-            D[:order] = D[RING : RING + order]
+            copy(X, 0, X, RING, order)
+            copy(D, 0, D, RING, order)
             pos = order
     a[0] = avg
     a[1] = pos
 
 
-@njit(cache=True)
+@kernel
 def inverse_pair(v0, m0, v1, m1, order, shift, X0, D0, w0, a0, X1, D1, w1, a1):
     """:func:`inverse` on two independent streams at once (same order and shift, own states).
 
@@ -189,12 +191,12 @@ def inverse_pair(v0, m0, v1, m1, order, shift, X0, D0, w0, a0, X1, D1, w1, a1):
         p0 += 1
         p1 += 1
         if p0 == order + RING:
-            X0[:order] = X0[RING : RING + order]
-            D0[:order] = D0[RING : RING + order]
+            copy(X0, 0, X0, RING, order)
+            copy(D0, 0, D0, RING, order)
             p0 = order
         if p1 == order + RING:
-            X1[:order] = X1[RING : RING + order]
-            D1[:order] = D1[RING : RING + order]
+            copy(X1, 0, X1, RING, order)
+            copy(D1, 0, D1, RING, order)
             p1 = order
     a0[0] = avg0
     a0[1] = p0

@@ -8,12 +8,12 @@ Integer-only on the decode side, so every machine produces the same samples.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import coefcode as cc
 from . import errcodes as E
 from . import mdct
 from . import rangecoder as rc
+from ._jit import kernel
 
 #: packet versions: 1 has no noise bands; 2 adds them (spec codec-perceptual.md 3, perceptual-entropy.md 4.3).
 #: The encoder writes 1 when a packet has no noise band, so such packets keep their version-1 bytes
@@ -51,7 +51,7 @@ def bound_bytes(nframes: int, channels: int) -> int:
     return 1 + 16 + nframes * (1 + channels * (64 + 1024 * 9))
 
 
-@njit(cache=True)
+@kernel
 def _models(n):
     m = np.empty(n, dtype=np.int32)
     for i in range(n):
@@ -59,7 +59,7 @@ def _models(n):
     return m
 
 
-@njit(cache=True)
+@kernel
 def encode_packet(kinds, ms, sf, nf, q, buf):
     """Write a packet: ``kinds`` (F,), ``ms`` (F,) 0/1, ``sf`` (F, C, 50), ``nf`` (F, C, 50) 1 for a
     noise band (its ``sf`` is the noise level, its ``q`` zero), ``q`` int32 (F, C, 1024).  Version 2
@@ -104,7 +104,7 @@ def encode_packet(kinds, ms, sf, nf, q, buf):
     return n + 1
 
 
-@njit(cache=True)
+@kernel
 def dequantise(q, sf, nf, short, out, seed):
     """``out[k] = round(q[k] * 2^(sf_b / 4) * 2^COEF_FRAC)`` per band, integer-only (spec 4); a noise
     band (``nf[b] = 1``) takes ``q = +-1`` with signs from the generator of state ``seed`` (spec 4.1).
@@ -144,7 +144,7 @@ def dequantise(q, sf, nf, short, out, seed):
     return seed
 
 
-@njit(cache=True)
+@kernel
 def decode_packet(data, frames, bits, out):
     """Decode a packet into ``out`` (int32, frames x C).  Returns an error code."""
     C = out.shape[1]

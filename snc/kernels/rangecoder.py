@@ -40,7 +40,8 @@ algorithm.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ._jit import kernel
 
 #: probability precision: a model's low 16 bits hold P(bit = 0) in units of 2**-PROB_BITS (spec 2.2)
 PROB_BITS = 12
@@ -84,7 +85,7 @@ def dec_new() -> np.ndarray:
     return np.zeros(DS_LEN, dtype=np.int64)
 
 
-@njit(cache=True)
+@kernel
 def _adapt(p, cnt, bit):
     """The model after coding ``bit`` with probability ``p`` and count ``cnt`` (spec 2.3)."""
     sh = ADAPT_SHIFTS[cnt & COUNT_MAX]  # the mask only guards against a damaged model array
@@ -97,7 +98,7 @@ def _adapt(p, cnt, bit):
     return (min(cnt + 1, COUNT_MAX) << 16) | p
 
 
-@njit(cache=True)
+@kernel
 def _emodel(low, rng, mv, bit):
     """Encode ``bit`` with the model value ``mv``: ``(low, rng, new model)``, not renormalised."""
     p = mv & 0xFFFF
@@ -110,7 +111,7 @@ def _emodel(low, rng, mv, bit):
     return low, rng, _adapt(p, mv >> 16, bit)
 
 
-@njit(cache=True)
+@kernel
 def _dmodel(rng, code, mv):
     """Decode a bit with the model value ``mv``: ``(rng, code, new model, bit)``, not renormalised."""
     p = mv & 0xFFFF
@@ -125,7 +126,7 @@ def _dmodel(rng, code, mv):
     return rng, code, _adapt(p, mv >> 16, bit), bit
 
 
-@njit(cache=True)
+@kernel
 def _dshift(rng, code, pos, b):
     """One renormalisation step of the decoder with the next byte ``b`` (0 past the end).
     The mask only matters for corrupt data (code >= range)."""
@@ -135,7 +136,7 @@ def _dshift(rng, code, pos, b):
 # ----------------------------------------------------------------------------- encoder
 
 
-@njit(cache=True)
+@kernel
 def enc_reset(st):
     st[ES_POS] = -1
     st[ES_LOW] = 0
@@ -145,7 +146,7 @@ def enc_reset(st):
     st[ES_OVERFLOW] = 0
 
 
-@njit(cache=True)
+@kernel
 def _emit(buf, st, b):
     """Append one byte; position -1 is the dropped leading zero byte."""
     pos = st[ES_POS]
@@ -157,7 +158,7 @@ def _emit(buf, st, b):
     st[ES_POS] = pos + 1
 
 
-@njit(cache=True)
+@kernel
 def _shift_low(buf, st, low):
     """LZMA's ``RangeEnc_ShiftLow``: move the top byte of ``low`` (bits 24..31) out,
     through the cache, resolving a carry out of bit 32 into the cached byte and the
@@ -176,7 +177,7 @@ def _shift_low(buf, st, low):
     return (low & 0x00FFFFFF) << 8
 
 
-@njit(cache=True)
+@kernel
 def _ebit(buf, st, low, rng, models, ctx, bit):
     """Encode ``bit`` with model ``models[ctx]``; registers in, registers out (spec 2.3)."""
     low, rng, mv = _emodel(low, rng, np.int64(models[ctx]), bit)
@@ -187,7 +188,7 @@ def _ebit(buf, st, low, rng, models, ctx, bit):
     return low, rng
 
 
-@njit(cache=True)
+@kernel
 def _ebypass(buf, st, low, rng, value, n):
     """Encode the low ``n`` bits of ``value``, most significant first, each with P = 1/2 (spec 2.4)."""
     for i in range(n - 1, -1, -1):
@@ -200,7 +201,7 @@ def _ebypass(buf, st, low, rng, value, n):
     return low, rng
 
 
-@njit(cache=True)
+@kernel
 def enc_bit(buf, st, models, ctx, bit):
     """Encode one bit with the adaptive model ``models[ctx]`` (updated in place)."""
     low, rng = _ebit(buf, st, st[ES_LOW], st[ES_RANGE], models, ctx, bit)
@@ -208,7 +209,7 @@ def enc_bit(buf, st, models, ctx, bit):
     st[ES_RANGE] = rng
 
 
-@njit(cache=True)
+@kernel
 def enc_bypass(buf, st, value, n):
     """Encode the low ``n`` (0 <= n <= 40) bits of ``value`` as equiprobable bits, MSB first."""
     low, rng = _ebypass(buf, st, st[ES_LOW], st[ES_RANGE], value, n)
@@ -216,7 +217,7 @@ def enc_bypass(buf, st, value, n):
     st[ES_RANGE] = rng
 
 
-@njit(cache=True)
+@kernel
 def enc_flush(buf, st):
     """Terminate the data (spec 2.5); return the number of bytes written, or -1 if
     ``buf`` was too small (``st[ES_POS]`` then tells the size needed).
@@ -248,14 +249,14 @@ def enc_flush(buf, st):
 # ----------------------------------------------------------------------------- decoder
 
 
-@njit(cache=True)
+@kernel
 def _byte(buf, pos, end):
     if pos < end:
         return np.int64(buf[pos])
     return np.int64(0)
 
 
-@njit(cache=True)
+@kernel
 def dec_init(buf, st, start, end):
     """Start decoding the bytes ``buf[start:end]`` (``end <= len(buf)``, clipped if not)."""
     end = min(end, buf.shape[0])
@@ -269,7 +270,7 @@ def dec_init(buf, st, start, end):
     st[DS_END] = end
 
 
-@njit(cache=True)
+@kernel
 def _dbit(buf, end, pos, rng, code, models, ctx):
     """Decode one bit with model ``models[ctx]``; returns ``(pos, rng, code, bit)`` (spec 2.3)."""
     rng, code, mv, bit = _dmodel(rng, code, np.int64(models[ctx]))
@@ -279,7 +280,7 @@ def _dbit(buf, end, pos, rng, code, models, ctx):
     return pos, rng, code, bit
 
 
-@njit(cache=True)
+@kernel
 def _dbypass(buf, end, pos, rng, code, n):
     """Decode ``n`` equiprobable bits, MSB first; returns ``(pos, rng, code, value)`` (spec 2.4)."""
     value = np.int64(0)
@@ -295,7 +296,7 @@ def _dbypass(buf, end, pos, rng, code, n):
     return pos, rng, code, value
 
 
-@njit(cache=True)
+@kernel
 def dec_bit(buf, st, models, ctx):
     """Decode one bit with the adaptive model ``models[ctx]`` (updated in place)."""
     pos, rng, code, bit = _dbit(buf, st[DS_END], st[DS_POS], st[DS_RANGE], st[DS_CODE], models, ctx)
@@ -305,7 +306,7 @@ def dec_bit(buf, st, models, ctx):
     return bit
 
 
-@njit(cache=True)
+@kernel
 def dec_bypass(buf, st, n):
     """Decode ``n`` (0 <= n <= 40) equiprobable bits, MSB first, as an integer."""
     pos, rng, code, v = _dbypass(buf, st[DS_END], st[DS_POS], st[DS_RANGE], st[DS_CODE], n)
@@ -315,13 +316,13 @@ def dec_bypass(buf, st, n):
     return v
 
 
-@njit(cache=True)
+@kernel
 def dec_phantom(st):
     """Bytes read past the end so far (as zeros)."""
     return max(st[DS_POS] - st[DS_END], np.int64(0))
 
 
-@njit(cache=True)
+@kernel
 def dec_finish(st):
     """Check the end of the data after its last symbol (spec 2.6).
 

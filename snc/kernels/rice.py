@@ -16,10 +16,10 @@ the exact bit count (:func:`plan`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
 
 from . import errcodes as E
+from ._jit import kernel
 from .bitio import peek64, put_bits, put_zeros, read_bits, read_signed, read_unary
 
 MAX_PORDER = 15  # 4-bit field
@@ -29,29 +29,29 @@ ESC_WIDTH_BITS = 6
 RANGE_EXTRA_BITS = 5
 
 
-@njit(cache=True)
+@kernel
 def zigzag(r):
     return (r << 1) ^ (r >> 63)
 
 
-@njit(cache=True)
+@kernel
 def unzigzag(u):
     return (u >> 1) ^ -(u & 1)
 
 
-@njit(cache=True)
+@kernel
 def bit_length(u):
     """Bits needed for the non-negative ``u`` (0 for 0)."""
     return 64 - np.int64(leading_zeros(np.uint64(u)))
 
 
-@njit(cache=True)
+@kernel
 def param_cap(sel):
     """Largest rice parameter codable with parameter width ``4 + sel``."""
     return min((1 << (4 + sel)) - 2, MAX_PARAM)
 
 
-@njit(cache=True)
+@kernel
 def max_partition_order(n, order, limit):
     """Largest ``p <= limit`` with ``n % 2**p == 0`` and ``n >> p >= order``."""
     p = 0
@@ -63,7 +63,7 @@ def max_partition_order(n, order, limit):
     return p
 
 
-@njit(cache=True)
+@kernel
 def plan(res, n, order, pmax, params):
     """Choose the exact cheapest residual coding of ``res[:n - order]``.
 
@@ -161,7 +161,7 @@ def plan(res, n, order, pmax, params):
     return best, best_sel, best_p
 
 
-@njit(cache=True)
+@kernel
 def estimate(res, n, order, pmax):
     """Quick estimate of :func:`plan`'s bit count (libFLAC's method: each
     partition's parameter from its mean, ``sum(u >> k)`` taken as ``sum(u) >> k``)."""
@@ -196,7 +196,7 @@ def estimate(res, n, order, pmax):
     return best
 
 
-@njit(cache=True)
+@kernel
 def write(buf, st, res, n, order, sel, porder, params):
     """Write the residual section chosen by :func:`plan`."""
     put_bits(buf, st, sel, 2)
@@ -229,7 +229,7 @@ def write(buf, st, res, n, order, sel, porder, params):
                     put_bits(buf, st, top | (u & mask), k + 1)
 
 
-@njit(cache=True)
+@kernel
 def read(buf, bp, nbits, n, order, width, out):
     """Decode a residual section into ``out[:n - order]`` for samples of ``width`` bits.
 

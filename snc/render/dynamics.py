@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as _np
-from scipy import signal as _signal
 
 from ..errors import InputError
 from ..loudness import _interpolator, interpolated_peaks
@@ -106,6 +105,8 @@ class Equalizer:
     def process(self, block: _np.ndarray) -> _np.ndarray:
         if not len(self.sos) or not len(block):
             return block
+        from scipy import signal as _signal  # imported on use: scipy.signal is slow to import
+
         out, self.zi = _signal.sosfilt(self.sos, block, axis=0, zi=self.zi)
         return out
 
