@@ -170,6 +170,22 @@ def test_quiet_prints_nothing(song, capsys):
     assert capsys.readouterr() == ("", "")
 
 
+def test_quiet_decode_with_a_cold_kernel_cache_prints_nothing(song):
+    """-q also silences the first-run compile announcement (a fresh numba cache forces it)."""
+    import os
+    import subprocess
+
+    tmp_path, _ = song
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cold-cache"))
+    loud = subprocess.run([sys.executable, "-m", "snc.cli.decode", str(tmp_path / "song.snc"), "-o",
+                           str(tmp_path / "loud.wav")], capture_output=True, text=True, env=env)
+    assert loud.returncode == 0 and "compiling codec kernels" in loud.stderr
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cold-cache-2")
+    quiet = subprocess.run([sys.executable, "-m", "snc.cli.decode", str(tmp_path / "song.snc"), "-o",
+                            str(tmp_path / "quiet.wav"), "-q"], capture_output=True, text=True, env=env)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
 def test_quiet_info_verify_still_fails_by_exit_status(song, capsys):
     tmp_path, _ = song
     data = bytearray((tmp_path / "song.snc").read_bytes())

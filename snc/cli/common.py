@@ -113,6 +113,10 @@ def run(prog: str, body: Callable[[argparse.Namespace], int], parser: argparse.A
     1 runtime error, 2 usage error (from the parser), 130 interrupted (128 + the signal number)."""
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
+    if getattr(args, "quiet", False):
+        from ..kernels import warmup
+
+        warmup.set_messages(False)
 
     def fail(message: str) -> int:
         print(f"{prog}: error: {printable(message, limit=None)}", file=sys.stderr)
