@@ -48,6 +48,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--hrtf", metavar="FILE.sofa", help="binaural: HRIRs from a SOFA file (default: MIT KEMAR)")
     p.add_argument("--start", type=float, default=0.0, metavar="SEC", help="start time in seconds")
     p.add_argument("--duration", type=float, metavar="SEC", help="duration in seconds (default: to the end)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at a damaged packet (CRC or codec error) instead of concealing it with silence")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
@@ -115,7 +117,7 @@ def _body(args) -> int:
     if (remix or rendered) and (args.stem or args.stems_dir):
         raise InputError("--gain/--mute/--solo/--profile/--context/--target-lufs render the mix; they do not "
                          "combine with --stem/--stems-dir")
-    with SncFile(args.input) as f:
+    with SncFile(args.input, strict=args.strict) as f:
         start, frames = _frame_range(f, args.start, args.duration)
         fmt = _file_format(f)
         if args.stems_dir is not None:
