@@ -24,8 +24,9 @@ from .errors import ChecksumError, CodecError, FormatError, InputError, SncError
 _DTYPES = ("float64", "float32", "native")
 #: how the residual follows a remix (spec section 19): per time-frequency tile, or one gain for the file
 ATTRIBUTIONS = ("tiles", "share", "global")
-#: decoded segments kept for the tile rule's look-behind and look-ahead (sequential reads decode each once)
-_CACHED_SEGMENTS = 3
+#: decoded segments kept for the tile rule's look-behind and look-ahead: a span copies each segment's part
+#: before it asks for the next, so two suffice for sequential reads to decode every segment once
+_CACHED_SEGMENTS = 2
 #: the loudest remix gain accepted, dB (10^2 in amplitude): beyond it a remix is a mistake, not a mix
 MAX_REMIX_GAIN_DB = 40.0
 _NATIVE = {"int": _np.int32, "float32": _np.float32, "float64": _np.float64}

@@ -167,8 +167,8 @@ class ContainerReader:
             if ctype == b"STRM":
                 if len(streams) == info.stream_count:
                     raise FormatError(f"more STRM chunks than the {info.stream_count} streams INFO announces")
-                if length > _s.MAX_META_JSON:
-                    raise FormatError(f"STRM chunk of {length} bytes exceeds the {_s.MAX_META_JSON}-byte limit")
+                if length > _s.MAX_STREAM_CHUNK:
+                    raise FormatError(f"STRM chunk of {length} bytes exceeds the {_s.MAX_STREAM_CHUNK}-byte limit")
                 _, body = self._chunk_body(offset)
                 streams.append(StreamInfo.from_container(_parse(_s.StreamBody, body, f"STRM chunk {len(streams)}")))
             elif ctype == b"META":

@@ -47,7 +47,8 @@ MIN_SEGMENT_FRAMES = 64
 MAX_SEGMENT_FRAMES = 1 << 20
 MAX_FRAMES = 1 << 40
 MAX_CHUNK_LENGTH = 1 << 30  # 1 GiB: no chunk may be larger
-MAX_META_JSON = 16 << 20  # decompressed META bound; also the bound of a whole STRM chunk
+MAX_META_JSON = 16 << 20  # decompressed META bound
+MAX_STREAM_CHUNK = 64 << 10  # a whole STRM chunk: names, codec config and provenance are small by design
 MAX_PICTURE = 16 << 20
 MAX_SAMPLE_BYTES = 8  # float64 residual samples are the widest
 # Samples of one segment over all streams (stream_count x channels x segment_frames): bounds what a
@@ -60,6 +61,7 @@ PACKET_BYTES_PER_SAMPLE = MAX_SAMPLE_BYTES + 1
 # or huge tree of Python objects.
 MAX_JSON_DEPTH = 32
 MAX_JSON_VALUES = 1 << 16
+MAX_STREAM_JSON_VALUES = 1 << 10  # codec_config and provenance_detail hold a handful of keys
 MAX_UNKNOWN_CHUNKS_LISTED = 256
 
 MAX_SEGMENTS = (MAX_CHUNK_LENGTH - 4) // 16  # the SIDX chunk must fit in one chunk
@@ -97,16 +99,16 @@ def _field(path: str) -> str:
     return path.replace("(parsing) -> ", "").replace("(parsing)", "").replace("(building) -> ", "") or "the chunk"
 
 
-def check_json_shape(text: bytes, what: str) -> None:
-    """Refuse JSON nested deeper than MAX_JSON_DEPTH or with more than MAX_JSON_VALUES values, before
+def check_json_shape(text: bytes, what: str, max_values: int = MAX_JSON_VALUES) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH or with more than ``max_values`` values, before
     parsing: the parser would recurse (RecursionError) or build a tree far larger than the text."""
     structure = np.frombuffer(_JSON_STRING.sub(b'""', text), np.uint8)
     steps = _OPENERS[structure]
     if len(steps) and int(np.cumsum(steps, dtype=np.int64).max()) > MAX_JSON_DEPTH:
         raise FormatError(f"JSON in {what} is nested deeper than {MAX_JSON_DEPTH} levels")
     values = int(np.count_nonzero(steps == 1)) + int(np.count_nonzero(structure == ord(",")))
-    if values > MAX_JSON_VALUES:
-        raise FormatError(f"JSON in {what} holds more than {MAX_JSON_VALUES} values")
+    if values > max_values:
+        raise FormatError(f"JSON in {what} holds more than {max_values} values")
 
 
 def _refuse_constant(name: str):
@@ -116,10 +118,14 @@ def _refuse_constant(name: str):
 class _Json(Adapter):
     """UTF-8 JSON object stored in the bytes of the subconstruct."""
 
+    def __init__(self, subcon, max_values: int = MAX_JSON_VALUES):
+        super().__init__(subcon)
+        self.max_values = max_values
+
     def _decode(self, obj, context, path):
         text = bytes(obj)
         path = _field(path)
-        check_json_shape(text, path)
+        check_json_shape(text, path, self.max_values)
         try:
             value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -168,6 +174,7 @@ class _BoundedZstd(Adapter):
 
 
 JsonObject = _Json(GreedyBytes)
+StreamJsonObject = _Json(GreedyBytes, MAX_STREAM_JSON_VALUES)
 ZstdJsonObject = _Json(_BoundedZstd(GreedyBytes, MAX_META_JSON))
 
 # ---------------------------------------------------------------------------
@@ -220,7 +227,7 @@ StreamBody = Struct(
     "role" / PascalString(Int8ul, "utf8"),
     "channels" / Int8ul,
     "codec_id" / PascalString(Int8ul, "ascii"),
-    "codec_config" / Prefixed(Int32ul, JsonObject),
+    "codec_config" / Prefixed(Int32ul, StreamJsonObject),
     "default_gain_db" / Float32l,
     "azimuth_deg" / Float32l,
     "elevation_deg" / Float32l,
@@ -231,7 +238,7 @@ StreamBody = Struct(
     "loudness_lufs" / Float32l,
     "true_peak_dbtp" / Float32l,
     "provenance" / Provenance,
-    "provenance_detail" / Prefixed(Int32ul, JsonObject),
+    "provenance_detail" / Prefixed(Int32ul, StreamJsonObject),
 )
 
 # ---------------------------------------------------------------------------

@@ -42,6 +42,10 @@ class SncWriter:
         if len(streams) != info.stream_count:
             raise InputError("stream count does not match the stream table")
         _check_info(info)
+        for stream in streams:
+            if len(stream.to_body()) > _s.MAX_STREAM_CHUNK:
+                raise InputError(f"stream {stream.name!r}: its STRM chunk exceeds {_s.MAX_STREAM_CHUNK} bytes "
+                                 f"(codec config and provenance must be small)")
         self.info = info
         self.streams = streams
         self._final_path: Path | None = None
