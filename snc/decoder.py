@@ -24,9 +24,13 @@ from .errors import ChecksumError, CodecError, FormatError, InputError, SncError
 _DTYPES = ("float64", "float32", "native")
 #: how the residual follows a remix (spec section 19): per time-frequency tile, or one gain for the file
 ATTRIBUTIONS = ("tiles", "share", "global")
-#: decoded segments kept for the tile rule's look-behind and look-ahead: a span copies each segment's part
-#: before it asks for the next, so two suffice for sequential reads to decode every segment once
+#: decoded packets kept per stream for the tile rule's look-behind and look-ahead: the rule goes stream by
+#: stream and a span copies each packet's part before it asks for the next, so two suffice for sequential
+#: reads to decode every packet once (when a segment is at least a tile frame long)
 _CACHED_SEGMENTS = 2
+#: frames the tile rule attributes at once (a multiple of every hop size): its transforms of one stream,
+#: not of the whole segment, are what it holds
+_ATTRIBUTION_PIECE = 1 << 16
 #: the loudest remix gain accepted, dB (10^2 in amplitude): beyond it a remix is a mistake, not a mix
 MAX_REMIX_GAIN_DB = 40.0
 _NATIVE = {"int": _np.int32, "float32": _np.float32, "float64": _np.float64}
@@ -105,7 +109,7 @@ class SncFile:
             raise
         self._codecs: dict[int, object] = {}
         self._bytes_filled = False
-        self._segment_cache: dict[int, list] = {}
+        self._packet_cache: dict[int, dict[int, _np.ndarray]] = {}  # stream -> segment -> decoded block
 
     # ------------------------------------------------------------------ properties
     @property
@@ -273,23 +277,22 @@ class SncFile:
     def _scale(self) -> float:
         return float(1 << (self.info.bits - 1)) if self.info.sample_format == "int" else 1.0
 
-    def _decoded_segment(self, index: int) -> list[_np.ndarray]:
-        """Every stream of segment ``index``, decoded (cached: the tile rule looks at neighbours)."""
-        if index not in self._segment_cache:
-            seg = self._reader.segments[index]
-            while len(self._segment_cache) >= _CACHED_SEGMENTS:
-                self._segment_cache.pop(next(iter(self._segment_cache)))
-            self._segment_cache[index] = [self._decode(seg, i) for i in range(len(self._reader.streams))]
-        return self._segment_cache[index]
+    def _cached_decode(self, index: int, i: int) -> _np.ndarray:
+        """Stream ``i`` of segment ``index``, decoded (cached: the tile rule looks at neighbours)."""
+        cached = self._packet_cache.setdefault(i, {})
+        if index not in cached:
+            if len(cached) >= _CACHED_SEGMENTS:  # the one farthest away: behind a sequential read, or a seek's
+                del cached[max(cached, key=lambda j: abs(j - index))]
+            cached[index] = self._decode(self._reader.segments[index], i)
+        return cached[index]
 
-    def _span(self, start: int, stop: int) -> list[_np.ndarray]:
-        """Every stream over frames ``[start, stop)`` (clipped to the file), float64."""
+    def _stream_span(self, i: int, start: int, stop: int) -> _np.ndarray:
+        """Stream ``i`` over frames ``[start, stop)`` (clipped to the file), float64."""
         start, stop = max(start, 0), min(stop, self.frames)
-        out = [_np.empty((stop - start, self.channels)) for _ in self._reader.streams]
+        out = _np.empty((stop - start, self.channels))
         for seg, cut in self.segment_cuts(start, stop):
             at = seg.start_frame + cut.start - start
-            for dest, block in zip(out, self._decoded_segment(seg.index)):
-                dest[at:at + cut.stop - cut.start] = block[cut]
+            out[at:at + cut.stop - cut.start] = self._cached_decode(seg.index, i)[cut]
         return out
 
     def remix_parts(self, seg, gains: dict[int, float] | None, attribution: str = "tiles") -> dict[int, _np.ndarray]:
@@ -297,28 +300,54 @@ class SncFile:
         native units}`` (streams at gain 0 left out; ``gains`` None = all at 1, the residual as is):
         what a spatial renderer places one by one.  Under the tile rule the transform sees one frame
         of context on either side, so segment edges leave no trace."""
-        res = self._residual_index()
         count = len(self._reader.streams)
         if gains is None:
-            return {i: self._decoded_segment(seg.index)[i].astype(_np.float64) for i in range(count)}
+            return {i: self._cached_decode(seg.index, i).astype(_np.float64) for i in range(count)}
+        parts: dict[int, _np.ndarray] = {}
+
+        def store(i: int, lo: int, hi: int, values: _np.ndarray) -> None:
+            if i not in parts:
+                parts[i] = _np.empty((seg.frames, self.channels))
+            parts[i][lo:hi] = values
+
+        self._remix(seg, gains, attribution, store)
+        return parts
+
+    def _remix(self, seg, gains: dict[int, float], attribution: str, sink) -> None:
+        """Hand each gained stream of ``seg`` to ``sink(stream, lo, hi, values)`` in pieces: stems in stream
+        order, then the residual (the order spec section 19 sums them in)."""
         if attribution == "global":  # needs only the streams it plays
-            return {i: g * self._decode(seg, i).astype(_np.float64) for i, g in gains.items() if g != 0.0}
+            for i, g in gains.items():
+                if g != 0.0:
+                    sink(i, 0, seg.frames, g * self._decode(seg, i).astype(_np.float64))
+            return
+        res = self._residual_index()
+        stem_ids = [i for i in range(len(self._reader.streams)) if i != res]
+        # in pieces with a tile frame of context each side: a piece's transforms are the segment's there
+        for lo in range(0, seg.frames, _ATTRIBUTION_PIECE):
+            self._attribute_piece(seg, lo, min(seg.frames, lo + _ATTRIBUTION_PIECE), gains, stem_ids, res, sink,
+                                  ceiling=attribution == "tiles")
+
+    def _attribute_piece(self, seg, lo: int, hi: int, gains, stem_ids, res, sink, *, ceiling: bool) -> None:
+        """Frames ``lo:hi`` of ``seg`` under the tile rule, one stream in memory at a time."""
         from .render.attribution import attributed_residual, frame_size
 
         pad = frame_size(self.samplerate)
-        left = min(pad, seg.start_frame)
-        streams = self._span(seg.start_frame - left, seg.start_frame + seg.frames + pad)
-        stem_ids = [i for i in range(count) if i != res]
-        residual = attributed_residual([streams[i] for i in stem_ids], streams[res], [gains[i] for i in stem_ids],
-                                       gains[res], self.samplerate, ceiling=attribution == "tiles")
-        keep = slice(left, left + seg.frames)
-        parts = {}
-        for i in stem_ids:  # scaled in place: the span is ours, and a copy per stem would double it
-            if gains[i] != 0.0:
-                parts[i] = streams[i][keep]
-                parts[i] *= gains[i]
-        parts[res] = residual[keep]
-        return parts
+        first = seg.start_frame + lo
+        left = min(pad, first)
+        start, stop = first - left, seg.start_frame + hi + pad
+        keep = slice(left, left + hi - lo)
+
+        def stems():  # the attribution reads each stem once, in order: keep its gained part on the way
+            for i in stem_ids:
+                span = self._stream_span(i, start, stop)
+                if gains[i] != 0.0:
+                    sink(i, lo, hi, gains[i] * span[keep])
+                yield span
+
+        residual = attributed_residual(stems(), self._stream_span(res, start, stop), [gains[i] for i in stem_ids],
+                                       gains[res], self.samplerate, ceiling=ceiling)
+        sink(res, lo, hi, residual[keep])
 
     def _segment_output(self, seg, stem: int | None, gains: dict[int, float] | None, dtype: str,
                         attribution: str = "tiles") -> _np.ndarray:
@@ -328,8 +357,11 @@ class SncFile:
             out = self._exact_mix(seg)
         else:
             out = _np.zeros((seg.frames, self.channels))
-            for part in self.remix_parts(seg, gains, attribution).values():  # stream order, as spec 19 sums
-                out += part
+
+            def add(i: int, lo: int, hi: int, values: _np.ndarray) -> None:  # summed as they come: no parts kept
+                out[lo:hi] += values
+
+            self._remix(seg, gains, attribution, add)
             out /= self._scale()
             return out.astype(dtype, copy=False)
         if dtype == "native":

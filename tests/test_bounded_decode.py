@@ -75,18 +75,20 @@ def _decode_in_child(mode: str, *paths: Path) -> dict:
     return {Path(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
-@pytest.fixture(scope="module")
-def max_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("crafted") / "max-segment.snc"
-    path.write_bytes(mv.max_segment_file())
+@pytest.fixture(scope="module", params=[s.MAX_STREAMS, 8])
+def max_file(request, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("crafted") / f"max-segment-{request.param}.snc"
+    path.write_bytes(mv.max_segment_file(streams=request.param))
     return path
 
 
 @pytest.mark.parametrize("mode", ["mix", "remix", "verify"])
 def test_largest_segment_the_limits_allow_decodes_within_the_bound(max_file, mode):
-    """64 streams x 8 channels x 16384 frames: the exact mix, a tile-rule remix and verification."""
+    """64 streams x 8 channels x 16384 frames, and 8 x 8 x 131072 (the largest packets): the exact mix, a
+    tile-rule remix and verification."""
     with snc.open(max_file) as f:
-        assert f.info.segment_samples == s.MAX_SEGMENT_SAMPLES and len(f.stems) == s.MAX_STREAMS - 1
+        assert f.info.segment_samples == s.MAX_SEGMENT_SAMPLES
+        assert f.channels * f.info.segment_frames <= s.MAX_PACKET_SAMPLES
     result = _decode_in_child(mode, max_file)[max_file]
     assert "error" not in result, result
     assert result.get("silent", result.get("verified")) is True
@@ -119,6 +121,13 @@ def test_writer_refuses_segments_beyond_the_cap_before_writing(tmp_path):
     info = FileInfo(48000, 0, 8, "int", 16, "archival", 32768, 64)
     with pytest.raises(snc.InputError, match=r"use segment_frames <= 16384"):
         SncWriter(tmp_path / "o.snc", info, _streams(64, 8))
+    assert not list(tmp_path.iterdir())
+
+
+def test_writer_refuses_packets_beyond_the_cap(tmp_path):
+    info = FileInfo(48000, 0, 8, "int", 16, "archival", 1 << 18, 2)
+    with pytest.raises(snc.InputError, match=r"use segment_frames <= 131072"):
+        SncWriter(tmp_path / "o.snc", info, _streams(2, 8))
     assert not list(tmp_path.iterdir())
 
 

@@ -238,11 +238,11 @@ def meta_chunk_file(data: bytes, text: bytes) -> bytes:
     return fix_offsets(data[:first_strm_end] + meta + data[first_strm_end:], len(meta))
 
 
-def max_segment_file(segments: int = 3) -> bytes:
-    """The largest segment the limits allow: 64 streams x 8 channels x 16384 frames = 2^23 samples."""
-    return crafted_file(streams=s.MAX_STREAMS, channels=s.MAX_CHANNELS,
-                        segment_frames=s.MAX_SEGMENT_SAMPLES // (s.MAX_STREAMS * s.MAX_CHANNELS),
-                        frames=segments * s.MAX_SEGMENT_SAMPLES // (s.MAX_STREAMS * s.MAX_CHANNELS))
+def max_segment_file(streams: int = s.MAX_STREAMS, segments: int = 3) -> bytes:
+    """The largest segment the limits allow, 2^23 samples: 64 streams x 8 channels x 16384 frames, or with
+    fewer streams longer segments, up to 2^20 samples per packet (8 streams x 8 channels x 131072 frames)."""
+    frames = min(s.MAX_SEGMENT_SAMPLES // (streams * s.MAX_CHANNELS), s.MAX_PACKET_SAMPLES // s.MAX_CHANNELS)
+    return crafted_file(streams=streams, channels=s.MAX_CHANNELS, segment_frames=frames, frames=segments * frames)
 
 
 def crafted_vectors():
@@ -252,6 +252,10 @@ def crafted_vectors():
            "segment, 64 times the limit", patch_info(big, segment_frames=1 << 20, frames=1 << 20),
            "FormatError", "open", "exceeds 8388608 samples")
     small = crafted_file()
+    yield ("packet-samples-over-cap.snc", "2 streams x 8 channels x 2^19-frame segments: within the samples per "
+           "segment, but 4 M samples per packet", patch_info(crafted_file(streams=2, channels=8), channels=8,
+                                                              segment_frames=1 << 19, frames=1 << 19),
+           "FormatError", "open", "exceeds 1048576 samples per packet")
     yield ("too-many-segments.snc", "INFO announces 4 M segments of 64 frames in a file of a few hundred bytes "
            "(a seek index of 4 M entries would follow)", patch_info(small, frames=(1 << 22) * 64),
            "TruncatedError", "open", "announces 4194304 segments")

@@ -242,6 +242,9 @@ class FileInfo:
         if self.segment_samples > _s.MAX_SEGMENT_SAMPLES:
             raise FormatError(f"INFO chunk: stream_count x channels x segment_frames = {self.stream_count} x "
                               f"{self.channels} x {self.segment_frames} exceeds {_s.MAX_SEGMENT_SAMPLES} samples")
+        if self.channels * self.segment_frames > _s.MAX_PACKET_SAMPLES:
+            raise FormatError(f"INFO chunk: channels x segment_frames = {self.channels} x {self.segment_frames} "
+                              f"exceeds {_s.MAX_PACKET_SAMPLES} samples per packet")
 
     @property
     def segment_samples(self) -> int:

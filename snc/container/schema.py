@@ -54,6 +54,9 @@ MAX_SAMPLE_BYTES = 8  # float64 residual samples are the widest
 # Samples of one segment over all streams (stream_count x channels x segment_frames): bounds what a
 # decoder holds at once whatever the file declares (spec section "Security Considerations").
 MAX_SEGMENT_SAMPLES = 1 << 23
+# Samples one packet decodes to (channels x segment_frames): bounds a codec's working memory and the
+# tile rule's transforms of one stream.
+MAX_PACKET_SAMPLES = 1 << 20
 # A packet decodes to frames x channels samples; no codec needs more than this many bytes for it.
 PACKET_OVERHEAD = 1024
 PACKET_BYTES_PER_SAMPLE = MAX_SAMPLE_BYTES + 1
@@ -89,6 +92,7 @@ def crc32(data: bytes) -> int:
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_PIECE = 1 << 20
 _OPENERS = np.zeros(256, np.int8)
 _OPENERS[[ord("["), ord("{")]] = 1
 _OPENERS[[ord("]"), ord("}")]] = -1
@@ -103,12 +107,17 @@ def check_json_shape(text: bytes, what: str, max_values: int = MAX_JSON_VALUES) 
     """Refuse JSON nested deeper than MAX_JSON_DEPTH or with more than ``max_values`` values, before
     parsing: the parser would recurse (RecursionError) or build a tree far larger than the text."""
     structure = np.frombuffer(_JSON_STRING.sub(b'""', text), np.uint8)
-    steps = _OPENERS[structure]
-    if len(steps) and int(np.cumsum(steps, dtype=np.int64).max()) > MAX_JSON_DEPTH:
-        raise FormatError(f"JSON in {what} is nested deeper than {MAX_JSON_DEPTH} levels")
-    values = int(np.count_nonzero(steps == 1)) + int(np.count_nonzero(structure == ord(",")))
-    if values > max_values:
-        raise FormatError(f"JSON in {what} holds more than {max_values} values")
+    depth = values = 0
+    for at in range(0, len(structure), _JSON_PIECE):  # in pieces: a running depth of 16 MiB would take 128 MiB
+        piece = structure[at:at + _JSON_PIECE]
+        steps = _OPENERS[piece]
+        running = np.cumsum(steps, dtype=np.int32) + depth
+        if int(running.max()) > MAX_JSON_DEPTH:
+            raise FormatError(f"JSON in {what} is nested deeper than {MAX_JSON_DEPTH} levels")
+        depth = int(running[-1])
+        values += int(np.count_nonzero(steps == 1)) + int(np.count_nonzero(piece == ord(",")))
+        if values > max_values:
+            raise FormatError(f"JSON in {what} holds more than {max_values} values")
 
 
 def _refuse_constant(name: str):

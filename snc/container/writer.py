@@ -18,11 +18,12 @@ from .model import FileInfo, StreamInfo
 
 def _check_info(info: FileInfo) -> None:
     """Refuse to write what a reader would refuse (spec section "Limits"), before any byte is written."""
-    if info.segment_samples > _s.MAX_SEGMENT_SAMPLES:
-        per_segment = _s.MAX_SEGMENT_SAMPLES // (info.stream_count * info.channels)
+    if info.segment_samples > _s.MAX_SEGMENT_SAMPLES or info.channels * info.segment_frames > _s.MAX_PACKET_SAMPLES:
+        per_segment = min(_s.MAX_SEGMENT_SAMPLES // (info.stream_count * info.channels),
+                          _s.MAX_PACKET_SAMPLES // info.channels)
         raise InputError(f"{info.stream_count} streams x {info.channels} channels x {info.segment_frames} frames "
-                         f"per segment exceed the format's {_s.MAX_SEGMENT_SAMPLES} samples per segment; use "
-                         f"segment_frames <= {per_segment}")
+                         f"per segment exceed the format's {_s.MAX_SEGMENT_SAMPLES} samples per segment or "
+                         f"{_s.MAX_PACKET_SAMPLES} per packet; use segment_frames <= {per_segment}")
     try:
         info.validate()
     except FormatError as exc:
