@@ -75,21 +75,32 @@ def _decode_in_child(mode: str, *paths: Path) -> dict:
     return {Path(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
-@pytest.fixture(scope="module", params=[s.MAX_STREAMS, 8])
-def max_file(request, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("crafted") / f"max-segment-{request.param}.snc"
-    path.write_bytes(mv.max_segment_file(streams=request.param))
-    return path
+_SHAPES = {}
 
 
-@pytest.mark.parametrize("mode", ["mix", "remix", "verify"])
-def test_largest_segment_the_limits_allow_decodes_within_the_bound(max_file, mode):
+def _max_file(tmp_path_factory, streams: int, rate: int) -> Path:
+    """The largest segment the limits allow at ``streams`` streams (written once per shape)."""
+    if (streams, rate) not in _SHAPES:
+        path = tmp_path_factory.mktemp("crafted") / f"max-segment-{streams}-{rate}.snc"
+        path.write_bytes(mv.patch_info(mv.max_segment_file(streams=streams), sample_rate=rate))
+        _SHAPES[streams, rate] = path
+    return _SHAPES[streams, rate]
+
+
+@pytest.mark.parametrize("streams,rate,mode", [
+    (s.MAX_STREAMS, 8000, "mix"), (s.MAX_STREAMS, 8000, "remix"), (s.MAX_STREAMS, 8000, "verify"),
+    (8, 8000, "mix"), (8, 8000, "remix"),
+    # at 768 kHz the tile rule's context (a 32768-frame transform each side) is longer than a segment
+    (s.MAX_STREAMS, 768000, "remix"), (8, 768000, "remix"),
+])
+def test_largest_segment_the_limits_allow_decodes_within_the_bound(tmp_path_factory, streams, rate, mode):
     """64 streams x 8 channels x 16384 frames, and 8 x 8 x 131072 (the largest packets): the exact mix, a
     tile-rule remix and verification."""
-    with snc.open(max_file) as f:
+    path = _max_file(tmp_path_factory, streams, rate)
+    with snc.open(path) as f:
         assert f.info.segment_samples == s.MAX_SEGMENT_SAMPLES
         assert f.channels * f.info.segment_frames <= s.MAX_PACKET_SAMPLES
-    result = _decode_in_child(mode, max_file)[max_file]
+    result = _decode_in_child(mode, path)[path]
     assert "error" not in result, result
     assert result.get("silent", result.get("verified")) is True
     assert result["peak_mb"] < MEMORY_LIMIT_MB, result
