@@ -206,3 +206,13 @@ def test_too_many_segments_for_the_file_size_is_refused_before_the_index():
     data = (FAULTY / "too-many-segments.snc").read_bytes()
     with pytest.raises(snc.TruncatedError, match="announces 4194304 segments"):
         snc.open(io.BytesIO(data))
+
+
+def test_seek_index_crc_damage_falls_back_to_the_scan(many_segments):
+    tail = s.TailBody.parse(many_segments[-s.TAIL_CHUNK_SIZE + 8:-4])
+    data = bytearray(many_segments)
+    # the offset of entry 9000 moved by one byte: still increasing, only the CRC tells
+    data[tail.seek_index_offset + 12 + 16 * 9000 + 8] ^= 0x01
+    with snc.open(io.BytesIO(bytes(data))) as f:
+        assert f._reader.segments._locate.__qualname__.startswith("ContainerReader._scan")
+        assert not f.read(frames=64 * 3, start=64 * 8999, dtype="native").any()
