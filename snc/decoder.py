@@ -18,7 +18,7 @@ from .codecs import get_codec
 from .container.hashing import SignalHasher
 from .container.model import FileInfo, StreamInfo
 from .container.reader import ContainerReader, open_binary
-from .mixing import accumulator_dtype
+from .mixing import accumulator_dtype, exact_mix
 from .errors import ChecksumError, CodecError, FormatError, InputError, SncError, SncWarning
 
 _DTYPES = ("float64", "float32", "native")
@@ -273,6 +273,11 @@ class SncFile:
             _np.clip(acc, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, out=acc)
             return acc.astype(_np.int32)
         return acc.astype(self.info.sample_format)
+
+    def _exact_sum(self, blocks: list[_np.ndarray]) -> _np.ndarray:
+        """The exact mix of one segment's decoded streams, for a caller that holds them all anyway
+        (the player's prefetch); decoding itself sums stream by stream (:meth:`_exact_mix`)."""
+        return exact_mix(blocks, self.info.sample_format, self.info.bits)
 
     def _scale(self) -> float:
         return float(1 << (self.info.bits - 1)) if self.info.sample_format == "int" else 1.0

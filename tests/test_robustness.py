@@ -206,3 +206,11 @@ def test_cli_decode_conceals_by_default_and_strict_refuses(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("snc-decode: error: CRC mismatch in segment 1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.snc", "out.wav"]
+
+
+def test_exact_mix_stream_by_stream_equals_the_sum_of_held_streams():
+    data, mix = _tiny_file("lossless")
+    with snc.open(io.BytesIO(data)) as f:
+        for seg in f._reader.segments:
+            held = [f._decode(seg, i) for i in range(len(f.streams))]
+            assert np.array_equal(f._exact_mix(seg), f._exact_sum(held))
