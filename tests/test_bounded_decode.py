@@ -152,8 +152,8 @@ def test_encoder_refuses_segments_beyond_the_cap(tmp_path):
 def test_writer_refuses_a_packet_larger_than_its_frames_allow():
     info = FileInfo(8000, 0, 1, "int", 16, "archival", 64, 2)
     w = SncWriter(io.BytesIO(), info, _streams(2, 1))
-    with pytest.raises(snc.InputError, match="exceeds the 1600 bytes"):
-        w.write_segment(64, [bytes(1601), b""])
+    with pytest.raises(snc.InputError, match="exceeds the 2048 bytes"):
+        w.write_segment(64, [bytes(2049), b""])
 
 
 @pytest.fixture(scope="module")

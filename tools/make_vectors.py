@@ -270,9 +270,9 @@ def crafted_vectors():
     yield ("codec-config-nan.snc", "stream 0's codec_config holds the non-standard JSON literal NaN",
            patch_json_field(small, "codec_config", b'{"bits":16,"channels":1,"format":"int","x":NaN}'),
            "FormatError", "open", "non-standard literal NaN")
-    yield ("packet-oversize.snc", "segment 1, stream 0: a 2000-byte packet for 64 mono frames (CRC valid)",
-           crafted_file(codec="pcm", frames=192, packet=lambda seg, k, good: bytes(2000) if (seg, k) == (1, 0)
-                        else good), "FormatError", "read", "exceeds the 1600 bytes",
+    yield ("packet-oversize.snc", "segment 1, stream 0: a 3000-byte packet for 64 mono frames (CRC valid)",
+           crafted_file(codec="pcm", frames=192, packet=lambda seg, k, good: bytes(3000) if (seg, k) == (1, 0)
+                        else good), "FormatError", "read", "exceeds the 2048 bytes",
            {"concealed": [["s0", 64, 64]]})
     yield ("packet-short-pcm.snc", "segment 2, stream 1: a pcm packet 2 bytes short (CRC valid): a codec error",
            crafted_file(codec="pcm", frames=192, packet=lambda seg, k, good: good[:-2] if (seg, k) == (2, 1)

@@ -57,9 +57,10 @@ MAX_SEGMENT_SAMPLES = 1 << 23
 # Samples one packet decodes to (channels x segment_frames): bounds a codec's working memory and the
 # tile rule's transforms of one stream.
 MAX_PACKET_SAMPLES = 1 << 20
-# A packet decodes to frames x channels samples; no codec needs more than this many bytes for it.
+# A packet decodes to frames x channels samples; no codec needs more than this many bytes for it
+# (twice the widest sample: a float codec's worst case is the raw pattern plus its side information).
 PACKET_OVERHEAD = 1024
-PACKET_BYTES_PER_SAMPLE = MAX_SAMPLE_BYTES + 1
+PACKET_BYTES_PER_SAMPLE = 2 * MAX_SAMPLE_BYTES
 # JSON: nesting depth and value count (containers and commas), so a small text cannot build a deep
 # or huge tree of Python objects.
 MAX_JSON_DEPTH = 32
