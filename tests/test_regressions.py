@@ -233,7 +233,8 @@ def test_cli_gain_nan_inf_huge_is_one_line_error_and_nothing_written(tmp_path, c
     src.write_bytes(data)
     assert main([str(src), "-o", str(tmp_path / "out.wav"), "--gain", f"s0={value}"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("snc-decode: error: gain of 's0'")
+    # refused by the CLI's own check or by SncFile.remix_gains: one line either way
+    assert len(err) == 1 and err[0].startswith("snc-decode: error: ") and "gain" in err[0] and "s0" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.snc"]
 
 
