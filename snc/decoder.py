@@ -9,6 +9,7 @@ follow the stems (spec section "Remix").
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 
 import numpy as _np
@@ -17,18 +18,49 @@ from .codecs import get_codec
 from .container.hashing import SignalHasher
 from .container.model import FileInfo, StreamInfo
 from .container.reader import ContainerReader, open_binary
-from .mixing import exact_mix
-from .errors import ChecksumError, CodecError, FormatError, InputError, SncError
+from .mixing import accumulator_dtype, exact_mix
+from .errors import ChecksumError, CodecError, FormatError, InputError, SncError, SncWarning
 
 _DTYPES = ("float64", "float32", "native")
 #: how the residual follows a remix (spec section 19): per time-frequency tile, or one gain for the file
 ATTRIBUTIONS = ("tiles", "share", "global")
-#: decoded segments kept for the tile rule's look-behind and look-ahead (sequential reads decode each once)
-_CACHED_SEGMENTS = 3
+#: decoded packets kept per stream for the tile rule's look-behind and look-ahead: the rule goes stream by
+#: stream and a span copies each packet's part before it asks for the next, so two suffice for sequential
+#: reads to decode every packet once (when a segment is at least a tile frame long)
+_CACHED_SEGMENTS = 2
+#: frames the tile rule attributes at once (a multiple of every hop size): its transforms of one stream,
+#: not of the whole segment, are what it holds
+_ATTRIBUTION_PIECE = 1 << 16
+#: the loudest remix gain accepted, dB (10^2 in amplitude): beyond it a remix is a mistake, not a mix
+MAX_REMIX_GAIN_DB = 40.0
+_NATIVE = {"int": _np.int32, "float32": _np.float32, "float64": _np.float64}
 
 
 def _db_to_gain(db: float) -> float:
     return 0.0 if db == -math.inf else 10.0 ** (db / 20.0)
+
+
+def _checked_gain_db(name: str, value) -> float:
+    """A remix gain in dB: a number up to MAX_REMIX_GAIN_DB, or -inf to mute; NaN and +inf are refused."""
+    try:
+        db = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"gain of {name!r} must be a number of dB, got {value!r}") from None
+    if math.isnan(db) or db > MAX_REMIX_GAIN_DB:
+        raise InputError(f"gain of {name!r} must be at most +{MAX_REMIX_GAIN_DB:g} dB (or -inf to mute), got {value!r}")
+    return db
+
+
+def _residual_gain(linear: dict[int, float], mean_square_db: dict[int, float]) -> float:
+    """The global rule's residual gain (spec section 19): the stem gains weighted by their mean square.
+    The weights are taken relative to the loudest stem, so no stored value can overflow them."""
+    finite = {i: db for i, db in mean_square_db.items() if math.isfinite(db)}
+    if finite:
+        top = max(finite.values())
+        weights = {i: 10.0 ** ((db - top) / 10.0) for i, db in finite.items()}
+        total = sum(weights.values())  # >= 1: the loudest stem weighs 1
+        return sum(linear[i] * w for i, w in weights.items()) / total
+    return sum(linear.values()) / max(len(linear), 1)
 
 
 def rechunk(pieces, blocksize: int) -> Iterator[_np.ndarray]:
@@ -57,9 +89,18 @@ class SncFile:
     ...     exact = f.read(dtype="native")         # the exact integer samples
     ...     vocals = f.read(stem="vocals")
     ...     karaoke = f.read(mute=["vocals"])
+
+    Damaged packets (CRC mismatch, a packet that does not decode): by default decoding goes on and
+    conceals them -- that stream is silent for that segment, the mix is made of the other streams --
+    with an :class:`~snc.errors.SncWarning` per damaged packet naming the stream and the frames, and
+    :attr:`damaged` lists them.  A listener is better served by a gap than by no audio at all.
+    ``strict=True`` raises the error instead (what an archive check wants, like ``flac`` without
+    ``-F``); :meth:`verify` is always strict.
     """
 
-    def __init__(self, source):
+    def __init__(self, source, *, strict: bool = False):
+        self.strict = bool(strict)
+        self._damaged: dict[tuple[int, int], dict] = {}
         self._fh, self._owns = open_binary(source)
         try:
             self._reader = ContainerReader(self._fh)
@@ -68,7 +109,7 @@ class SncFile:
             raise
         self._codecs: dict[int, object] = {}
         self._bytes_filled = False
-        self._segment_cache: dict[int, list] = {}
+        self._packet_cache: dict[int, dict[int, _np.ndarray]] = {}  # stream -> segment -> decoded block
 
     # ------------------------------------------------------------------ properties
     @property
@@ -168,26 +209,33 @@ class SncFile:
         for i, st in enumerate(streams):
             if st.is_residual:
                 continue
-            g = _db_to_gain(float(gains.get(st.name, 0.0)))
+            g = _db_to_gain(_checked_gain_db(st.name, gains.get(st.name, 0.0)))
             if st.name in mute or (solo and st.name not in solo):
                 g = 0.0
             linear[i] = g
-        weights = {i: 10.0 ** (streams[i].mean_square_db / 10.0) if math.isfinite(streams[i].mean_square_db) else 0.0
-                   for i in linear}
-        total = sum(weights.values())
-        if total > 0:
-            residual_gain = sum(linear[i] * weights[i] for i in linear) / total
-        else:
-            residual_gain = sum(linear.values()) / max(len(linear), 1)
-        linear[self._residual_index()] = residual_gain
+        linear[self._residual_index()] = _residual_gain(linear, {i: streams[i].mean_square_db for i in linear})
         return linear
 
     def _residual_index(self) -> int:
         return next(i for i, s in enumerate(self._reader.streams) if s.is_residual)
 
     # ------------------------------------------------------------------ decoding
-    def _decode(self, seg, i: int) -> _np.ndarray:
-        codec = self._codec(i)
+    @property
+    def damaged(self) -> list[dict]:
+        """The damaged packets concealed so far, in the order met: ``{"stream", "segment", "start",
+        "frames", "error"}`` (frames ``start .. start + frames`` of that stream were replaced by silence)."""
+        return [dict(d) for d in self._damaged.values()]
+
+    def _decode(self, seg, i: int, *, strict: bool | None = None) -> _np.ndarray:
+        codec = self._codec(i)  # a codec the file names wrongly is not damage: always an error
+        try:
+            return self._decode_packet(codec, seg, i)
+        except (FormatError, CodecError) as exc:
+            if self.strict if strict is None else strict:
+                raise
+            return self._conceal(codec, seg, i, exc)
+
+    def _decode_packet(self, codec, seg, i: int) -> _np.ndarray:
         data = self._reader.read_packet(seg, i)
         try:
             block = codec.decode(data, seg.frames)
@@ -199,70 +247,128 @@ class SncFile:
             raise CodecError(f"stream {self._reader.streams[i].name!r} decoded to shape {block.shape}")
         return block
 
+    def _conceal(self, codec, seg, i: int, exc: Exception) -> _np.ndarray:
+        """Silence in place of a damaged packet, reported once per packet."""
+        name = self._reader.streams[i].name
+        if (i, seg.index) not in self._damaged:
+            self._damaged[(i, seg.index)] = dict(stream=name, segment=seg.index, start=seg.start_frame,
+                                                 frames=seg.frames, error=str(exc))
+            warnings.warn(f"damaged packet concealed: stream {name!r}, frames {seg.start_frame}.."
+                          f"{seg.start_frame + seg.frames} (segment {seg.index}) are silent ({exc})",
+                          SncWarning, stacklevel=2)
+        return _np.zeros((seg.frames, self.channels), dtype=_NATIVE[codec.format])
+
+    def _exact_mix(self, seg, stream_hashers=None) -> _np.ndarray:
+        """The exact mix of one segment, summed stream by stream into one accumulator (spec section 3.1):
+        memory for one decoded stream at a time, however many streams the file has."""
+        acc = _np.zeros((seg.frames, self.channels), dtype=accumulator_dtype(self.info.sample_format))
+        for i in range(len(self._reader.streams)):
+            block = self._decode(seg, i, strict=True if stream_hashers is not None else None)
+            if stream_hashers is not None:
+                stream_hashers[i].update(block)
+            acc += block
+            del block
+        if self.info.sample_format == "int":  # a valid file never clips; the clip bounds a damaged one
+            bits = self.info.bits
+            _np.clip(acc, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, out=acc)
+            return acc.astype(_np.int32)
+        return acc.astype(self.info.sample_format)
+
     def _exact_sum(self, blocks: list[_np.ndarray]) -> _np.ndarray:
+        """The exact mix of one segment's decoded streams, for a caller that holds them all anyway
+        (the player's prefetch); decoding itself sums stream by stream (:meth:`_exact_mix`)."""
         return exact_mix(blocks, self.info.sample_format, self.info.bits)
 
     def _scale(self) -> float:
         return float(1 << (self.info.bits - 1)) if self.info.sample_format == "int" else 1.0
 
-    def _decoded_segment(self, index: int) -> list[_np.ndarray]:
-        """Every stream of segment ``index``, decoded (cached: the tile rule looks at neighbours)."""
-        if index not in self._segment_cache:
-            seg = self._reader.segments[index]
-            blocks = [self._decode(seg, i) for i in range(len(self._reader.streams))]
-            while len(self._segment_cache) >= _CACHED_SEGMENTS:
-                self._segment_cache.pop(next(iter(self._segment_cache)))
-            self._segment_cache[index] = blocks
-        return self._segment_cache[index]
+    def _cached_decode(self, index: int, i: int) -> _np.ndarray:
+        """Stream ``i`` of segment ``index``, decoded (cached: the tile rule looks at neighbours)."""
+        cached = self._packet_cache.setdefault(i, {})
+        if index not in cached:
+            if len(cached) >= _CACHED_SEGMENTS:  # the one farthest away: behind a sequential read, or a seek's
+                del cached[max(cached, key=lambda j: abs(j - index))]
+            cached[index] = self._decode(self._reader.segments[index], i)
+        return cached[index]
 
-    def _span(self, start: int, stop: int) -> list[_np.ndarray]:
-        """Every stream over frames ``[start, stop)`` (clipped to the file), float64."""
+    def _stream_span(self, i: int, start: int, stop: int) -> _np.ndarray:
+        """Stream ``i`` over frames ``[start, stop)`` (clipped to the file), float64."""
         start, stop = max(start, 0), min(stop, self.frames)
-        seg_frames = self.info.segment_frames
-        parts: list[list[_np.ndarray]] = []
-        pos = start
-        while pos < stop:
-            index = pos // seg_frames
-            seg = self._reader.segments[index]
-            end = min(stop, seg.start_frame + seg.frames)
-            parts.append([b[pos - seg.start_frame: end - seg.start_frame] for b in self._decoded_segment(index)])
-            pos = end
-        return [_np.concatenate([p[i] for p in parts]).astype(_np.float64) for i in range(len(self._reader.streams))]
+        out = _np.empty((stop - start, self.channels))
+        for seg, cut in self.segment_cuts(start, stop):
+            at = seg.start_frame + cut.start - start
+            out[at:at + cut.stop - cut.start] = self._cached_decode(seg.index, i)[cut]
+        return out
 
     def remix_parts(self, seg, gains: dict[int, float] | None, attribution: str = "tiles") -> dict[int, _np.ndarray]:
         """The gained streams of one segment before they are summed, ``{stream index: float64 signal in
         native units}`` (streams at gain 0 left out; ``gains`` None = all at 1, the residual as is):
         what a spatial renderer places one by one.  Under the tile rule the transform sees one frame
         of context on either side, so segment edges leave no trace."""
-        res = self._residual_index()
         count = len(self._reader.streams)
         if gains is None:
-            return {i: self._decoded_segment(seg.index)[i].astype(_np.float64) for i in range(count)}
+            return {i: self._cached_decode(seg.index, i).astype(_np.float64) for i in range(count)}
+        parts: dict[int, _np.ndarray] = {}
+
+        def store(i: int, lo: int, hi: int, values: _np.ndarray) -> None:
+            if i not in parts:
+                parts[i] = _np.empty((seg.frames, self.channels))
+            parts[i][lo:hi] = values
+
+        self._remix(seg, gains, attribution, store)
+        return parts
+
+    def _remix(self, seg, gains: dict[int, float], attribution: str, sink) -> None:
+        """Hand each gained stream of ``seg`` to ``sink(stream, lo, hi, values)`` in pieces: stems in stream
+        order, then the residual (the order spec section 19 sums them in)."""
         if attribution == "global":  # needs only the streams it plays
-            return {i: g * self._decode(seg, i).astype(_np.float64) for i, g in gains.items() if g != 0.0}
+            for i, g in gains.items():
+                if g != 0.0:
+                    sink(i, 0, seg.frames, g * self._decode(seg, i).astype(_np.float64))
+            return
+        res = self._residual_index()
+        stem_ids = [i for i in range(len(self._reader.streams)) if i != res]
+        # in pieces with a tile frame of context each side: a piece's transforms are the segment's there
+        for lo in range(0, seg.frames, _ATTRIBUTION_PIECE):
+            self._attribute_piece(seg, lo, min(seg.frames, lo + _ATTRIBUTION_PIECE), gains, stem_ids, res, sink,
+                                  ceiling=attribution == "tiles")
+
+    def _attribute_piece(self, seg, lo: int, hi: int, gains, stem_ids, res, sink, *, ceiling: bool) -> None:
+        """Frames ``lo:hi`` of ``seg`` under the tile rule, one stream in memory at a time."""
         from .render.attribution import attributed_residual, frame_size
 
         pad = frame_size(self.samplerate)
-        left = min(pad, seg.start_frame)
-        streams = self._span(seg.start_frame - left, seg.start_frame + seg.frames + pad)
-        stem_ids = [i for i in range(count) if i != res]
-        residual = attributed_residual([streams[i] for i in stem_ids], streams[res], [gains[i] for i in stem_ids],
-                                       gains[res], self.samplerate, ceiling=attribution == "tiles")
-        keep = slice(left, left + seg.frames)
-        parts = {i: gains[i] * streams[i][keep] for i in stem_ids if gains[i] != 0.0}
-        parts[res] = residual[keep]
-        return parts
+        first = seg.start_frame + lo
+        left = min(pad, first)
+        start, stop = first - left, seg.start_frame + hi + pad
+        keep = slice(left, left + hi - lo)
+
+        def stems():  # the attribution reads each stem once, in order: keep its gained part on the way
+            for i in stem_ids:
+                span = self._stream_span(i, start, stop)
+                if gains[i] != 0.0:
+                    sink(i, lo, hi, gains[i] * span[keep])
+                yield span
+
+        residual = attributed_residual(stems(), self._stream_span(res, start, stop), [gains[i] for i in stem_ids],
+                                       gains[res], self.samplerate, ceiling=ceiling)
+        sink(res, lo, hi, residual[keep])
 
     def _segment_output(self, seg, stem: int | None, gains: dict[int, float] | None, dtype: str,
                         attribution: str = "tiles") -> _np.ndarray:
         if stem is not None:
             out = self._decode(seg, stem)
         elif gains is None:
-            out = self._exact_sum([self._decode(seg, i) for i in range(len(self._reader.streams))])
+            out = self._exact_mix(seg)
         else:
-            parts = self.remix_parts(seg, gains, attribution)
-            out = sum(parts.values()) if parts else _np.zeros((seg.frames, self.channels))
-            return (out / self._scale()).astype(dtype)
+            out = _np.zeros((seg.frames, self.channels))
+
+            def add(i: int, lo: int, hi: int, values: _np.ndarray) -> None:  # summed as they come: no parts kept
+                out[lo:hi] += values
+
+            self._remix(seg, gains, attribution, add)
+            out /= self._scale()
+            return out.astype(dtype, copy=False)
         if dtype == "native":
             return out
         return (out.astype(_np.float64) / self._scale()).astype(dtype)
@@ -331,7 +437,7 @@ class SncFile:
         first, stop = plan[0], plan[1]
         parts = list(self._blocks(max(stop - first, 1), *plan, dtype))
         if not parts:
-            native = {"int": _np.int32, "float32": _np.float32, "float64": _np.float64}[self.info.sample_format]
+            native = _NATIVE[self.info.sample_format]
             return _np.zeros((0, self.channels), dtype=native if dtype == "native" else dtype)
         return parts[0]
 
@@ -378,10 +484,7 @@ class SncFile:
         mix_h = SignalHasher(self.info.sample_format)
         stream_h = [SignalHasher(self._codec(i).format) for i in range(len(r.streams))]
         for seg in r.segments:
-            blocks = [self._decode(seg, i) for i in range(len(r.streams))]
-            for h, b in zip(stream_h, blocks):
-                h.update(b)
-            mix_h.update(self._exact_sum(blocks))
+            mix_h.update(self._exact_mix(seg, stream_h))
         return {
             "mix": mix_h.digest() == r.mix_hash,
             "streams": {st.name: h.digest() == want for st, h, want in zip(r.streams, stream_h, r.stream_hashes)},
@@ -429,6 +532,7 @@ class SncFile:
                 f"stems {self.stems}>")
 
 
-def open(source) -> SncFile:  # noqa: A001 - mirrors soundfile/builtins naming on purpose
-    """Open a ``.snc`` file (path, PathLike or seekable binary file object)."""
-    return SncFile(source)
+def open(source, *, strict: bool = False) -> SncFile:  # noqa: A001 - mirrors soundfile/builtins naming on purpose
+    """Open a ``.snc`` file (path, PathLike or seekable binary file object).  ``strict``: raise on a
+    damaged packet instead of concealing it (see :class:`SncFile`)."""
+    return SncFile(source, strict=strict)

@@ -132,9 +132,12 @@ def test_corrupted_file_in_cli(song, capsys):
     data = bytearray((tmp_path / "s.snc").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / "s.snc").write_bytes(bytes(data))
-    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "d.wav")]) == 1
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "d.wav"), "--strict"]) == 1
     assert "CRC mismatch" in capsys.readouterr().err
     assert not (tmp_path / "d.wav").exists()
+    # by default the damaged packet is concealed and reported (spec section 16.4)
+    assert decode.main([str(tmp_path / "s.snc"), "-o", str(tmp_path / "d.wav")]) == 0
+    assert "damaged packet concealed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("tool,argv", [(encode, ["mix.wav"]), (decode, ["x.snc", "--stem", "a", "--stems-dir", "d"]),

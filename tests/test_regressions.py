@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 
 import numpy as np
@@ -46,7 +47,7 @@ def _patch_stream(index: int, **changes):
 
 def test_deeply_nested_json_is_a_format_error():
     data, _ = _file()
-    nested = b"[" * 100000 + b"]" * 100000
+    nested = b"[" * 30000 + b"]" * 30000  # far deeper than Python's recursion limit, inside the STRM bound
 
     def fn(ctype, body):
         if ctype != b"STRM":
@@ -139,3 +140,141 @@ def test_stem_file_names_are_safe_and_distinct():
     assert names[0] == "a_b" and names[1] == "a_b-2" and names[2] == "_CON" and names[3] == "stem"
     assert len(names[4]) == 100 and names[5] == "A_B-3"
     assert len({n.lower() for n in names}) == len(names)
+
+
+def _patch_info(data: bytes, **changes) -> bytes:
+    def fn(ctype, body):
+        if ctype != b"INFO":
+            return body
+        info = s.InfoBody.parse(body)
+        return s.InfoBody.build({**{k: v for k, v in info.items() if not k.startswith("_")}, **changes})
+    return _rewrite(data, fn)
+
+
+@pytest.mark.parametrize("rate", [1, 16, 7999, 768001])
+def test_sample_rate_outside_the_spec_range_is_a_format_error(rate):
+    data, _ = _file()
+    with pytest.raises(snc.FormatError, match=rf"INFO chunk: sample_rate {rate} out of range \(8000\.\.768000\)"):
+        snc.open(io.BytesIO(_patch_info(data, sample_rate=rate)))
+
+
+@pytest.mark.parametrize("rate", [8000, 768000])
+def test_sample_rate_limits_are_accepted(rate):
+    data, mix = _file()
+    with snc.open(io.BytesIO(_patch_info(data, sample_rate=rate))) as f:
+        assert f.samplerate == rate and np.array_equal(f.read(dtype="native"), mix)
+
+
+@pytest.mark.parametrize("changes,match", [
+    (dict(bits=40), "bits 40 out of range"),
+    (dict(sample_format="float32", bits=16), "bits 16 out of range"),
+    (dict(channels=9), "channels 9 out of range"),
+    (dict(segment_frames=32), "segment_frames 32 out of range"),
+    (dict(frames=(1 << 40) + 1), "frames 1099511627777 out of range"),
+])
+def test_info_fields_out_of_range_name_the_field(changes, match):
+    data, _ = _file()
+    with pytest.raises(snc.FormatError, match=match):
+        snc.open(io.BytesIO(_patch_info(data, **changes)))
+
+
+EXTREME = dict(mean_square_db=4000.0, loudness_lufs=math.inf, true_peak_dbtp=-1e30, default_gain_db=math.nan,
+               azimuth_deg=math.nan, elevation_deg=1e9, distance_m=math.nan, width=-5.0)
+
+
+def test_extreme_stream_fields_are_read_as_defaults_and_remix_stays_finite():
+    """CRC-valid absurd floats: never a traceback, never silence (spec sections 9.3, 9.4, 21)."""
+    data, mix = _file()
+    bad = _rewrite(_rewrite(data, _patch_stream(0, **EXTREME)), _patch_stream(1, mean_square_db=math.inf))
+    with snc.open(io.BytesIO(bad)) as f:
+        st = f.streams[0]
+        assert math.isnan(st.mean_square_db) and math.isnan(st.loudness_lufs) and math.isnan(st.true_peak_dbtp)
+        assert st.default_gain_db == 0.0
+        assert vars(st.position) == dict(azimuth_deg=0.0, elevation_deg=90.0, distance_m=1.0, width=0.0)
+        assert np.array_equal(f.read(dtype="native"), mix)
+        for attribution in ("tiles", "global"):
+            out = f.read(gains={"s0": -6.0}, attribution=attribution)
+            assert np.isfinite(out).all() and np.abs(out).max() > 0.01
+        # no finite mean square left: the residual follows the mean of the stem gains
+        assert f.remix_gains({"s0": -6.0})[2] == pytest.approx((10 ** (-6 / 20) + 1) / 2)
+
+
+def test_residual_gain_does_not_overflow_with_huge_mean_squares():
+    data, _ = _file()
+    bad = _rewrite(_rewrite(data, _patch_stream(0, mean_square_db=390.0)), _patch_stream(1, mean_square_db=380.0))
+    with snc.open(io.BytesIO(bad)) as f:
+        f._reader.streams[0].mean_square_db = 4000.0  # also values no file can carry (API users may set them)
+        f._reader.streams[1].mean_square_db = 3990.0
+        w0, w1 = 1.0, 0.1
+        assert f.remix_gains({"s1": -math.inf})[2] == pytest.approx(w0 / (w0 + w1))
+
+
+@pytest.mark.parametrize("gain", [math.nan, math.inf, 1e10, 40.5, "loud"])
+def test_absurd_remix_gains_are_input_errors(gain):
+    data, _ = _file()
+    with snc.open(io.BytesIO(data)) as f:
+        with pytest.raises(snc.InputError, match="gain of 's0'"):
+            f.read(gains={"s0": gain})
+
+
+def test_minus_infinity_gain_mutes_and_plus_40_db_is_accepted():
+    data, _ = _file()
+    with snc.open(io.BytesIO(data)) as f:
+        assert f.remix_gains({"s0": -math.inf})[0] == 0.0
+        assert f.remix_gains({"s0": 40.0})[0] == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e10"])
+def test_cli_gain_nan_inf_huge_is_one_line_error_and_nothing_written(tmp_path, capsys, value):
+    from snc.cli.decode import main
+
+    data, _ = _file()
+    src = tmp_path / "in.snc"
+    src.write_bytes(data)
+    assert main([str(src), "-o", str(tmp_path / "out.wav"), "--gain", f"s0={value}"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    # refused by the CLI's own check or by SncFile.remix_gains: one line either way
+    assert len(err) == 1 and err[0].startswith("snc-decode: error: ") and "gain" in err[0] and "s0" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.snc"]
+
+
+def test_nan_is_never_written_as_json():
+    with pytest.raises(snc.InputError, match="cannot store"):
+        s.MetaBody.build({"meta": {"profiles": {"p": {"gains": {"vocals": math.nan}}}}})
+
+
+def test_meta_nested_deeper_than_32_is_a_format_error_and_32_is_fine():
+    data, _ = _file()
+    deep = {"x": 1}
+    for _ in range(30):  # 31 levels, 32 with the META object itself
+        deep = {"x": deep}
+    ok = _rewrite(data, lambda t, b: s.MetaBody.build({"meta": {"free": deep}}) if t == b"META" else b)
+    with snc.open(io.BytesIO(ok)) as f:
+        assert "free" in f.metadata
+    bad = _rewrite(data, lambda t, b: s.MetaBody.build({"meta": {"free": {"x": deep}}}) if t == b"META" else b)
+    with pytest.raises(snc.FormatError, match="META chunk: JSON in meta is nested deeper than 32 levels"):
+        snc.open(io.BytesIO(bad))
+
+
+def test_stream_json_with_too_many_values_is_a_format_error():
+    data, _ = _file()
+    bad = _rewrite(data, _patch_stream(0, provenance_detail={f"k{i}": i for i in range(2000)}))
+    with pytest.raises(snc.FormatError, match="provenance_detail holds more than 1024 values"):
+        snc.open(io.BytesIO(bad))
+
+
+def test_codec_id_longer_than_32_characters_is_a_format_error():
+    data, _ = _file()
+    with pytest.raises(snc.FormatError, match="codec_id of 40 characters"):
+        snc.open(io.BytesIO(_rewrite(data, _patch_stream(0, codec_id="x" * 40))))
+
+
+def test_thousands_of_unknown_chunks_are_skipped_but_not_all_listed():
+    data, mix = _file()
+    with snc.open(io.BytesIO(data)) as f:
+        first_segment = f._reader.segments[0].offset
+    extra = s.build_chunk(b"XTRA", b"") * 1000
+    patched = data[:first_segment] + extra + data[first_segment:]
+    with snc.open(io.BytesIO(patched)) as f:
+        assert f._reader.unknown_chunk_count == 1000 and len(f.describe()["unknown_chunks"]) == 256
+        assert np.array_equal(f.read(dtype="native"), mix)

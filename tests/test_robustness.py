@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -20,10 +21,17 @@ def _tiny_file(codec="lossless") -> tuple[bytes, np.ndarray]:
     return buf.getvalue(), mix
 
 
-def _decode_all(data: bytes) -> np.ndarray:
-    with snc.open(io.BytesIO(data)) as f:
+def _decode_all(data: bytes, strict: bool = True) -> np.ndarray:
+    with snc.open(io.BytesIO(data), strict=strict) as f:
         f.describe()
         return f.read(dtype="native")
+
+
+def _decode_concealed(data: bytes) -> tuple[np.ndarray, list[dict]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", snc.SncWarning)
+        with snc.open(io.BytesIO(data)) as f:
+            return f.read(dtype="native"), f.damaged
 
 
 @pytest.mark.parametrize("codec", ["pcm", "lossless"])
@@ -50,8 +58,17 @@ def test_bit_flips_raise_snc_errors_or_decode_exactly(codec):
         try:
             out = _decode_all(bytes(damaged))
         except snc.SncError:
+            pass
+        else:
+            assert np.array_equal(out, mix), "a flipped bit changed the audio without a CRC error"
+        try:
+            out, damaged_packets = _decode_concealed(bytes(damaged))
+        except snc.SncError:
             continue
-        assert np.array_equal(out, mix), "a flipped bit changed the audio without a CRC error"
+        intact = np.ones(len(mix), bool)
+        for d in damaged_packets:
+            intact[d["start"]:d["start"] + d["frames"]] = False
+        assert np.array_equal(out[intact], mix[intact]), "audio changed outside the reported damaged frames"
 
 
 def test_crc_error_names_the_segment_and_stream():
@@ -62,7 +79,7 @@ def test_crc_error_names_the_segment_and_stream():
         f._reader._load_segment_header(seg)
         damaged[seg.packet_offsets[0] + 3] ^= 0x10
     with pytest.raises(snc.ChecksumError, match=r"segment 1 .*'s0'"):
-        _decode_all(bytes(damaged))
+        _decode_all(bytes(damaged), strict=True)
     # the other stream of that segment is still readable
     with snc.open(io.BytesIO(bytes(damaged))) as f:
         f.read(stem="s1")
@@ -119,3 +136,81 @@ def test_unknown_codec_is_unsupported_but_info_works(tmp_path, monkeypatch):
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(snc.InputError, match="no such file"):
         snc.open(tmp_path / "nope.snc")
+
+
+def _damaged_pcm_file() -> tuple[bytes, np.ndarray, dict]:
+    """A pcm file of 3 segments with one byte of stream 's0' flipped in segment 1 (frames 128..256)."""
+    mix, stems = random_multitrack(11, frames=300, channels=2, stems=2)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, codec="pcm", segment_frames=128, preset="archival")
+    data = bytearray(buf.getvalue())
+    with snc.open(io.BytesIO(bytes(data))) as f:
+        seg = f._reader.segments[1]
+        f._reader._load_segment_header(seg)
+        data[seg.packet_offsets[0] + 3] ^= 0x10
+    return bytes(data), mix, stems
+
+
+def test_flipped_byte_in_a_packet_is_concealed_and_reported():
+    data, mix, stems = _damaged_pcm_file()
+    with snc.open(io.BytesIO(data)) as f:
+        with pytest.warns(snc.SncWarning, match=r"stream 's0', frames 128\.\.256 \(segment 1\) are silent"):
+            out = f.read(dtype="native")
+        assert [(d["stream"], d["segment"], d["start"], d["frames"]) for d in f.damaged] == [("s0", 1, 128, 128)]
+        assert "CRC mismatch" in f.damaged[0]["error"]
+        # the other segments are bit-exact; the damaged one is the mix of the other streams
+        assert np.array_equal(out[:128], mix[:128]) and np.array_equal(out[256:], mix[256:])
+        assert np.array_equal(out[128:256], mix[128:256] - stems["s0"][128:256])
+        # the damaged stream is silent there, the other stem untouched
+        assert not f.read(stem="s0", dtype="native")[128:256].any()
+        assert np.array_equal(f.read(stem="s1", dtype="native"), stems["s1"])
+        # verification stays strict
+        with pytest.raises(snc.ChecksumError, match="segment 1"):
+            f.verify()
+
+
+def test_strict_refuses_the_damaged_packet():
+    data, _, _ = _damaged_pcm_file()
+    with snc.open(io.BytesIO(data), strict=True) as f:
+        with pytest.raises(snc.ChecksumError, match=r"segment 1 \(frames 128\.\.256\), stream 's0'"):
+            f.read()
+        assert f.damaged == []
+
+
+def test_a_remix_reports_each_damaged_packet_once():
+    data, mix, _ = _damaged_pcm_file()
+    with snc.open(io.BytesIO(data)) as f:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = f.read(gains={"s1": -3.0})
+            f.read(gains={"s1": -3.0}, start=100, frames=100)
+        assert len([w for w in caught if issubclass(w.category, snc.SncWarning)]) == 1
+        assert len(f.damaged) == 1 and np.isfinite(out).all()
+
+
+def test_cli_decode_conceals_by_default_and_strict_refuses(tmp_path, capsys):
+    from snc.cli.decode import main
+
+    data, mix, _ = _damaged_pcm_file()
+    src = tmp_path / "damaged.snc"
+    src.write_bytes(data)
+    assert main([str(src), "-o", str(tmp_path / "out.wav")]) == 0
+    err = capsys.readouterr().err
+    assert "damaged packet concealed: stream 's0', frames 128..256" in err
+    import soundfile
+
+    out, _ = soundfile.read(tmp_path / "out.wav", dtype="int16")
+    assert np.array_equal(out[:128], mix[:128])
+
+    assert main([str(src), "-o", str(tmp_path / "strict.wav"), "--strict"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("snc-decode: error: CRC mismatch in segment 1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.snc", "out.wav"]
+
+
+def test_exact_mix_stream_by_stream_equals_the_sum_of_held_streams():
+    data, mix = _tiny_file("lossless")
+    with snc.open(io.BytesIO(data)) as f:
+        for seg in f._reader.segments:
+            held = [f._decode(seg, i) for i in range(len(f.streams))]
+            assert np.array_equal(f._exact_mix(seg), f._exact_sum(held))

@@ -48,7 +48,19 @@ def test_faulty_vectors_fail_with_the_documented_error(name):
     want = _load("faulty")[name]
     error = getattr(snc, want["error"])
     with pytest.raises(error, match=want["message"]):
-        with snc.open(VECTORS / "faulty" / name) as f:
+        with snc.open(VECTORS / "faulty" / name, strict=True) as f:
             if want["raised_by"] == "open":
                 pytest.fail("expected the error when opening")
             f.read()
+            f.read(gains={f.stems[0]: -6.0})
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in _load("faulty").items() if e.get("concealed")))
+def test_damaged_vectors_are_concealed_by_default(name):
+    """A damaged packet is silence for its stream and segment, reported; the rest decodes."""
+    want = _load("faulty")[name]["concealed"]
+    with snc.open(VECTORS / "faulty" / name) as f:
+        with pytest.warns(snc.SncWarning, match="damaged packet concealed"):
+            mix = f.read(dtype="native")
+        assert mix.shape == (f.frames, f.channels)
+        assert [(d["stream"], d["start"], d["frames"]) for d in f.damaged] == [tuple(x) for x in want]

@@ -17,6 +17,7 @@ import json
 import struct
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -167,6 +168,118 @@ def fix_offsets(data: bytes, shift: int) -> bytes:
     return rebuild(data, fn)
 
 
+# ---------------------------------------------------------------------------
+# Crafted files: CRC-valid, written with the writer and the schema, that claim extreme sizes or
+# carry hostile fields (spec section "Security Considerations").  Also used by tests/test_bounded_decode.py.
+
+
+def crafted_file(*, streams: int = 3, channels: int = 1, segment_frames: int = 64, frames: int | None = None,
+                 codec: str = "lossless", packet=None, stream_changes=None, meta=None) -> bytes:
+    """A valid file of silent streams (``packet(segment, stream, good_bytes) -> bytes`` may replace packets;
+    ``stream_changes`` are StreamInfo attributes set on every stem)."""
+    from snc.codecs import get_codec
+    from snc.container.hashing import SignalHasher
+    from snc.container.model import FileInfo, StreamInfo
+    from snc.container.writer import SncWriter
+
+    frames = segment_frames if frames is None else frames
+    coder = get_codec(codec, {"format": "int", "bits": 16, "channels": channels})
+    infos = [StreamInfo(f"s{k}", "other", channels, codec, coder.get_config(), index=k, mean_square_db=-20.0,
+                        **(stream_changes or {})) for k in range(streams - 1)]
+    infos.append(StreamInfo("residual", "residual", channels, codec, coder.get_config(), index=streams - 1))
+    info = FileInfo(8000, frames, channels, "int", 16, "archival", segment_frames, streams)
+    buf = io.BytesIO()
+    mix_h, stream_h = SignalHasher("int"), [SignalHasher("int") for _ in range(streams)]
+    silent = {}
+    # the writer refuses oversize packets; a hostile file need not, so its bound is lifted here
+    with mock.patch.object(s, "PACKET_OVERHEAD", 1 << 20), SncWriter(buf, info, infos, meta=meta) as w:
+        for index, start in enumerate(range(0, frames, segment_frames)):
+            n = min(segment_frames, frames - start)
+            if n not in silent:
+                silent[n] = coder.encode(np.zeros((n, channels), np.int32))
+            packets = [silent[n] if packet is None else packet(index, k, silent[n]) for k in range(streams)]
+            w.write_segment(n, packets)
+            zeros = np.zeros((n, channels), np.int32)
+            for h in (mix_h, *stream_h):
+                h.update(zeros)
+        w.close(mix_h.digest(), [h.digest() for h in stream_h])
+    return buf.getvalue()
+
+
+def patch_info(data: bytes, **changes) -> bytes:
+    """Rewrite INFO fields (the writer refuses out-of-range values, a hostile file need not)."""
+    def fn(ctype, body):
+        if ctype != b"INFO":
+            return body
+        info = s.InfoBody.parse(body)
+        return s.InfoBody.build({**{k: v for k, v in info.items() if not k.startswith("_")}, **changes})
+    return rebuild(data, fn)
+
+
+def patch_json_field(data: bytes, field: str, text: bytes) -> bytes:
+    """Swap the JSON text of ``field`` (codec_config or provenance_detail) of stream 0 for ``text``."""
+    def fn(ctype, body):
+        if ctype != b"STRM" or not body.startswith(b"\x00\x00"):
+            return body
+        st = s.StreamBody.parse(body)
+        old = json.dumps(dict(st[field]), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+        prefix = struct.pack("<I", len(old)) + old
+        assert body.count(prefix) == 1
+        return body.replace(prefix, struct.pack("<I", len(text)) + text)
+    return rebuild(data, fn)
+
+
+def meta_chunk_file(data: bytes, text: bytes) -> bytes:
+    """Insert a META chunk whose zstd frame holds ``text`` (compressed: a few kB for megabytes)."""
+    import zstandard
+
+    meta = s.build_chunk(b"META", zstandard.ZstdCompressor(level=19).compress(text))
+    first_strm_end = next(pos + 12 + ln for t, pos, ln in chunks(data) if t == b"STRM")
+    return fix_offsets(data[:first_strm_end] + meta + data[first_strm_end:], len(meta))
+
+
+def max_segment_file(streams: int = s.MAX_STREAMS, segments: int = 3) -> bytes:
+    """The largest segment the limits allow, 2^23 samples: 64 streams x 8 channels x 16384 frames, or with
+    fewer streams longer segments, up to 2^20 samples per packet (8 streams x 8 channels x 131072 frames)."""
+    frames = min(s.MAX_SEGMENT_SAMPLES // (streams * s.MAX_CHANNELS), s.MAX_PACKET_SAMPLES // s.MAX_CHANNELS)
+    return crafted_file(streams=streams, channels=s.MAX_CHANNELS, segment_frames=frames, frames=segments * frames)
+
+
+def crafted_vectors():
+    """(name, description, bytes, error, raised by, message[, extra expected keys]) of the crafted faulty files."""
+    big = crafted_file(streams=s.MAX_STREAMS, channels=s.MAX_CHANNELS, segment_frames=16384)
+    yield ("segment-samples-over-cap.snc", "64 streams x 8 channels x 2^20-frame segments: 2^29 samples per "
+           "segment, 64 times the limit", patch_info(big, segment_frames=1 << 20, frames=1 << 20),
+           "FormatError", "open", "exceeds 8388608 samples")
+    small = crafted_file()
+    yield ("packet-samples-over-cap.snc", "2 streams x 8 channels x 2^19-frame segments: within the samples per "
+           "segment, but 4 M samples per packet", patch_info(crafted_file(streams=2, channels=8), channels=8,
+                                                              segment_frames=1 << 19, frames=1 << 19),
+           "FormatError", "open", "exceeds 1048576 samples per packet")
+    yield ("too-many-segments.snc", "INFO announces 4 M segments of 64 frames in a file of a few hundred bytes "
+           "(a seek index of 4 M entries would follow)", patch_info(small, frames=(1 << 22) * 64),
+           "TruncatedError", "open", "announces 4194304 segments")
+    yield ("sample-rate-1.snc", "sample rate 1 Hz", patch_info(small, sample_rate=1), "FormatError", "open",
+           "sample_rate 1 out of range")
+    yield ("meta-deep-json.snc", "META JSON nested 100000 levels deep (a recursion bomb)",
+           meta_chunk_file(small, b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}"), "FormatError", "open",
+           "nested deeper than 32")
+    yield ("meta-many-values.snc", "META JSON of 4 M empty objects (a few kB compressed, gigabytes as objects)",
+           meta_chunk_file(small, b'{"a":[' + b"{}," * (1 << 22) + b"{}]}"), "FormatError", "open",
+           "more than 65536 values")
+    yield ("codec-config-nan.snc", "stream 0's codec_config holds the non-standard JSON literal NaN",
+           patch_json_field(small, "codec_config", b'{"bits":16,"channels":1,"format":"int","x":NaN}'),
+           "FormatError", "open", "non-standard literal NaN")
+    yield ("packet-oversize.snc", "segment 1, stream 0: a 3000-byte packet for 64 mono frames (CRC valid)",
+           crafted_file(codec="pcm", frames=192, packet=lambda seg, k, good: bytes(3000) if (seg, k) == (1, 0)
+                        else good), "FormatError", "read", "exceeds the 2048 bytes",
+           {"concealed": [["s0", 64, 64]]})
+    yield ("packet-short-pcm.snc", "segment 2, stream 1: a pcm packet 2 bytes short (CRC valid): a codec error",
+           crafted_file(codec="pcm", frames=192, packet=lambda seg, k, good: good[:-2] if (seg, k) == (2, 1)
+                        else good), "CodecError", "read", "pcm: packet has 126 bytes",
+           {"concealed": [["s1", 128, 64]]})
+
+
 def faulty_vectors():
     mix, stems = rng_song(10, 1000, 2, 16, 2)
     base = encode_bytes(mix, stems, samplerate=44100, bits=16, segment_frames=256)
@@ -189,7 +302,7 @@ def faulty_vectors():
         "INFO chunk at byte 12: CRC mismatch"
     yield ("packet-crc.snc", "one bit of a pcm packet payload flipped (segment 1, stream 0)",
            flip(pcm, pcm_seg[1] + 8 + s.SEGMENT_FIXED_SIZE + 3 * s.PACKET_ENTRY_SIZE + 4 + 5), "ChecksumError", "read",
-           "segment 1")
+           "segment 1", {"concealed": [["part0", 256, 256]]})
     yield ("huge-chunk-length.snc", "INFO chunk claims 4 GiB",
            base[:16] + struct.pack("<I", 0xFFFFFFF0) + base[20:], "FormatError", "open", "limit")
     bomb = s.build_chunk(b"META", s.MetaBody.build({"meta": {}})[:0] +
@@ -210,6 +323,7 @@ def faulty_vectors():
            "FormatError", "open", "INFO announces 4 streams")
     yield "not-snc-wav.snc", "a WAV file", b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + bytes(28), \
         "FormatError", "open", "not an SNC file"
+    yield from crafted_vectors()
 
 
 INTROS = {
@@ -221,7 +335,12 @@ INTROS = {
     "faulty": "Damaged or hostile files. A reader MUST reject each one with a clear error and MUST NOT crash, "
               "hang or allocate more than the format's limits allow. `expected.json` names the error class of "
               "the reference reader (`snc.<error>`), whether opening the file or reading its audio raises it, and a "
-              "phrase of its message (so a vector cannot pass by failing for another reason).",
+              "phrase of its message (so a vector cannot pass by failing for another reason). A damaged packet "
+              "(`concealed` in `expected.json`: stream, first frame, frames) is an error for a strict reader "
+              "(`snc.open(..., strict=True)`, `snc-decode --strict`); by default the reference reader conceals it "
+              "(silence for that stream and segment, a warning) and decodes the rest. The crafted files (written "
+              "by `crafted_vectors` in the generator) claim extreme sizes or carry hostile fields; each must fail "
+              "within the memory bound of spec section 21.",
 }
 
 
@@ -233,7 +352,10 @@ def write_readme(folder: str) -> None:
              "| file | what it tests |" + (" error | raised by |" if folder == "faulty" else ""),
              "|---|---|" + ("---|---|" if folder == "faulty" else "")]
     for name, e in sorted(expected.items()):
-        extra = f" `{e['error']}` | {e['raised_by']} |" if folder == "faulty" else ""
+        extra = ""
+        if folder == "faulty":
+            when = e["raised_by"] + (" (strict; concealed by default)" if e.get("concealed") else "")
+            extra = f" `{e['error']}` | {when} |"
         lines.append(f"| `{name}` | {e['description']} |{extra}")
     (ROOT / folder / "README.md").write_text("\n".join(lines) + "\n")
 
@@ -242,14 +364,36 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
 
 
+def add_faulty() -> None:
+    """New faulty vectors only: golden files already written are never rewritten."""
+    path = ROOT / "faulty" / "expected.json"
+    expected = json.loads(path.read_text())
+    for name, desc, data, error, when, message, *extra in faulty_vectors():
+        entry = dict(description=desc, error=error, raised_by=when, message=message, **dict(*extra))
+        if (ROOT / "faulty" / name).exists():
+            expected[name].update({k: v for k, v in entry.items() if k not in expected[name]})
+            continue
+        (ROOT / "faulty" / name).write_bytes(data)
+        expected[name] = entry
+        print(f"wrote faulty/{name} ({len(data)} bytes)")
+    write_json(path, expected)
+    write_readme("faulty")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--force", action="store_true", help="overwrite existing vectors (a format change!)")
     p.add_argument("--readmes-only", action="store_true", help="rewrite only the README of each folder")
+    p.add_argument("--add-faulty", action="store_true",
+                   help="write only the faulty vectors not yet present (the existing ones stay untouched) and "
+                        "the expected keys the generator adds to existing entries")
     args = p.parse_args(argv)
     if args.readmes_only:
         for folder in INTROS:
             write_readme(folder)
+        return 0
+    if args.add_faulty:
+        add_faulty()
         return 0
     for sub in ("valid", "uncommon", "faulty"):
         folder = ROOT / sub
@@ -277,9 +421,9 @@ def main(argv=None) -> int:
     write_json(ROOT / "uncommon" / "expected.json", expected)
 
     expected = {}
-    for name, desc, data, error, when, message in faulty_vectors():
+    for name, desc, data, error, when, message, *extra in faulty_vectors():
         (ROOT / "faulty" / name).write_bytes(data)
-        expected[name] = dict(description=desc, error=error, raised_by=when, message=message)
+        expected[name] = dict(description=desc, error=error, raised_by=when, message=message, **dict(*extra))
     write_json(ROOT / "faulty" / "expected.json", expected)
     for folder in INTROS:
         write_readme(folder)

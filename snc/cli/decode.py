@@ -57,6 +57,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=parse_time, default=0.0, metavar="TIME",
                    help="start time: seconds, M:SS or H:MM:SS (90, 1:30, 1:02:03.5)")
     p.add_argument("--duration", type=parse_time, metavar="TIME", help="duration, as --start (default: to the end)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at a damaged packet (CRC or codec error) instead of concealing it with silence")
     add_common_options(p, writes=True)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -142,7 +144,7 @@ def _body(args) -> int:
     if (remix or rendered) and (args.stem or args.stems_dir):
         raise InputError("--gain/--mute/--solo/--profile/--context/--target-lufs render the mix; they do not "
                          "combine with --stem/--stems-dir")
-    with input_path(args.input) as source, SncFile(source) as f:
+    with input_path(args.input) as source, SncFile(source, strict=args.strict) as f:
         start, frames = _frame_range(f, args.start, args.duration)
         if args.stem is not None:
             _check_stem(f, args.stem)

@@ -64,6 +64,32 @@ ROLE_POSITIONS = {
 }
 
 
+#: bounds a reader clamps stored positions and gains to (spec section 9.3)
+MIN_DISTANCE_M, MAX_DISTANCE_M = 0.1, 1000.0
+MIN_GAIN_DB, MAX_GAIN_DB = -120.0, 24.0
+#: a stored statistic (mean square, loudness, true peak) beyond this magnitude is read as not measured
+MAX_STATISTIC_DB = 400.0
+
+
+def _clamped(value: float, lo: float, hi: float, default: float) -> float:
+    """A rendering hint read from a file: NaN is the default, anything else is clamped to [lo, hi]."""
+    return default if math.isnan(value) else min(max(float(value), lo), hi)
+
+
+def _gain_db(value: float) -> float:
+    """-inf (muted) is kept; NaN and +inf are the default 0 dB; the rest clamped to the gain range."""
+    if value == -math.inf:
+        return value
+    return 0.0 if not math.isfinite(value) else min(max(float(value), MIN_GAIN_DB), MAX_GAIN_DB)
+
+
+def _statistic_db(value: float) -> float:
+    """-inf (silence) and NaN (not measured) are kept; +inf and absurd magnitudes read as NaN."""
+    if value == -math.inf or math.isnan(value):
+        return float(value)
+    return float(value) if abs(value) <= MAX_STATISTIC_DB else math.nan
+
+
 @dataclass
 class StreamInfo:
     """One stream of the file: a stem, or the residual."""
@@ -115,6 +141,8 @@ class StreamInfo:
 
     @classmethod
     def from_container(cls, c) -> "StreamInfo":
+        """From a parsed STRM body.  The float fields are hints and statistics, never a reason to refuse a
+        file: out-of-range values are clamped or read as their default (spec sections 9.3, 9.4)."""
         return cls(
             name=c.name,
             role=c.role,
@@ -122,12 +150,14 @@ class StreamInfo:
             codec_id=c.codec_id,
             codec_config=dict(c.codec_config),
             index=c.index,
-            default_gain_db=c.default_gain_db,
-            position=Position(c.azimuth_deg, c.elevation_deg, c.distance_m, c.width),
+            default_gain_db=_gain_db(c.default_gain_db),
+            position=Position(_clamped(c.azimuth_deg, -180.0, 180.0, 0.0), _clamped(c.elevation_deg, -90.0, 90.0, 0.0),
+                              _clamped(c.distance_m, MIN_DISTANCE_M, MAX_DISTANCE_M, 1.0),
+                              _clamped(c.width, 0.0, 1.0, 1.0)),
             colour="#" + bytes(c.colour).hex(),
-            mean_square_db=c.mean_square_db,
-            loudness_lufs=c.loudness_lufs,
-            true_peak_dbtp=c.true_peak_dbtp,
+            mean_square_db=_statistic_db(c.mean_square_db),
+            loudness_lufs=_statistic_db(c.loudness_lufs),
+            true_peak_dbtp=_statistic_db(c.true_peak_dbtp),
             # values this version does not know are read as "unknown" (spec section "STRM chunk")
             provenance=str(c.provenance) if not str(c.provenance).isdigit() else "unknown",
             provenance_detail=dict(c.provenance_detail),
@@ -188,23 +218,38 @@ class FileInfo:
         return info
 
     def validate(self) -> None:
-        """Check the limits of spec section "Limits"; raise FormatError otherwise."""
+        """Check the limits of spec section "Limits"; raise FormatError naming the field otherwise."""
         checks = [
-            (_s.MIN_SAMPLE_RATE <= self.sample_rate <= _s.MAX_SAMPLE_RATE, "sample rate"),
-            (1 <= self.channels <= _s.MAX_CHANNELS, "channel count"),
-            (0 <= self.frames <= _s.MAX_FRAMES, "frame count"),
-            (_s.MIN_SEGMENT_FRAMES <= self.segment_frames <= _s.MAX_SEGMENT_FRAMES, "segment length"),
-            (2 <= self.stream_count <= _s.MAX_STREAMS, "stream count"),
-            (self.sample_format in ("int", "float32", "float64"), "sample format"),
-            (self.preset in PRESETS, "preset"),
+            (_s.MIN_SAMPLE_RATE <= self.sample_rate <= _s.MAX_SAMPLE_RATE, "sample_rate", self.sample_rate,
+             f"{_s.MIN_SAMPLE_RATE}..{_s.MAX_SAMPLE_RATE}"),
+            (1 <= self.channels <= _s.MAX_CHANNELS, "channels", self.channels, f"1..{_s.MAX_CHANNELS}"),
+            (0 <= self.frames <= _s.MAX_FRAMES, "frames", self.frames, f"0..{_s.MAX_FRAMES}"),
+            (_s.MIN_SEGMENT_FRAMES <= self.segment_frames <= _s.MAX_SEGMENT_FRAMES, "segment_frames",
+             self.segment_frames, f"{_s.MIN_SEGMENT_FRAMES}..{_s.MAX_SEGMENT_FRAMES}"),
+            (2 <= self.stream_count <= _s.MAX_STREAMS, "stream_count", self.stream_count, f"2..{_s.MAX_STREAMS}"),
+            (self.sample_format in ("int", "float32", "float64"), "sample_format", self.sample_format,
+             "int, float32, float64"),
+            (self.preset in PRESETS, "preset", self.preset, ", ".join(PRESETS)),
         ]
         if self.sample_format == "int":
-            checks.append((8 <= self.bits <= 32, "bits per sample"))
+            checks.append((8 <= self.bits <= 32, "bits", self.bits, "8..32 for int"))
         else:
-            checks.append((self.bits == (32 if self.sample_format == "float32" else 64), "bits per sample"))
-        for ok, what in checks:
+            want = 32 if self.sample_format == "float32" else 64
+            checks.append((self.bits == want, "bits", self.bits, f"{want} for {self.sample_format}"))
+        for ok, field_name, value, allowed in checks:
             if not ok:
-                raise FormatError(f"INFO chunk: {what} out of range ({self})")
+                raise FormatError(f"INFO chunk: {field_name} {value} out of range ({allowed})")
+        if self.segment_samples > _s.MAX_SEGMENT_SAMPLES:
+            raise FormatError(f"INFO chunk: stream_count x channels x segment_frames = {self.stream_count} x "
+                              f"{self.channels} x {self.segment_frames} exceeds {_s.MAX_SEGMENT_SAMPLES} samples")
+        if self.channels * self.segment_frames > _s.MAX_PACKET_SAMPLES:
+            raise FormatError(f"INFO chunk: channels x segment_frames = {self.channels} x {self.segment_frames} "
+                              f"exceeds {_s.MAX_PACKET_SAMPLES} samples per packet")
+
+    @property
+    def segment_samples(self) -> int:
+        """Samples of one segment over all streams: what a remix holds at once (spec section "Limits")."""
+        return self.stream_count * self.channels * self.segment_frames
 
     @property
     def segment_count(self) -> int:

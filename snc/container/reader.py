@@ -9,15 +9,61 @@ Considerations").
 
 from __future__ import annotations
 
+import array
 import io
 import os
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import construct
+import numpy as np
 
 from ..errors import ChecksumError, FormatError, InputError, TruncatedError, UnsupportedError
 from . import schema as _s
 from .model import RESIDUAL_ROLE, FileInfo, StreamInfo
+
+MAX_CODEC_ID = 32
+#: segments cached by the lazy index (their packet tables); sequential reads need one or two
+_CACHED_ENTRIES = 16
+#: the fallback scan remembers every this many segments' offsets and walks from there
+_SCAN_STRIDE = 64
+#: pieces in which the seek index is checked (never held whole)
+_SIDX_PIECE = 1 << 20
+
+
+class SegmentIndex(Sequence):
+    """The file's segments, located on demand: segment ``i``'s offset is read from the seek index (or
+    found from the scan's nearest checkpoint) when first used, and a few recent entries are cached,
+    so an index of millions of segments costs no memory per segment."""
+
+    def __init__(self, reader: "ContainerReader", count: int, locate):
+        self._reader = reader
+        self._count = count
+        self._locate = locate
+        self._cache: OrderedDict[int, SegmentEntry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._count))]
+        i = int(i) + (self._count if i < 0 else 0)
+        if not 0 <= i < self._count:
+            raise IndexError(f"segment {i} of {self._count}")
+        seg = self._cache.get(i)
+        if seg is None:
+            info = self._reader.info
+            start = i * info.segment_frames
+            seg = SegmentEntry(i, start, min(info.segment_frames, info.frames - start), self._locate(i))
+            self._cache[i] = seg
+            if len(self._cache) > _CACHED_ENTRIES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(i)
+        return seg
 
 
 @dataclass
@@ -38,8 +84,8 @@ def _parse(schema, data: bytes, what: str):
         return schema.parse(data)
     except construct.ChecksumError:
         raise ChecksumError(f"{what}: CRC mismatch") from None
-    except FormatError:
-        raise
+    except FormatError as exc:  # from an adapter (JSON, zstd): name the chunk too
+        raise type(exc)(f"{what}: {exc}") from None
     except (construct.ConstructError, UnicodeDecodeError, ValueError, OverflowError, RecursionError) as exc:
         raise FormatError(f"{what}: malformed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
 
@@ -55,9 +101,11 @@ class ContainerReader:
             fh.seek(0)
         except (OSError, AttributeError, io.UnsupportedOperation):
             raise InputError("SNC input must be a seekable binary file") from None
-        self.unknown_chunks: list[tuple[bytes, int, int]] = []  # (type, offset, length) kept, not dropped
+        # (type, offset, length) of skipped chunks, the first MAX_UNKNOWN_CHUNKS_LISTED of them
+        self.unknown_chunks: list[tuple[bytes, int, int]] = []
+        self.unknown_chunk_count = 0
         self.meta: dict = {}
-        self.pictures: list[dict] = []
+        self._picture_offsets: list[int] = []
         self._read_file_header()
         self.info, self.streams, first_segment = self._read_header_chunks()
         self.segments, self.mix_hash, self.stream_hashes = self._read_index(first_segment)
@@ -119,8 +167,8 @@ class ContainerReader:
             if ctype == b"STRM":
                 if len(streams) == info.stream_count:
                     raise FormatError(f"more STRM chunks than the {info.stream_count} streams INFO announces")
-                if length > _s.MAX_META_JSON:
-                    raise FormatError(f"STRM chunk of {length} bytes exceeds the {_s.MAX_META_JSON}-byte limit")
+                if length > _s.MAX_STREAM_CHUNK:
+                    raise FormatError(f"STRM chunk of {length} bytes exceeds the {_s.MAX_STREAM_CHUNK}-byte limit")
                 _, body = self._chunk_body(offset)
                 streams.append(StreamInfo.from_container(_parse(_s.StreamBody, body, f"STRM chunk {len(streams)}")))
             elif ctype == b"META":
@@ -129,17 +177,27 @@ class ContainerReader:
             elif ctype == b"PICT":
                 if length > _s.MAX_PICTURE:
                     raise FormatError(f"PICT chunk of {length} bytes exceeds the {_s.MAX_PICTURE}-byte limit")
-                _, body = self._chunk_body(offset)
-                pic = _parse(_s.PictureBody, body, "PICT chunk")
-                self.pictures.append(dict(picture_type=pic.picture_type, mime=pic.mime,
-                                          description=pic.description, data=bytes(pic.data)))
+                self._picture(offset)  # checked now, read again only when asked for
+                self._picture_offsets.append(offset)
             elif ctype == b"INFO":
                 raise FormatError("second INFO chunk")
-            else:
-                self.unknown_chunks.append((ctype, offset, length))  # skipped, as the spec requires
+            else:  # skipped, as the spec requires; only a bounded list of them is kept
+                self.unknown_chunk_count += 1
+                if len(self.unknown_chunks) < _s.MAX_UNKNOWN_CHUNKS_LISTED:
+                    self.unknown_chunks.append((ctype, offset, length))
             offset += _s.CHUNK_HEADER_SIZE + length + _s.CHUNK_CRC_SIZE
         self._check_streams(info, streams)
         return info, streams, offset
+
+    def _picture(self, offset: int) -> dict:
+        _, body = self._chunk_body(offset)
+        pic = _parse(_s.PictureBody, body, "PICT chunk")
+        return dict(picture_type=pic.picture_type, mime=pic.mime, description=pic.description, data=bytes(pic.data))
+
+    @property
+    def pictures(self) -> list[dict]:
+        """The PICT chunks, read from the file on each access (pictures are not kept in memory)."""
+        return [self._picture(offset) for offset in self._picture_offsets]
 
     @staticmethod
     def _check_streams(info: FileInfo, streams: list[StreamInfo]) -> None:
@@ -153,13 +211,26 @@ class ContainerReader:
                 raise FormatError(f"stream {st.name!r} has {st.channels} channels, the file {info.channels}")
             if not st.name or st.name in names:
                 raise FormatError(f"stream name {st.name!r} is empty or repeated")
+            if not 1 <= len(st.codec_id) <= MAX_CODEC_ID:
+                raise FormatError(f"stream {st.name!r}: codec_id of {len(st.codec_id)} characters (1..{MAX_CODEC_ID})")
             names.add(st.name)
         residuals = [s for s in streams if s.role == RESIDUAL_ROLE]
         if len(residuals) != 1:
             raise FormatError(f"a file has exactly one residual stream, found {len(residuals)}")
 
     # ------------------------------------------------------------------ index
+    def _check_size_for_segments(self, first_segment: int) -> None:
+        """A file too small to hold the segments INFO announces is refused before any index is read."""
+        count = self.info.segment_count
+        if count > _s.MAX_SEGMENTS:
+            raise FormatError(f"INFO chunk: {count} segments exceed the limit of {_s.MAX_SEGMENTS}")
+        need = count * _s.min_segment_chunk_bytes(self.info.stream_count)
+        if need > self.file_size - first_segment:
+            raise TruncatedError(f"INFO announces {count} segments: they need at least {need} bytes, the file "
+                                 f"has {max(self.file_size - first_segment, 0)} after its header")
+
     def _read_index(self, first_segment: int):
+        self._check_size_for_segments(first_segment)
         tail = self._read_tail()
         if tail is not None:
             try:
@@ -179,19 +250,41 @@ class ContainerReader:
             return None
 
     def _index_from_tail(self, tail):
-        _, body = self._chunk_body(tail.seek_index_offset, b"SIDX")
-        count = int.from_bytes(body[:4], "little") if len(body) >= 4 else -1
-        if count != self.info.segment_count or len(body) != 4 + 16 * count:
-            raise FormatError(f"seek index has {count} entries, the file needs {self.info.segment_count}")
-        sidx = _parse(_s.SeekIndexBody, body, "SIDX chunk")
-        segments = []
-        for i, e in enumerate(sidx.entries):
-            start = i * self.info.segment_frames
-            if e.start_frame != start or not (0 < e.offset < tail.seek_index_offset):
-                raise FormatError(f"seek index entry {i} is inconsistent")
-            segments.append(SegmentEntry(i, start, min(self.info.segment_frames, self.info.frames - start), e.offset))
+        """Check the seek index piece by piece (CRC, start frames, increasing offsets) without holding it;
+        its entries are read again, 16 bytes each, when a segment is used."""
+        sidx = tail.seek_index_offset
+        ctype, length = self._chunk_header(sidx)
+        count = self.info.segment_count
+        if ctype != b"SIDX" or length != 4 + 16 * count:
+            raise FormatError(f"seek index of {length} bytes, the file needs {4 + 16 * count}")
+        head = self._read_at(sidx, _s.CHUNK_HEADER_SIZE + 4, "SIDX chunk")
+        if int.from_bytes(head[-4:], "little") != count:
+            raise FormatError(f"seek index count differs from the {count} segments")
+        crc = zlib.crc32(head)
+        entries = sidx + len(head)
+        previous = 0
+        for done in range(0, 16 * count, _SIDX_PIECE):
+            data = self._read_at(entries + done, min(_SIDX_PIECE, 16 * count - done), "SIDX chunk")
+            crc = zlib.crc32(data, crc)
+            table = np.frombuffer(data, "<u8").reshape(-1, 2)
+            first = done // 16
+            starts = np.arange(first, first + len(table), dtype=np.uint64) * np.uint64(self.info.segment_frames)
+            offsets = table[:, 1]
+            if not np.array_equal(table[:, 0], starts) or int(offsets.max()) >= sidx:
+                raise FormatError(f"seek index entries {first}..{first + len(table) - 1} are inconsistent")
+            offsets = offsets.astype(np.int64)
+            if int(offsets[0]) <= previous or np.any(np.diff(offsets) <= 0):
+                raise FormatError(f"seek index offsets {first}..{first + len(table) - 1} do not increase")
+            previous = int(offsets[-1])
+        stored = int.from_bytes(self._read_at(entries + 16 * count, _s.CHUNK_CRC_SIZE, "SIDX chunk"), "little")
+        if crc & 0xFFFFFFFF != stored:
+            raise ChecksumError(f"SIDX chunk at byte {sidx}: CRC mismatch")
+
+        def locate(i: int) -> int:
+            return int.from_bytes(self._read_at(entries + 16 * i + 8, 8, "SIDX entry"), "little")
+
         mix_hash, stream_hashes = self._read_hashes(tail.hash_offset)
-        return segments, mix_hash, stream_hashes
+        return SegmentIndex(self, count, locate), mix_hash, stream_hashes
 
     def _read_hashes(self, offset: int):
         """(mix digest, stream digests), or (None, None) when the HASH chunk is unusable.
@@ -200,6 +293,9 @@ class ContainerReader:
         cannot be verified (spec section "HASH chunk").
         """
         try:
+            _, length = self._chunk_header(offset)
+            if length != 35 + 32 * len(self.streams):
+                raise FormatError("HASH chunk does not list one hash per stream")
             _, body = self._chunk_body(offset, b"HASH")
             h = _parse(_s.HashBody, body, "HASH chunk")
         except FormatError:
@@ -211,23 +307,42 @@ class ContainerReader:
         return bytes(h.mix), [bytes(x) for x in h.streams]
 
     def _scan(self, offset: int):
-        """Rebuild the segment list by walking the chunks (when the tail or index is damaged)."""
-        segments: list[SegmentEntry] = []
+        """Rebuild the segment list by walking the chunks (when the tail or index is damaged).
+
+        Only every ``_SCAN_STRIDE``-th segment's offset is kept; the others are found again by
+        walking from there, so a damaged index costs memory proportional to S / 64, not S."""
+        checkpoints = array.array("Q")
+        found = 0
         mix_hash, stream_hashes = None, None
         needed = self.info.segment_count
         while offset < self.file_size:
             ctype, length = self._chunk_header(offset)
             if ctype == b"SEGM":
-                start = len(segments) * self.info.segment_frames
-                seg = SegmentEntry(len(segments), start, min(self.info.segment_frames, self.info.frames - start), offset)
-                self._load_segment_header(seg)
-                segments.append(seg)
+                if found >= needed:
+                    raise FormatError(f"file holds more than its {needed} segments")
+                start = found * self.info.segment_frames
+                self._load_segment_header(SegmentEntry(found, start, min(self.info.segment_frames,
+                                                                         self.info.frames - start), offset))
+                if found % _SCAN_STRIDE == 0:
+                    checkpoints.append(offset)
+                found += 1
             elif ctype == b"HASH":
                 mix_hash, stream_hashes = self._read_hashes(offset)
             offset += _s.CHUNK_HEADER_SIZE + length + _s.CHUNK_CRC_SIZE
-        if len(segments) != needed:
-            raise TruncatedError(f"file holds {len(segments)} of its {needed} segments (truncated or damaged)")
-        return segments, mix_hash, stream_hashes
+        if found != needed:
+            raise TruncatedError(f"file holds {found} of its {needed} segments (truncated or damaged)")
+
+        def locate(i: int) -> int:
+            index, position = i - i % _SCAN_STRIDE, checkpoints[i // _SCAN_STRIDE]
+            while True:
+                ctype, length = self._chunk_header(position)
+                if ctype == b"SEGM":
+                    if index == i:
+                        return position
+                    index += 1
+                position += _s.CHUNK_HEADER_SIZE + length + _s.CHUNK_CRC_SIZE
+
+        return SegmentIndex(self, needed, locate), mix_hash, stream_hashes
 
     # ------------------------------------------------------------------ segments
     def _load_segment_header(self, seg: SegmentEntry) -> None:
@@ -260,8 +375,13 @@ class ContainerReader:
         seg.packet_crcs = [p.crc for p in head.packets]
 
     def read_packet(self, seg: SegmentEntry, stream: int) -> bytes:
-        """Read (only) the packet of ``stream`` in ``seg`` and check its CRC."""
+        """Read (only) the packet of ``stream`` in ``seg`` and check its size bound and CRC."""
         self._load_segment_header(seg)
+        limit = _s.max_packet_bytes(seg.frames, self.info.channels)
+        if seg.packet_sizes[stream] > limit:
+            raise FormatError(f"segment {seg.index} (frames {seg.start_frame}..{seg.start_frame + seg.frames}), "
+                              f"stream {self.streams[stream].name!r}: packet of {seg.packet_sizes[stream]} bytes "
+                              f"exceeds the {limit} bytes its frames allow")
         data = self._read_at(seg.packet_offsets[stream], seg.packet_sizes[stream],
                              f"segment {seg.index} packet {stream}")
         if _s.crc32(data) != seg.packet_crcs[stream]:

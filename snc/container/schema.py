@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zlib
 
+import numpy as np
 import zstandard
 from construct import (
     Adapter,
@@ -32,25 +34,52 @@ from construct import (
     this,
 )
 
-from ..errors import FormatError
+from ..errors import FormatError, InputError
 
 # ---------------------------------------------------------------------------
 # Limits (spec section "Limits").  A reader MUST check every length it reads
 # against these bounds before allocating.
 MAX_CHANNELS = 8
-MIN_SAMPLE_RATE = 1
+MIN_SAMPLE_RATE = 8_000  # the lowest rate audio is coded at (telephony); below it rate-derived sizes degenerate
 MAX_SAMPLE_RATE = 768_000
 MAX_STREAMS = 64
 MIN_SEGMENT_FRAMES = 64
 MAX_SEGMENT_FRAMES = 1 << 20
 MAX_FRAMES = 1 << 40
 MAX_CHUNK_LENGTH = 1 << 30  # 1 GiB: no chunk may be larger
-MAX_META_JSON = 16 << 20  # decompressed META bound; also the bound of a whole STRM chunk
+MAX_META_JSON = 16 << 20  # decompressed META bound
+MAX_STREAM_CHUNK = 64 << 10  # a whole STRM chunk: names, codec config and provenance are small by design
 MAX_PICTURE = 16 << 20
 MAX_SAMPLE_BYTES = 8  # float64 residual samples are the widest
+# Samples of one segment over all streams (stream_count x channels x segment_frames): bounds what a
+# decoder holds at once whatever the file declares (spec section "Security Considerations").
+MAX_SEGMENT_SAMPLES = 1 << 23
+# Samples one packet decodes to (channels x segment_frames): bounds a codec's working memory and the
+# tile rule's transforms of one stream.
+MAX_PACKET_SAMPLES = 1 << 20
+# A packet decodes to frames x channels samples; no codec needs more than this many bytes for it
+# (twice the widest sample: a float codec's worst case is the raw pattern plus its side information).
+PACKET_OVERHEAD = 1024
+PACKET_BYTES_PER_SAMPLE = 2 * MAX_SAMPLE_BYTES
+# JSON: nesting depth and value count (containers and commas), so a small text cannot build a deep
+# or huge tree of Python objects.
+MAX_JSON_DEPTH = 32
+MAX_JSON_VALUES = 1 << 16
+MAX_STREAM_JSON_VALUES = 1 << 10  # codec_config and provenance_detail hold a handful of keys
+MAX_UNKNOWN_CHUNKS_LISTED = 256
 
 MAX_SEGMENTS = (MAX_CHUNK_LENGTH - 4) // 16  # the SIDX chunk must fit in one chunk
 FORMAT_VERSION = (1, 0)
+
+
+def max_packet_bytes(frames: int, channels: int) -> int:
+    """The largest packet a segment of ``frames`` frames may hold for one stream (spec section "SEGM chunk")."""
+    return PACKET_OVERHEAD + PACKET_BYTES_PER_SAMPLE * frames * channels
+
+
+def min_segment_chunk_bytes(stream_count: int) -> int:
+    """Bytes of the smallest possible SEGM chunk: header, packet table, CRCs, empty packets."""
+    return CHUNK_HEADER_SIZE + SEGMENT_FIXED_SIZE + PACKET_ENTRY_SIZE * stream_count + 4 + CHUNK_CRC_SIZE
 
 
 def crc32(data: bytes) -> int:
@@ -63,20 +92,66 @@ def crc32(data: bytes) -> int:
 # output bound, so a 50-byte bomb could expand to gigabytes).
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_PIECE = 1 << 20
+_OPENERS = np.zeros(256, np.int8)
+_OPENERS[[ord("["), ord("{")]] = 1
+_OPENERS[[ord("]"), ord("}")]] = -1
+
+
+def _field(path: str) -> str:
+    """construct's path (``(parsing) -> provenance_detail``) as the field name."""
+    return path.replace("(parsing) -> ", "").replace("(parsing)", "").replace("(building) -> ", "") or "the chunk"
+
+
+def check_json_shape(text: bytes, what: str, max_values: int = MAX_JSON_VALUES) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH or with more than ``max_values`` values, before
+    parsing: the parser would recurse (RecursionError) or build a tree far larger than the text."""
+    structure = np.frombuffer(_JSON_STRING.sub(b'""', text), np.uint8)
+    depth = values = 0
+    for at in range(0, len(structure), _JSON_PIECE):  # in pieces: a running depth of 16 MiB would take 128 MiB
+        piece = structure[at:at + _JSON_PIECE]
+        steps = _OPENERS[piece]
+        running = np.cumsum(steps, dtype=np.int32) + depth
+        if int(running.max()) > MAX_JSON_DEPTH:
+            raise FormatError(f"JSON in {what} is nested deeper than {MAX_JSON_DEPTH} levels")
+        depth = int(running[-1])
+        values += int(np.count_nonzero(steps == 1)) + int(np.count_nonzero(piece == ord(",")))
+        if values > max_values:
+            raise FormatError(f"JSON in {what} holds more than {max_values} values")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"non-standard literal {name}")
+
+
 class _Json(Adapter):
     """UTF-8 JSON object stored in the bytes of the subconstruct."""
 
+    def __init__(self, subcon, max_values: int = MAX_JSON_VALUES):
+        super().__init__(subcon)
+        self.max_values = max_values
+
     def _decode(self, obj, context, path):
+        text = bytes(obj)
+        path = _field(path)
+        check_json_shape(text, path, self.max_values)
         try:
-            value = json.loads(bytes(obj).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise FormatError(f"invalid JSON in {path}: {type(exc).__name__}") from None
+            value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            detail = str(exc).splitlines()[0][:80] if isinstance(exc, ValueError) else type(exc).__name__
+            raise FormatError(f"invalid JSON in {path}: {detail}") from None
         if not isinstance(value, dict):
             raise FormatError(f"JSON in {path} is not an object")
         return value
 
     def _encode(self, obj, context, path):
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        # allow_nan=False: NaN and infinities are not JSON (spec section "Data types")
+        try:
+            return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                              allow_nan=False).encode("utf-8")
+        except ValueError as exc:
+            raise InputError(f"cannot store {_field(path)}: {exc}") from None
 
 
 def bounded_zstd_decompress(data: bytes, limit: int) -> bytes:
@@ -109,6 +184,7 @@ class _BoundedZstd(Adapter):
 
 
 JsonObject = _Json(GreedyBytes)
+StreamJsonObject = _Json(GreedyBytes, MAX_STREAM_JSON_VALUES)
 ZstdJsonObject = _Json(_BoundedZstd(GreedyBytes, MAX_META_JSON))
 
 # ---------------------------------------------------------------------------
@@ -161,7 +237,7 @@ StreamBody = Struct(
     "role" / PascalString(Int8ul, "utf8"),
     "channels" / Int8ul,
     "codec_id" / PascalString(Int8ul, "ascii"),
-    "codec_config" / Prefixed(Int32ul, JsonObject),
+    "codec_config" / Prefixed(Int32ul, StreamJsonObject),
     "default_gain_db" / Float32l,
     "azimuth_deg" / Float32l,
     "elevation_deg" / Float32l,
@@ -172,7 +248,7 @@ StreamBody = Struct(
     "loudness_lufs" / Float32l,
     "true_peak_dbtp" / Float32l,
     "provenance" / Provenance,
-    "provenance_detail" / Prefixed(Int32ul, JsonObject),
+    "provenance_detail" / Prefixed(Int32ul, StreamJsonObject),
 )
 
 # ---------------------------------------------------------------------------

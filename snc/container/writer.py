@@ -17,6 +17,20 @@ from . import schema as _s
 from .model import FileInfo, StreamInfo
 
 
+def _check_info(info: FileInfo) -> None:
+    """Refuse to write what a reader would refuse (spec section "Limits"), before any byte is written."""
+    if info.segment_samples > _s.MAX_SEGMENT_SAMPLES or info.channels * info.segment_frames > _s.MAX_PACKET_SAMPLES:
+        per_segment = min(_s.MAX_SEGMENT_SAMPLES // (info.stream_count * info.channels),
+                          _s.MAX_PACKET_SAMPLES // info.channels)
+        raise InputError(f"{info.stream_count} streams x {info.channels} channels x {info.segment_frames} frames "
+                         f"per segment exceed the format's {_s.MAX_SEGMENT_SAMPLES} samples per segment or "
+                         f"{_s.MAX_PACKET_SAMPLES} per packet; use segment_frames <= {per_segment}")
+    try:
+        info.validate()
+    except FormatError as exc:
+        raise InputError(f"cannot write this file: {exc}") from None
+
+
 class SncWriter:
     """Write one ``.snc`` file.
 
@@ -29,6 +43,11 @@ class SncWriter:
                  meta: dict | None = None, pictures: list[dict] | None = None):
         if len(streams) != info.stream_count:
             raise InputError("stream count does not match the stream table")
+        _check_info(info)
+        for stream in streams:
+            if len(stream.to_body()) > _s.MAX_STREAM_CHUNK:
+                raise InputError(f"stream {stream.name!r}: its STRM chunk exceeds {_s.MAX_STREAM_CHUNK} bytes "
+                                 f"(codec config and provenance must be small)")
         self.info = info
         self.streams = streams
         self._final_path: Path | None = None
@@ -91,6 +110,10 @@ class SncWriter:
             raise InputError(f"segment of {frames} frames (limit {self.info.segment_frames})")
         if self._frames_written % self.info.segment_frames:
             raise InputError("only the last segment may be shorter than segment_frames")
+        limit = _s.max_packet_bytes(frames, self.info.channels)
+        if any(len(p) > limit for p in packets):
+            raise InputError(f"a packet of {max(map(len, packets))} bytes exceeds the {limit} bytes a segment of "
+                             f"{frames} frames allows")
         if len(self._seek_entries) >= _s.MAX_SEGMENTS:
             raise InputError(f"too many segments (limit {_s.MAX_SEGMENTS}); use longer segments")
         fields = dict(
