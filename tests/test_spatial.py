@@ -179,3 +179,13 @@ def test_player_renders_layouts_and_ramps_between_positions():
         assert np.sum(late[:, 0] ** 2) > 2 * np.sum(late[:, 1] ** 2)  # the vocals now on the left
         with pytest.raises(snc.InputError, match="output channels"):
             player.set(layout="5.1")
+
+
+@pytest.mark.parametrize("layout", ["5.1", "binaural"])
+def test_render_blocks_of_a_layout_have_the_asked_size(layout):
+    rng = np.random.default_rng(7)
+    with snc.open(_file({"s0": rng.standard_normal((10_000, 2)) * 0.3})) as f:
+        sizes = [len(b) for b in f.render_blocks(1000, layout=layout)]
+        assert sizes == [1000] * 10
+        sizes = [len(b) for b in f.render_blocks(3000, layout=layout, target_lufs=-20)]
+        assert sizes == [3000, 3000, 3000, 1000]

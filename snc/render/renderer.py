@@ -179,8 +179,8 @@ class _Request:
         return self.profile.target_lufs - measured if math.isfinite(measured) else 0.0  # silence: leave it
 
     def stream(self, gain_db: float) -> Iterator[_np.ndarray]:
-        if self.profile is None:
-            yield from self.source()
+        if self.profile is None:  # a spatial source yields whole segments: cut them to the block size too
+            yield from rechunk(self.source(), self.blocksize)
             return
         chain = _Chain(self.profile, self.f.samplerate, self.channels, gain_db)
         yield from rechunk(_with_tail((chain.process(b) for b in self.source()), chain.flush), self.blocksize)
