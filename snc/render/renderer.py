@@ -105,6 +105,10 @@ class _Request:
         # taken by name as it is, or the plain mix
         self.stored_key = (str(profile) if isinstance(profile, str) else "" if profile is None and context is None
                            else None)
+        # what a player takes as an estimate: the profile's stored loudness under the caller's remix or a
+        # context's tuning too, the plain mix's under a target alone
+        self.estimate_key = (self.stored_key if self.stored_key is not None else
+                             getattr(prof, "name", None) if isinstance(profile, Profile) or context is not None else None)
         if gains or mute or solo:  # the caller's own remix on top: not what was measured
             self.stored_key = None
         if target_lufs is not None:
@@ -152,23 +156,26 @@ class _Request:
             yield self.spatial.process({i: x[cut] / scale for i, x in parts.items()}) if parts else \
                 _np.zeros((cut.stop - cut.start, self.channels))
 
-    def _stored_loudness(self) -> float | None:
-        """The loudness measured at encode, when it describes exactly this render's shaped signal."""
-        if self.stored_key is None or self.spatial is not None:
+    def _stored_loudness(self, estimate: bool = False) -> float | None:
+        """The loudness measured at encode, when it describes exactly this render's shaped signal (with
+        ``estimate``: also when it describes the profile before the caller's remix, tuning or layout)."""
+        key = self.estimate_key if estimate else self.stored_key
+        if key is None or (self.spatial is not None and not estimate):
             return None
         meta = self.f.metadata
-        entry = meta.get("mix_loudness") if self.stored_key == "" else (meta.get("profile_loudness") or {}).get(
-            self.stored_key)
+        entry = meta.get("mix_loudness") if key == "" else (meta.get("profile_loudness") or {}).get(key)
         value = entry.get("loudness_lufs") if isinstance(entry, dict) else None
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
-    def loudness_gain_db(self) -> float:
+    def loudness_gain_db(self, estimate: bool = False) -> float:
         """The gain that brings the shaped render to the target: from the loudness stored at encode,
-        else from a first pass that measures it."""
+        else from a first pass that measures it.  ``estimate`` (a player, which cannot stop for a
+        pass): the stored loudness of the profile also under the caller's remix, a context's tuning
+        or a layout."""
         f = self.f
         if self.profile.target_lufs is None:
             return 0.0
-        stored = self._stored_loudness()
+        stored = self._stored_loudness(estimate)
         if stored is not None:
             return self.profile.target_lufs - stored
         chain = _Chain(self.profile, f.samplerate, self.channels, 0.0)
