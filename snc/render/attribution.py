@@ -38,7 +38,8 @@ OVERLAP = 2
 
 
 def frame_size(samplerate: int) -> int:
-    return int(2 ** round(_np.log2(FRAME_SECONDS * samplerate)))
+    # at least 2 * OVERLAP samples: a hop of zero would never advance at absurdly low rates
+    return max(int(2 ** round(_np.log2(FRAME_SECONDS * samplerate))), 2 * OVERLAP)
 
 
 def hop_size(samplerate: int) -> int:
