@@ -398,3 +398,103 @@ def test_player_thread_stops_at_the_end_on_close_and_on_errors():
         with pytest.raises(snc.ChecksumError, match=f"segment {seg.index}"):
             list(player)
         assert not _decode_threads()
+
+
+# ----------------------------------------------------------------------------- numbers out of range
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"gains": {"vocals": float("nan")}}, "gain of 'vocals'"),
+    ({"gains": {"vocals": 1e10}}, "gain of 'vocals'"),
+    ({"gains": {"vocals": "loud"}}, "gain of 'vocals'"),
+    ({"eq": [{"kind": "peak", "freq_hz": 1000, "gain_db": float("inf")}]}, "EQ gain_db"),
+    ({"eq": [{"kind": "peak", "freq_hz": float("nan")}]}, "EQ freq_hz"),
+    ({"eq": [{"kind": "peak", "freq_hz": 1000, "q": 0}]}, "EQ q"),
+    ({"compressor": {"makeup_db": 1e308}}, "compressor makeup_db"),
+    ({"compressor": {"ratio": float("nan")}}, "compressor ratio"),
+    ({"compressor": {"threshold_db": float("-inf")}}, "compressor threshold_db"),
+    ({"target_lufs": float("nan")}, "target_lufs"),
+    ({"true_peak_dbtp": float("inf")}, "true_peak_dbtp"),
+])
+def test_profile_numbers_must_be_finite_and_in_range(tmp_path, body, field):
+    out = tmp_path / "x.snc"
+    with pytest.raises(snc.InputError, match=f"profile 'p': {field}") as err:
+        snc.encode(np.zeros((RATE, 2), np.int16), out, samplerate=RATE, bits=16, profiles={"p": body})
+    assert "\n" not in str(err.value) and not out.exists()
+
+
+def test_profiles_json_refuses_nan_and_infinity_tokens(tmp_path):
+    from snc.cli import encode
+    from snc.render.profiles import load_profiles_json
+
+    for token in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(snc.InputError, match=f"{token} is not a JSON number"):
+            load_profiles_json('{"p": {"gains": {"vocals": %s}}}' % token)
+    import soundfile as sf
+
+    sf.write(tmp_path / "mix.wav", np.zeros((RATE, 2), np.int16), RATE, subtype="PCM_16")
+    (tmp_path / "p.json").write_text('{"p": {"compressor": {"makeup_db": 1e308}}}')
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "x.snc"), "--profiles",
+                        str(tmp_path / "p.json"), "--separator", "none", "-q"]) == 1
+    assert not (tmp_path / "x.snc").exists()
+    with pytest.raises(snc.InputError, match="compressor makeup_db"):
+        Profile("p", compressor=CompressorSettings(makeup_db=1e308))  # made in code: checked too
+
+
+def test_stored_profiles_with_bad_numbers_are_skipped_or_refused_by_name(song, monkeypatch):
+    _, stems = song
+    mix = sum(s.astype(np.int32) for s in stems.values()).clip(-32768, 32767).astype(np.int16)
+    buf = io.BytesIO()
+    with monkeypatch.context() as m:  # a file from a writer that did not check (or a crafted one)
+        m.setattr(Profile, "check", lambda self: None)
+        snc.encode(mix, buf, stems=stems, samplerate=RATE, bits=16, preset="archival",
+                   profiles={"bad": {"gains": {"vocals": float("nan")}}, "night": {"target_lufs": float("inf")},
+                             "fine": {"gains": {"drums": 3}}})
+    with snc.open(io.BytesIO(buf.getvalue())) as f:
+        with pytest.warns(snc.SncWarning, match="skipping a stored profile"):
+            assert f.profiles[:1] == ["fine"] and "bad" not in f.profiles
+        for name in ("bad", "night"):  # asked for by name: refused, not replaced by the built-in night
+            with pytest.raises(snc.InputError, match=f"the file's profile '{name}' cannot be used"):
+                f.render(profile=name)
+            with pytest.raises(snc.InputError, match="cannot be used"):
+                f.player(profile=name)
+        with pytest.warns(snc.SncWarning):
+            y = f.render(profile="fine")
+        assert np.isfinite(y).all() and np.abs(y).max() > 0
+
+
+def test_bad_render_numbers_are_refused_and_nan_never_reaches_the_output(song):
+    from snc.render import renderer
+
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        for gains in ({"drums": float("nan")}, {"drums": float("inf")}, {"drums": 1e10}):
+            with pytest.raises(snc.InputError, match="gain of 'drums'"):
+                f.render(gains=gains)
+            with pytest.raises(snc.InputError, match="gain of 'drums'"):
+                f.player(gains=gains)
+        assert np.isfinite(f.render(gains={"drums": float("-inf")})).all()  # -inf mutes
+        for target in (float("nan"), float("inf"), -1e9):
+            with pytest.raises(snc.InputError, match="target loudness"):
+                f.render(target_lufs=target)
+        with pytest.raises(snc.InputError, match="head yaw"):
+            f.render(layout="binaural", head_yaw_deg=float("nan"))
+        with pytest.raises(snc.InputError, match="position of 'vocals'"):
+            f.render(layout="5.1", positions={"vocals": (float("nan"), 0)})
+        with pytest.raises(snc.InputError, match="ambient_db"):
+            f.render(context={"ambient_db": float("nan")})
+        # a profile whose numbers got past its check: the render stops, it does not play NaN
+        broken = Profile("broken")
+        object.__setattr__(broken, "gains", {"drums": float("nan")})
+        with pytest.raises(snc.FormatError, match="NaN or infinite"):
+            f.render(profile=broken)
+        with pytest.raises(snc.FormatError, match="NaN or infinite"):
+            list(f.player(profile=broken))
+        # a stored position out of range (NaN distance): the role's default, with a warning
+        from snc.container.model import Position
+
+        f._reader.streams[0].position = Position(0.0, 0.0, float("nan"), 1.0)
+        with pytest.warns(snc.SncWarning, match="stored position"):
+            y = f.render(layout="5.1")
+        assert np.isfinite(y).all() and np.abs(y).max() > 0
+        assert renderer.MAX_DISTANCE_M >= 100

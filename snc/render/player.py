@@ -28,7 +28,7 @@ from ..decoder import ATTRIBUTIONS
 from ..errors import InputError
 from .dynamics import TruePeakLimiter
 from .prefetch import SegmentPrefetcher, file_lock
-from .renderer import _Chain, _Request
+from .renderer import _Chain, _Request, finite
 
 #: length of the crossfade of a change (milliseconds)
 RAMP_MS = 5.0
@@ -148,7 +148,7 @@ class Player:
             if self._ramp_done >= self.ramp:
                 self._old = None
         self.pos += n
-        return self._limiter.process(y)
+        return self._limiter.process(finite(y))
 
     def __iter__(self):
         while (block := self.read()) is not None:
