@@ -1,7 +1,6 @@
 """A streaming player: blocks of a render, with remix and profile changes ramped (no clicks).
 
->>> with snc.open("song.snc") as f:
-...     player = f.player(blocksize=4096, profile="night")
+>>> with snc.open("song.snc") as f, f.player(blocksize=1024, profile="night") as player:
 ...     for block in player:                    # float64 (frames, channels)
 ...         device.write(block)
 ...         if user_pressed_karaoke:
@@ -11,11 +10,20 @@ A change takes effect at the next block: for :data:`RAMP_MS` both the old and th
 computed and crossfaded linearly (a remix is linear in its gains, so this is the same as ramping
 every gain).  Layouts work too (``f.player(layout="binaural")``; moving a stem with
 ``set(layout=..., positions=...)`` is crossfaded the same way, a new binaural renderer being fed
-the HRIR's length of the past first); a change of the channel count cannot be.  The true-peak limiter is shared by both and never reset, so its look-ahead delay
-stays constant; without a profile or a loudness target it passes the audio through unchanged
-(still delayed).  Memory is bounded by a few decoded segments.  :meth:`Player.seek` jumps
-sample-exactly (and restarts the processing state, without a ramp).
-"""
+the HRIR's length of the past first); a change of the channel count cannot be.  The true-peak
+limiter is shared by both and never reset, so its look-ahead delay stays constant; without a
+profile or a loudness target it passes the audio through unchanged (still delayed).
+:meth:`Player.seek` jumps sample-exactly (and restarts the processing state, without a ramp).
+
+Real time: decoding and the tile rule's analysis run ahead in a thread (:mod:`snc.render.prefetch`,
+a few segments in memory), so a block costs its own remix, shaping and limiting only, and ``set()``
+no decoding: a profile's loudness gain comes from the loudness stored at encode (an estimate under
+the caller's own remix, a context's tuning or a layout).  Only a file without stored loudness
+(archival) makes a ``set()`` that needs a loudness target measure in a first pass, which holds that
+block up.  The first block waits for the first segments.  ``close()`` (or ``with``) stops the
+thread; it also stops at the end of the file and on an error, which the block that needs the
+damaged segment raises.  While a player plays, read the same :class:`SncFile` from that thread only.
+""""""
 
 from __future__ import annotations
 
