@@ -23,7 +23,7 @@ the caller's own remix, a context's tuning or a layout).  Only a file without st
 block up.  The first block waits for the first segments.  ``close()`` (or ``with``) stops the
 thread; it also stops at the end of the file and on an error, which the block that needs the
 damaged segment raises.  While a player plays, read the same :class:`SncFile` from that thread only.
-""""""
+"""
 
 from __future__ import annotations
 
