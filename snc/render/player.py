@@ -22,7 +22,8 @@ the caller's own remix, a context's tuning or a layout).  Only a file without st
 (archival) makes a ``set()`` that needs a loudness target measure in a first pass, which holds that
 block up.  The first block waits for the first segments.  ``close()`` (or ``with``) stops the
 thread; it also stops at the end of the file and on an error, which the block that needs the
-damaged segment raises.  While a player plays, read the same :class:`SncFile` from that thread only.
+damaged segment raises.  The thread shares the file's handle: while a player plays, read the file
+elsewhere through another ``snc.open`` of it.
 """
 
 from __future__ import annotations

@@ -96,7 +96,15 @@ class _Chain:
         self.eq = Equalizer(profile.eq, rate, channels)
         self.comp = Compressor(profile.compressor, rate) if profile.compressor is not None else None
         self.gain = 10.0 ** (gain_db / 20.0)
-        self.limiter = TruePeakLimiter(rate, channels, profile.true_peak_dbtp)
+        self._limiter_args = (rate, channels, profile.true_peak_dbtp)
+        self._limiter = None
+
+    @property
+    def limiter(self) -> TruePeakLimiter:
+        # made when first used: a player shapes with the chain but limits with its own
+        if self._limiter is None:
+            self._limiter = TruePeakLimiter(*self._limiter_args)
+        return self._limiter
 
     def shape(self, block):
         y = self.eq.process(block)

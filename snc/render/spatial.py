@@ -130,6 +130,12 @@ MAX_SOFA_BYTES = 128 << 20
 BINAURAL_RATES_HZ = SOFA_RATES_HZ
 
 
+@lru_cache(maxsize=None)
+def _vbap(layout: str) -> Vbap:
+    """One :class:`Vbap` per layout (it holds no state; a player makes a renderer at every change)."""
+    return Vbap(layout)
+
+
 @lru_cache(maxsize=4)
 def load_hrirs(path: str | None = None) -> tuple[_np.ndarray, _np.ndarray, float]:
     """``(unit direction vectors (M, 3), responses (M, 2, taps) float64 [left, right], rate)`` of the
@@ -335,7 +341,7 @@ class SpatialRenderer:
         self.positions = positions  # stream index -> (az, el, distance, width)
         self.yaw = float(head_yaw_deg)
         self.binaural = Binaural(samplerate, hrtf) if layout == "binaural" else None
-        self.vbap = Vbap(layout) if layout != "binaural" else None
+        self.vbap = _vbap(layout) if layout != "binaural" else None
         self.channels = 2 if layout == "binaural" else len(LAYOUTS[layout])
 
     def sources(self, index: int, channels: int) -> list[tuple[int, float, float, float]]:
