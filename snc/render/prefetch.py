@@ -2,7 +2,7 @@
 
 A remix is linear in its gains, and the tile rule's work that does not depend on them (decoding every
 stream, the STFT of the residual and the stems' power per tile) is the expensive part.  So a background
-thread prepares the segments around the playing position once -- the one playing, the next ones, the one
+thread prepares the segments around the playing position once -- the one playing, the next one, the one
 before (a binaural renderer is primed from the past) -- and a block of any remix is then a few gains, sums
 and the inverse transform of the STFT frames under the block (:meth:`snc.render.attribution.Tiles.residual`):
 a player's ``set()`` costs no decoding.  Results equal :meth:`SncFile.remix_parts` of the same segment.
@@ -33,6 +33,21 @@ def file_lock(f) -> threading.RLock:
         if lock is None:
             lock = _LOCKS[f] = threading.RLock()
         return lock
+
+
+#: how much nicer than the audio side the thread runs: sharing a core, the audio side gets it first
+NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Lower this thread's scheduling priority, where the system allows it per thread (Linux)."""
+    import os
+
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + NICENESS, 19))
+    except (AttributeError, OSError):
+        pass
 
 
 class PreparedSegment:
@@ -71,8 +86,9 @@ class PreparedSegment:
 class SegmentPrefetcher:
     """Prepares segments around :meth:`follow`'s position in a thread; :meth:`get` waits for one."""
 
-    #: segments prepared after the playing one
-    AHEAD = 2
+    #: segments prepared after the playing one: the next one is ready long before it is needed (preparing
+    #: a segment takes a small fraction of its duration), and each one held costs memory
+    AHEAD = 1
 
     def __init__(self, f, attribution: str):
         self.f = f
@@ -85,6 +101,7 @@ class SegmentPrefetcher:
         self._ready: dict[int, PreparedSegment] = {}
         self._raw: dict[int, list] = {}
         self._want = 0
+        self._stale = False
         self._pinned: set[int] = set()
         self._error: BaseException | None = None
         self._stop = False
@@ -98,7 +115,7 @@ class SegmentPrefetcher:
             if want != self._want:
                 self._want = want
                 self._error = None  # elsewhere in the file: try again (a damage may lie behind)
-                self._evict()
+                self._stale = True  # the thread drops what is far now: freeing memory is no audio work
                 self._cond.notify_all()
         self._start()
 
@@ -156,21 +173,31 @@ class SegmentPrefetcher:
 
     def _order(self) -> list[int]:
         w = self._want
-        wanted = [*sorted(self._pinned), w, *range(w + 1, w + 2), w - 1, *range(w + 2, w + self.AHEAD + 1)]
+        wanted = [*sorted(self._pinned), w, w + 1, w - 1, *range(w + 2, w + self.AHEAD + 1)]
         return [i for i in dict.fromkeys(wanted) if 0 <= i < self.count]
 
-    def _evict(self) -> None:
+    def _evict(self) -> list:
+        """Forget the segments far from the position; returns them (to be freed by the caller)."""
         keep = set(self._order())
         lo, hi = min(keep, default=0), max(keep, default=0)
-        for i in [i for i in self._ready if i not in keep]:
-            del self._ready[i]
-        for i in [i for i in self._raw if not lo - 1 <= i <= hi + 1]:
-            del self._raw[i]
+        dropped = [self._ready.pop(i) for i in [i for i in self._ready if i not in keep]]
+        dropped += [self._raw.pop(i) for i in [i for i in self._raw if not lo - 1 <= i <= hi + 1]]
+        return dropped
 
     def _run(self) -> None:
+        _lower_priority()
         while True:
             with self._cond:
-                while not self._stop and self._error is None and (target := self._next()) is None:
+                while True:
+                    if self._stale:
+                        dropped = self._evict()
+                        self._stale = False
+                        self._cond.release()  # the arrays are freed here, without holding up get()
+                        del dropped
+                        self._cond.acquire()
+                        continue
+                    if self._stop or self._error is not None or (target := self._next()) is not None:
+                        break
                     self._cond.wait()
                 if self._stop or self._error is not None:
                     return
@@ -184,7 +211,7 @@ class SegmentPrefetcher:
             with self._cond:
                 if target in self._order():
                     self._ready[target] = prepared
-                self._evict()
+                self._stale = True
                 self._cond.notify_all()
 
     def _next(self) -> int | None:
