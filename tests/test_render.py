@@ -498,3 +498,23 @@ def test_bad_render_numbers_are_refused_and_nan_never_reaches_the_output(song):
             y = f.render(layout="5.1")
         assert np.isfinite(y).all() and np.abs(y).max() > 0
         assert renderer.MAX_DISTANCE_M >= 100
+
+
+def test_player_takes_the_stored_loudness_as_an_estimate_instead_of_a_first_pass(song, monkeypatch):
+    from snc.render import renderer
+
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        stored = f.metadata["profile_loudness"]["night"]["loudness_lufs"]
+
+        class NoPass(LoudnessMeter):
+            def update(self, block):
+                raise AssertionError("a measuring pass")
+
+        monkeypatch.setattr(renderer, "LoudnessMeter", NoPass)
+        with f.player(blocksize=4096, profile="night", gains={"drums": 3.0}) as player:
+            assert player._state.chain.gain == pytest.approx(10 ** ((-20.0 - stored) / 20))
+            player.set(profile="night", mute=["bass"])  # a set() measures nothing either
+            assert player.read() is not None
+        with pytest.raises(AssertionError, match="a measuring pass"):  # a render measures exactly
+            f.render(profile="night", gains={"drums": 3.0})
