@@ -320,3 +320,204 @@ def test_archival_files_are_normalised_by_a_first_pass():
         assert "profile_loudness" not in f.metadata and "mix_loudness" not in f.metadata
         lufs, peak, _ = measure(f.render(target_lufs=-18.0))
     assert abs(lufs + 18.0) < 0.5 and peak <= -1.0
+
+
+def _two_stem_file(segment_frames=8192, seconds=2, preset="archival"):
+    t = np.arange(seconds * RATE) / RATE
+    stems = {"vocals": np.round(12000 * np.sin(2 * np.pi * 330 * t))[:, None] * [1, 1],
+             "bass": np.round(12000 * np.sin(2 * np.pi * 55 * t))[:, None] * [1, -1]}
+    stems = {k: v.astype(np.int16) for k, v in stems.items()}
+    mix = (sum(v.astype(np.int32) for v in stems.values()) + np.random.default_rng(9).integers(-40, 40, (len(t), 2)))
+    buf = io.BytesIO()
+    snc.encode(mix.clip(-32768, 32767).astype(np.int16), buf, stems=stems, samplerate=RATE, bits=16, preset=preset,
+               segment_frames=segment_frames)
+    return buf.getvalue()
+
+
+def _decode_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "snc-player-decode" and t.is_alive()]
+
+
+def test_player_crossfade_is_the_linear_ramp_between_the_two_renders():
+    from snc.render.player import RAMP_MS
+
+    with snc.open(io.BytesIO(_two_stem_file())) as f:
+        old, new = f.read(), f.read(mute=["vocals"])
+        ramp = int(round(RAMP_MS * RATE / 1000))
+        with f.player(blocksize=100) as player:  # the ramp spans several blocks
+            blocks = []
+            for i, block in enumerate(player):
+                blocks.append(block)
+                if i == 99:
+                    player.set(mute=["vocals"])
+        y = np.concatenate(blocks)
+        r = np.clip((np.arange(len(y)) - 10_000 + 1) / ramp, 0.0, 1.0)[:, None]
+        np.testing.assert_allclose(y, (1 - r) * old + r * new, rtol=0, atol=1e-12)
+        assert 0 < r[10_000 + ramp // 2, 0] < 1
+
+
+@pytest.mark.parametrize("segment_frames", [1024, 4096])
+def test_player_remix_equals_the_files_remix_across_segments(segment_frames):
+    """Blocks straddling segments shorter than the tile rule's context give the file's own remix."""
+    with snc.open(io.BytesIO(_two_stem_file(segment_frames, seconds=1))) as f:
+        for render, want in (({"gains": {"bass": -6.0}}, f.read(gains={"bass": -6.0})),
+                             ({"solo": ["vocals"], "attribution": "share"}, f.read(solo=["vocals"], attribution="share")),
+                             ({}, f.read())):
+            with f.player(blocksize=3001, **render) as player:
+                y = np.concatenate(list(player))
+            np.testing.assert_allclose(y, want, rtol=0, atol=1e-12)
+
+
+def test_player_thread_stops_at_the_end_on_close_and_on_errors():
+    data = _two_stem_file()
+    with snc.open(io.BytesIO(data)) as f:
+        player = f.player(blocksize=4096)
+        player.read()
+        assert _decode_threads()
+        list(player)
+        assert not _decode_threads()  # played to the end
+        player.seek(0)
+        player.read()
+        assert _decode_threads()  # a seek starts it again
+        player.close()
+        assert not _decode_threads()
+        with pytest.raises(snc.InputError, match="attribution"):
+            f.player(attribution="nearest")
+    # a packet damaged past the first segments: the block that needs it raises, the thread is gone
+    with snc.open(io.BytesIO(data)) as f:
+        seg = f._reader.segments[-1]
+        f._reader.read_packet(seg, 0)
+        where = seg.packet_offsets[0] + seg.packet_sizes[0] // 2
+    broken = bytearray(data)
+    broken[where] ^= 0xFF
+    with snc.open(io.BytesIO(bytes(broken)), strict=True) as f:  # strict: a damaged packet raises, not concealed
+        player = f.player(blocksize=4096)
+        assert player.read() is not None
+        with pytest.raises(snc.ChecksumError, match=f"segment {seg.index}"):
+            list(player)
+        assert not _decode_threads()
+
+
+# ----------------------------------------------------------------------------- numbers out of range
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"gains": {"vocals": float("nan")}}, "gain of 'vocals'"),
+    ({"gains": {"vocals": 1e10}}, "gain of 'vocals'"),
+    ({"gains": {"vocals": "loud"}}, "gain of 'vocals'"),
+    ({"eq": [{"kind": "peak", "freq_hz": 1000, "gain_db": float("inf")}]}, "EQ gain_db"),
+    ({"eq": [{"kind": "peak", "freq_hz": float("nan")}]}, "EQ freq_hz"),
+    ({"eq": [{"kind": "peak", "freq_hz": 1000, "q": 0}]}, "EQ q"),
+    ({"compressor": {"makeup_db": 1e308}}, "compressor makeup_db"),
+    ({"compressor": {"ratio": float("nan")}}, "compressor ratio"),
+    ({"compressor": {"threshold_db": float("-inf")}}, "compressor threshold_db"),
+    ({"target_lufs": float("nan")}, "target_lufs"),
+    ({"true_peak_dbtp": float("inf")}, "true_peak_dbtp"),
+])
+def test_profile_numbers_must_be_finite_and_in_range(tmp_path, body, field):
+    out = tmp_path / "x.snc"
+    with pytest.raises(snc.InputError, match=f"profile 'p': {field}") as err:
+        snc.encode(np.zeros((RATE, 2), np.int16), out, samplerate=RATE, bits=16, profiles={"p": body})
+    assert "\n" not in str(err.value) and not out.exists()
+
+
+def test_profiles_json_refuses_nan_and_infinity_tokens(tmp_path):
+    from snc.cli import encode
+    from snc.render.profiles import load_profiles_json
+
+    for token in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(snc.InputError, match=f"{token} is not a JSON number"):
+            load_profiles_json('{"p": {"gains": {"vocals": %s}}}' % token)
+    import soundfile as sf
+
+    sf.write(tmp_path / "mix.wav", np.zeros((RATE, 2), np.int16), RATE, subtype="PCM_16")
+    (tmp_path / "p.json").write_text('{"p": {"compressor": {"makeup_db": 1e308}}}')
+    assert encode.main([str(tmp_path / "mix.wav"), "-o", str(tmp_path / "x.snc"), "--profiles",
+                        str(tmp_path / "p.json"), "--separator", "none", "-q"]) == 1
+    assert not (tmp_path / "x.snc").exists()
+    with pytest.raises(snc.InputError, match="compressor makeup_db"):
+        Profile("p", compressor=CompressorSettings(makeup_db=1e308))  # made in code: checked too
+
+
+def test_stored_profiles_with_bad_numbers_are_skipped_or_refused_by_name(song, monkeypatch):
+    _, stems = song
+    mix = sum(s.astype(np.int32) for s in stems.values()).clip(-32768, 32767).astype(np.int16)
+    buf = io.BytesIO()
+    # a file from a writer that did not check (or a crafted one); the container itself refuses NaN/Infinity in
+    # JSON, so the bad numbers are finite and out of range
+    with monkeypatch.context() as m:
+        m.setattr(Profile, "check", lambda self: None)
+        snc.encode(mix, buf, stems=stems, samplerate=RATE, bits=16, preset="archival",
+                   profiles={"bad": {"gains": {"vocals": 1e10}}, "night": {"target_lufs": -1e9},
+                             "fine": {"gains": {"drums": 3}}})
+    with snc.open(io.BytesIO(buf.getvalue())) as f:
+        with pytest.warns(snc.SncWarning, match="skipping a stored profile"):
+            assert f.profiles[:1] == ["fine"] and "bad" not in f.profiles
+        for name in ("bad", "night"):  # asked for by name: refused, not replaced by the built-in night
+            with pytest.raises(snc.InputError, match=f"the file's profile '{name}' cannot be used"):
+                f.render(profile=name)
+            with pytest.raises(snc.InputError, match="cannot be used"):
+                f.player(profile=name)
+        with pytest.warns(snc.SncWarning):
+            y = f.render(profile="fine")
+        assert np.isfinite(y).all() and np.abs(y).max() > 0
+
+
+def test_bad_render_numbers_are_refused_and_nan_never_reaches_the_output(song):
+    from snc.render import renderer
+
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        for gains in ({"drums": float("nan")}, {"drums": float("inf")}, {"drums": 1e10}):
+            with pytest.raises(snc.InputError, match="gain of 'drums'"):
+                f.render(gains=gains)
+            with pytest.raises(snc.InputError, match="gain of 'drums'"):
+                f.player(gains=gains)
+        assert np.isfinite(f.render(gains={"drums": float("-inf")})).all()  # -inf mutes
+        for target in (float("nan"), float("inf"), -1e9):
+            with pytest.raises(snc.InputError, match="target loudness"):
+                f.render(target_lufs=target)
+        with pytest.raises(snc.InputError, match="head yaw"):
+            f.render(layout="binaural", head_yaw_deg=float("nan"))
+        with pytest.raises(snc.InputError, match="position of 'vocals'"):
+            f.render(layout="5.1", positions={"vocals": (float("nan"), 0)})
+        with pytest.raises(snc.InputError, match="ambient_db"):
+            f.render(context={"ambient_db": float("nan")})
+        # a profile whose numbers got past its check: the render stops, it does not play NaN
+        broken = Profile("broken")
+        object.__setattr__(broken, "gains", {"drums": float("nan")})
+        # (refused by the remix's gain check, or caught as NaN in a block: either way one clear error)
+        with pytest.raises(snc.SncError, match="NaN or infinite|gain of 'drums'"):
+            f.render(profile=broken)
+        with pytest.raises(snc.SncError, match="NaN or infinite|gain of 'drums'"):
+            list(f.player(profile=broken))
+        # a stored position out of range (NaN distance): the role's default, with a warning
+        from snc.container.model import Position
+
+        f._reader.streams[0].position = Position(0.0, 0.0, float("nan"), 1.0)
+        with pytest.warns(snc.SncWarning, match="stored position"):
+            y = f.render(layout="5.1")
+        assert np.isfinite(y).all() and np.abs(y).max() > 0
+        assert renderer.MAX_DISTANCE_M >= 100
+
+
+def test_player_takes_the_stored_loudness_as_an_estimate_instead_of_a_first_pass(song, monkeypatch):
+    from snc.render import renderer
+
+    data, _ = song
+    with snc.open(io.BytesIO(data)) as f:
+        stored = f.metadata["profile_loudness"]["night"]["loudness_lufs"]
+
+        class NoPass(LoudnessMeter):
+            def update(self, block):
+                raise AssertionError("a measuring pass")
+
+        monkeypatch.setattr(renderer, "LoudnessMeter", NoPass)
+        with f.player(blocksize=4096, profile="night", gains={"drums": 3.0}) as player:
+            assert player._state.chain.gain == pytest.approx(10 ** ((-20.0 - stored) / 20))
+            player.set(profile="night", mute=["bass"])  # a set() measures nothing either
+            assert player.read() is not None
+        with pytest.raises(AssertionError, match="a measuring pass"):  # a render measures exactly
+            f.render(profile="night", gains={"drums": 3.0})

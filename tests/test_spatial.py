@@ -179,3 +179,30 @@ def test_player_renders_layouts_and_ramps_between_positions():
         assert np.sum(late[:, 0] ** 2) > 2 * np.sum(late[:, 1] ** 2)  # the vocals now on the left
         with pytest.raises(snc.InputError, match="output channels"):
             player.set(layout="5.1")
+
+
+@pytest.mark.parametrize("layout", ["5.1", "binaural"])
+def test_render_blocks_of_a_layout_have_the_asked_size(layout):
+    rng = np.random.default_rng(7)
+    with snc.open(_file({"s0": rng.standard_normal((10_000, 2)) * 0.3})) as f:
+        sizes = [len(b) for b in f.render_blocks(1000, layout=layout)]
+        assert sizes == [1000] * 10
+        sizes = [len(b) for b in f.render_blocks(3000, layout=layout, target_lufs=-20)]
+        assert sizes == [3000, 3000, 3000, 1000]
+
+
+@pytest.mark.parametrize("rate", [1, 16, 7999, 44101])
+def test_renders_end_at_any_sample_rate_a_file_declares(rate):
+    """A binaural render of a 1 Hz file never ended (a resampling filter of 882001 taps per HRIR)."""
+    import dataclasses
+
+    with snc.open(_file({"s0": np.random.default_rng(8).standard_normal((3000, 2)) * 0.3})) as f:
+        f._reader.info = dataclasses.replace(f._reader.info, sample_rate=rate)  # as a crafted file would say
+        if rate < 8000:
+            with pytest.raises(snc.InputError, match="binaural rendering needs a sample rate"):
+                f.render(layout="binaural")
+        else:
+            assert f.render(layout="binaural").shape == (3000, 2)
+        for kw in ({"layout": "5.1"}, {"solo": ["s0"]}):
+            assert np.isfinite(f.render(**kw)).all()
+        assert len(np.concatenate(list(f.player(blocksize=700, layout="stereo")))) == 3000

@@ -157,7 +157,7 @@ def finish_subframe(x, n, sf, coefs):
     return E.OK
 
 
-@kernel
+@kernel(nogil=True)  # a player decodes ahead in a thread while it plays
 def decode_packet(buf, nbits, out, bits):
     """Decode a packet into ``out`` (int32, frames x channels).  Returns ``(error code, bit position)``."""
     frames, channels = out.shape

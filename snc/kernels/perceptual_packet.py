@@ -144,7 +144,7 @@ def dequantise(q, sf, nf, short, out, seed):
     return seed
 
 
-@kernel
+@kernel(nogil=True)  # a player decodes ahead in a thread while it plays
 def decode_packet(data, frames, bits, out):
     """Decode a packet into ``out`` (int32, frames x C).  Returns an error code."""
     C = out.shape[1]

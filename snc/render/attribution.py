@@ -38,7 +38,8 @@ OVERLAP = 2
 
 
 def frame_size(samplerate: int) -> int:
-    return int(2 ** round(_np.log2(FRAME_SECONDS * samplerate)))
+    # at least 2 * OVERLAP samples: a hop of zero would never advance at absurdly low rates
+    return max(int(2 ** round(_np.log2(FRAME_SECONDS * samplerate))), 2 * OVERLAP)
 
 
 def hop_size(samplerate: int) -> int:
@@ -52,18 +53,72 @@ def attributed_residual(stems: list[_np.ndarray], residual: _np.ndarray, gains: 
     residual gain (the gain where no stem has power, and with ``ceiling`` -- the ``tiles`` rule --
     the ceiling of every tile's gain; without it, the ``share`` rule).  The span should start on a multiple of
     :func:`hop_size` from the file's start, so its tiles are the whole file's."""
-    nfft = frame_size(samplerate)
-    spec_r = _stft.stft(residual, nfft, OVERLAP)
-    weighted = _np.zeros(spec_r.shape[1:])
-    total = _np.zeros(spec_r.shape[1:])
-    for stem, g in zip(stems, gains):
-        spec = _stft.stft(stem, nfft, OVERLAP)
-        power = (spec.real ** 2 + spec.imag ** 2).sum(axis=0)
-        total += power
-        if g != 0.0:
-            weighted += g * power
-    # relative floor: a tile is "silent" when the stems' power there is negligible next to the loudest tile
-    floor = 1e-20 * max(float(total.max()), 1e-300)
-    share = _np.where(total > floor, weighted / _np.maximum(total, floor), fallback_gain)
-    gain = _np.minimum(share, fallback_gain) if ceiling else share
-    return _stft.istft(spec_r * gain, nfft, residual.shape[0], OVERLAP)
+    tiles = Tiles(stems, residual, samplerate)
+    return tiles.residual(0, residual.shape[0], gains, fallback_gain, ceiling)
+
+
+class Tiles:
+    """The gain-independent part of the rule over one span: the residual's spectra and the stems'
+    power per tile.  :meth:`residual` then gives any stretch of the attributed residual for any
+    gains, transforming back only the frames that overlap it: a player changes gains every block
+    without analysing the span again, and gets what :func:`attributed_residual` of the whole span
+    gives (the same operations in the same order)."""
+
+    def __init__(self, stems: list[_np.ndarray], residual: _np.ndarray, samplerate: int):
+        self.nfft = frame_size(samplerate)
+        self.window = _stft.window(self.nfft, OVERLAP)
+        self.length = residual.shape[0]
+        self.spec_r = _stft.stft(residual, self.nfft, OVERLAP)
+        self.powers = []
+        self.total = _np.zeros(self.spec_r.shape[1:])
+        for stem in stems:
+            spec = _stft.stft(stem, self.nfft, OVERLAP)
+            power = (spec.real ** 2 + spec.imag ** 2).sum(axis=0)
+            self.total += power
+            self.powers.append(power)
+        # relative floor: a tile is "silent" when the stems' power there is negligible next to the loudest tile
+        self.floor = 1e-20 * max(float(self.total.max()), 1e-300) if self.total.size else 1e-300
+
+    def gain(self, frames: slice, gains: list[float], fallback_gain: float, ceiling: bool) -> _np.ndarray:
+        """The residual's gain in the tiles of STFT ``frames``."""
+        total = self.total[frames]
+        weighted = _np.zeros(total.shape)
+        for power, g in zip(self.powers, gains):
+            if g != 0.0:
+                weighted += g * power[frames]
+        share = _np.where(total > self.floor, weighted / _np.maximum(total, self.floor), fallback_gain)
+        return _np.minimum(share, fallback_gain) if ceiling else share
+
+    def residual(self, start: int, stop: int, gains: list[float], fallback_gain: float,
+                 ceiling: bool = True) -> _np.ndarray:
+        """Samples ``[start, stop)`` of the span's attributed residual, ``(stop - start, channels)``."""
+        if start == 0 and stop == self.length:
+            gain = self.gain(slice(None), gains, fallback_gain, ceiling)
+            return _stft.istft(self.spec_r * gain, self.nfft, self.length, OVERLAP)
+        nfft, hop = self.nfft, self.nfft // OVERLAP
+        count = self.spec_r.shape[1]
+        # hop-blocks [b0, b1) of the zero-padded signal hold the samples; frame j lands on blocks j .. j+OVERLAP-1
+        b0, b1 = (start + nfft // 2) // hop, -(-(stop + nfft // 2) // hop)
+        j0, j1 = max(b0 - OVERLAP + 1, 0), min(b1, count)
+        gain = self.gain(slice(j0, j1), gains, fallback_gain, ceiling)
+        win = self.window
+        blocks = (_fft().irfft(self.spec_r[:, j0:j1] * gain, n=nfft, axis=-1) * win).reshape(
+            self.spec_r.shape[0], j1 - j0, OVERLAP, hop)
+        out = _np.zeros((self.spec_r.shape[0], b1 - b0, hop))
+        norm = _np.zeros((b1 - b0, hop))
+        squared = (win * win).reshape(OVERLAP, hop)
+        for q in range(OVERLAP):  # the order of istft's overlap-add, so the sums round alike
+            lo, hi = max(j0, b0 - q), min(j1, b1 - q)
+            if hi > lo:
+                out[:, lo + q - b0: hi + q - b0] += blocks[:, lo - j0: hi - j0, q]
+                norm[lo + q - b0: hi + q - b0] += squared[q]
+        skip = start + nfft // 2 - b0 * hop
+        out = out.reshape(out.shape[0], -1)[:, skip: skip + stop - start]
+        norm = norm.reshape(-1)[skip: skip + stop - start]
+        return (out / _np.maximum(norm, 1e-12)).T
+
+
+def _fft():
+    import scipy.fft
+
+    return scipy.fft

@@ -15,6 +15,15 @@ from ..errors import InputError
 from ..loudness import _interpolator, interpolated_peaks
 
 
+def check_number(what: str, value, lo: float, hi: float) -> float:
+    """``value`` as a float if it is a finite number within ``[lo, hi]``, else an InputError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{what} must be a number, got {value!r}")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise InputError(f"{what} must be {lo:g}..{hi:g}, got {value!r}")
+    return float(value)
+
+
 def _coef(seconds: float, rate: int) -> float:
     return math.exp(-1.0 / (max(seconds, 1e-6) * rate))
 
@@ -29,9 +38,13 @@ class CompressorSettings:
     #: gain after compression (dB): profiles set it so loud passages keep their level
     makeup_db: float = 0.0
 
+    #: the range of each field (a profile from a file is checked against them: NaN, inf and absurd values refused)
+    RANGES = {"threshold_db": (-100.0, 0.0), "ratio": (1.0, 100.0), "knee_db": (0.0, 48.0),
+              "attack_ms": (0.01, 1000.0), "release_ms": (1.0, 10000.0), "makeup_db": (-24.0, 24.0)}
+
     def check(self) -> None:
-        if not (self.ratio >= 1.0 and self.knee_db >= 0.0 and self.attack_ms > 0 and self.release_ms > 0):
-            raise InputError(f"compressor settings out of range: {self}")
+        for name, (lo, hi) in self.RANGES.items():
+            check_number(f"compressor {name}", getattr(self, name), lo, hi)
 
 
 class Compressor:
@@ -66,6 +79,14 @@ class EqBand:
     q: float = 0.707
 
     KINDS = ("highpass", "lowpass", "lowshelf", "highshelf", "peak")
+    #: the range of each number (the frequency is checked against the audio's rate when rendering)
+    RANGES = {"freq_hz": (1.0, 200000.0), "gain_db": (-24.0, 24.0), "q": (0.05, 20.0)}
+
+    def check(self) -> None:
+        if self.kind not in self.KINDS:
+            raise InputError(f"EQ kind must be one of {self.KINDS}, got {self.kind!r}")
+        for name, (lo, hi) in self.RANGES.items():
+            check_number(f"EQ {name}", getattr(self, name), lo, hi)
 
     def sos(self, rate: int) -> _np.ndarray:
         if self.kind not in self.KINDS:

@@ -27,9 +27,18 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import InputError
-from .dynamics import CompressorSettings, EqBand
+from .dynamics import CompressorSettings, EqBand, check_number
 
 MAX_PROFILES = 64
+#: a stem gain (dB) of a profile or a caller's remix; -inf (JSON null) mutes
+GAIN_DB_RANGE = (-120.0, 40.0)
+
+
+def check_gain_db(what: str, db) -> float:
+    """A stem gain in dB: -inf (mute) or a finite number within :data:`GAIN_DB_RANGE`."""
+    if isinstance(db, (int, float)) and not isinstance(db, bool) and db == -math.inf:
+        return -math.inf
+    return check_number(what, db, *GAIN_DB_RANGE)
 
 
 @dataclass(frozen=True)
@@ -63,17 +72,17 @@ class Profile:
         if unknown:
             raise InputError(f"profile {name!r}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
         try:
-            gains = {str(k): (-math.inf if v is None else float(v)) for k, v in dict(d.get("gains", {})).items()}
+            gains = {str(k): (-math.inf if v is None else v) for k, v in dict(d.get("gains", {})).items()}
             eq = tuple(EqBand(**b) for b in d.get("eq", ()))
             comp = d.get("compressor")
             profile = cls(name=name, description=str(d.get("description", "")), gains=gains,
                           mute=tuple(str(m) for m in d.get("mute", ())), eq=eq,
                           compressor=CompressorSettings(**comp) if comp is not None else None,
-                          target_lufs=None if d.get("target_lufs") is None else float(d["target_lufs"]),
-                          true_peak_dbtp=float(d.get("true_peak_dbtp", -1.0)))
+                          target_lufs=d.get("target_lufs"), true_peak_dbtp=d.get("true_peak_dbtp", -1.0))
+        except InputError:
+            raise
         except (TypeError, ValueError) as exc:
             raise InputError(f"profile {name!r}: {exc}") from None
-        profile.check()
         return profile
 
     def remix(self, stems, lead: str | None = None) -> tuple[dict[str, float], list[str]]:
@@ -89,18 +98,33 @@ class Profile:
                 muted.append(name)
         return gains, muted
 
+    def __post_init__(self):
+        self.check()  # every profile, also one made in code and handed to the encoder, is valid
+
     def check(self) -> None:
-        if not self.name or len(self.name) > 64:
+        """Every number finite and within its documented range (:data:`GAIN_DB_RANGE`, ``EqBand.RANGES``,
+        ``CompressorSettings.RANGES``, target -70..0 LUFS, ceiling -20..0 dBTP): one InputError naming the
+        profile and the field."""
+        if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
             raise InputError(f"profile name must be 1..64 characters, got {self.name!r}")
-        for band in self.eq:
-            if band.kind not in EqBand.KINDS:
-                raise InputError(f"profile {self.name!r}: EQ kind must be one of {EqBand.KINDS}")
-        if self.compressor is not None:
-            self.compressor.check()
-        if self.target_lufs is not None and not -70.0 <= self.target_lufs <= 0.0:
-            raise InputError(f"profile {self.name!r}: target_lufs must be -70..0, got {self.target_lufs}")
-        if not -20.0 <= self.true_peak_dbtp <= 0.0:
-            raise InputError(f"profile {self.name!r}: true_peak_dbtp must be -20..0")
+        try:
+            if not isinstance(self.gains, dict):
+                raise InputError(f"gains must be an object of stem -> dB, got {self.gains!r}")
+            for key, db in self.gains.items():
+                check_gain_db(f"gain of {key!r}", db)
+            for band in self.eq:
+                if not isinstance(band, EqBand):
+                    raise InputError(f"EQ bands must be EqBand, got {band!r}")
+                band.check()
+            if self.compressor is not None:
+                if not isinstance(self.compressor, CompressorSettings):
+                    raise InputError(f"compressor must be CompressorSettings, got {self.compressor!r}")
+                self.compressor.check()
+            if self.target_lufs is not None:
+                check_number("target_lufs", self.target_lufs, -70.0, 0.0)
+            check_number("true_peak_dbtp", self.true_peak_dbtp, -20.0, 0.0)
+        except InputError as exc:
+            raise InputError(f"profile {self.name!r}: {exc}") from None
 
 
 #: the profile key that names the file's lead stem
@@ -145,7 +169,7 @@ BUILTIN = {
 def load_profiles_json(text: str) -> dict[str, Profile]:
     """Authored profiles: ``{"name": {profile fields}, ...}`` (the ``--profiles FILE.json`` format)."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"profiles: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -153,6 +177,11 @@ def load_profiles_json(text: str) -> dict[str, Profile]:
     if len(data) > MAX_PROFILES:
         raise InputError(f"profiles: at most {MAX_PROFILES}")
     return {str(name): Profile.from_json(str(name), body) for name, body in data.items()}
+
+
+def _no_constant(token: str):
+    """NaN and Infinity are not JSON (RFC 8259); Python's parser takes them unless told."""
+    raise InputError(f"profiles: {token} is not a JSON number (use null for a muted stem)")
 
 
 def resolve(name: str, authored: dict | None = None) -> Profile:
@@ -184,8 +213,8 @@ def choose_profile(context: dict, authored: dict | None = None) -> Profile:
     if "profile" in context:
         return resolve(str(context["profile"]), authored)
     ambient = context.get("ambient_db")
-    if ambient is not None and not isinstance(ambient, (int, float)):
-        raise InputError(f"context ambient_db must be a number, got {ambient!r}")
+    if ambient is not None:
+        ambient = check_number("context ambient_db", ambient, 0.0, 200.0)
     device = str(context.get("device", "")).lower()
     loud = ambient is not None and ambient >= LOUD_ROOM_DB
     if loud:

@@ -20,10 +20,10 @@ import numpy as _np
 
 from ..container.model import RESIDUAL_ROLE, ROLE_POSITIONS, parse_direction
 from ..decoder import rechunk
-from ..errors import InputError, SncWarning
+from ..errors import FormatError, InputError, SncWarning
 from ..loudness import LoudnessMeter
 from .dynamics import Compressor, Equalizer, TruePeakLimiter
-from .profiles import Profile, choose_profile, matches, resolve
+from .profiles import Profile, check_gain_db, choose_profile, matches, resolve
 
 #: render() corrects its loudness once more when it misses the target by more than this (LU)
 LOUDNESS_TOLERANCE_LU = 0.1
@@ -31,17 +31,26 @@ LOUDNESS_TOLERANCE_LU = 0.1
 
 def authored_profiles(f) -> dict[str, Profile]:
     """The profiles stored in the file's metadata (``snc-encode --profiles``); one that this
-    version cannot interpret is skipped with a warning (spec section 10.1), never half-used."""
+    version cannot interpret or whose values are out of range (NaN, inf, absurd) is skipped with a
+    warning (spec section 10.1), never half-used."""
+    usable, unusable = _stored_profiles(f)
+    for reason in unusable.values():
+        warnings.warn(f"skipping a stored profile: {reason}", SncWarning, stacklevel=3)
+    return usable
+
+
+def _stored_profiles(f) -> tuple[dict[str, Profile], dict[str, str]]:
+    """``(usable profiles, {name: why not} of the others)`` stored in the file."""
     stored = f.metadata.get("profiles")
     if not isinstance(stored, dict):
-        return {}
-    out = {}
+        return {}, {}
+    usable, unusable = {}, {}
     for name, body in stored.items():
         try:
-            out[str(name)] = Profile.from_json(str(name), body)
+            usable[str(name)] = Profile.from_json(str(name), body)
         except InputError as exc:
-            warnings.warn(f"skipping a stored profile: {exc}", SncWarning, stacklevel=3)
-    return out
+            unusable[str(name)] = str(exc)
+    return usable, unusable
 
 
 def select_profile(f, profile=None, context=None) -> Profile | None:
@@ -50,6 +59,9 @@ def select_profile(f, profile=None, context=None) -> Profile | None:
     if isinstance(profile, Profile):
         return profile
     if profile is not None:
+        _, unusable = _stored_profiles(f)
+        if str(profile) in unusable:  # asked for by name: say why, rather than play another of that name
+            raise InputError(f"the file's profile {str(profile)!r} cannot be used: {unusable[str(profile)]}")
         return resolve(str(profile), authored_profiles(f))
     if context is not None:
         return choose_profile(context, authored_profiles(f))
@@ -59,6 +71,8 @@ def select_profile(f, profile=None, context=None) -> Profile | None:
 def stem_gains(f, profile: Profile | None, gains=None, mute=(), solo=()) -> tuple[dict, list, list]:
     """The remix request of a profile (roles or names) plus the caller's own, in the file's stem names."""
     gains = dict(gains or {})
+    for name, db in gains.items():
+        check_gain_db(f"gain of {name!r}", db)
     mute = list(mute)
     if profile is None:
         return gains, mute, list(solo)
@@ -82,7 +96,15 @@ class _Chain:
         self.eq = Equalizer(profile.eq, rate, channels)
         self.comp = Compressor(profile.compressor, rate) if profile.compressor is not None else None
         self.gain = 10.0 ** (gain_db / 20.0)
-        self.limiter = TruePeakLimiter(rate, channels, profile.true_peak_dbtp)
+        self._limiter_args = (rate, channels, profile.true_peak_dbtp)
+        self._limiter = None
+
+    @property
+    def limiter(self) -> TruePeakLimiter:
+        # made when first used: a player shapes with the chain but limits with its own
+        if self._limiter is None:
+            self._limiter = TruePeakLimiter(*self._limiter_args)
+        return self._limiter
 
     def shape(self, block):
         y = self.eq.process(block)
@@ -105,6 +127,10 @@ class _Request:
         # taken by name as it is, or the plain mix
         self.stored_key = (str(profile) if isinstance(profile, str) else "" if profile is None and context is None
                            else None)
+        # what a player takes as an estimate: the profile's stored loudness under the caller's remix or a
+        # context's tuning too, the plain mix's under a target alone
+        self.estimate_key = (self.stored_key if self.stored_key is not None else
+                             getattr(prof, "name", None) if isinstance(profile, Profile) or context is not None else None)
         if gains or mute or solo:  # the caller's own remix on top: not what was measured
             self.stored_key = None
         if target_lufs is not None:
@@ -152,23 +178,26 @@ class _Request:
             yield self.spatial.process({i: x[cut] / scale for i, x in parts.items()}) if parts else \
                 _np.zeros((cut.stop - cut.start, self.channels))
 
-    def _stored_loudness(self) -> float | None:
-        """The loudness measured at encode, when it describes exactly this render's shaped signal."""
-        if self.stored_key is None or self.spatial is not None:
+    def _stored_loudness(self, estimate: bool = False) -> float | None:
+        """The loudness measured at encode, when it describes exactly this render's shaped signal (with
+        ``estimate``: also when it describes the profile before the caller's remix, tuning or layout)."""
+        key = self.estimate_key if estimate else self.stored_key
+        if key is None or (self.spatial is not None and not estimate):
             return None
         meta = self.f.metadata
-        entry = meta.get("mix_loudness") if self.stored_key == "" else (meta.get("profile_loudness") or {}).get(
-            self.stored_key)
+        entry = meta.get("mix_loudness") if key == "" else (meta.get("profile_loudness") or {}).get(key)
         value = entry.get("loudness_lufs") if isinstance(entry, dict) else None
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
-    def loudness_gain_db(self) -> float:
+    def loudness_gain_db(self, estimate: bool = False) -> float:
         """The gain that brings the shaped render to the target: from the loudness stored at encode,
-        else from a first pass that measures it."""
+        else from a first pass that measures it.  ``estimate`` (a player, which cannot stop for a
+        pass): the stored loudness of the profile also under the caller's remix, a context's tuning
+        or a layout."""
         f = self.f
         if self.profile.target_lufs is None:
             return 0.0
-        stored = self._stored_loudness()
+        stored = self._stored_loudness(estimate)
         if stored is not None:
             return self.profile.target_lufs - stored
         chain = _Chain(self.profile, f.samplerate, self.channels, 0.0)
@@ -179,11 +208,22 @@ class _Request:
         return self.profile.target_lufs - measured if math.isfinite(measured) else 0.0  # silence: leave it
 
     def stream(self, gain_db: float) -> Iterator[_np.ndarray]:
-        if self.profile is None:
-            yield from self.source()
-            return
-        chain = _Chain(self.profile, self.f.samplerate, self.channels, gain_db)
-        yield from rechunk(_with_tail((chain.process(b) for b in self.source()), chain.flush), self.blocksize)
+        if self.profile is None:  # a spatial source yields whole segments: cut them to the block size too
+            blocks = rechunk(self.source(), self.blocksize)
+        else:
+            chain = _Chain(self.profile, self.f.samplerate, self.channels, gain_db)
+            blocks = rechunk(_with_tail((chain.process(b) for b in self.source()), chain.flush), self.blocksize)
+        for block in blocks:
+            yield finite(block)
+
+
+def finite(block: _np.ndarray) -> _np.ndarray:
+    """``block``, if every sample is a number: a value out of range somewhere (the file's, a caller's)
+    must end in an error, never in a NaN or silent output."""
+    if not _np.isfinite(block).all():
+        raise FormatError("the render produced NaN or infinite samples: a value stored in the file or given "
+                          "for the render is out of range")
+    return block
 
 
 def _with_tail(pieces, flush):
@@ -242,6 +282,11 @@ def _positions(f, overrides) -> dict[int, tuple]:
     for i, st in enumerate(f.streams):
         # the residual is the mix's own detail: at the front, full width, whatever the file says
         p = ROLE_POSITIONS[RESIDUAL_ROLE] if st.is_residual else st.position
+        if not _usable_position(p):
+            fallback = ROLE_POSITIONS.get(st.role, ROLE_POSITIONS["other"])
+            warnings.warn(f"stem {st.name!r}: stored position {p} is out of range; placed at its role's default",
+                          SncWarning, stacklevel=4)
+            p = fallback
         az, el, dist, width = p.azimuth_deg, p.elevation_deg, p.distance_m, p.width
         if st.name in overrides:
             az, el = parse_direction(st.name, overrides.pop(st.name))
@@ -249,6 +294,17 @@ def _positions(f, overrides) -> dict[int, tuple]:
     if overrides:
         raise InputError(f"positions name no stem of this file: {', '.join(map(repr, overrides))}")
     return out
+
+
+#: the farthest stored distance taken as it is (metres)
+MAX_DISTANCE_M = 1000.0
+
+
+def _usable_position(p) -> bool:
+    """Within the spec's ranges (section "STRM chunk"): azimuth -180..180, elevation -90..90, distance
+    0..MAX_DISTANCE_M metres (not 0), width 0..1; NaN fails every comparison."""
+    return (-180.0 <= p.azimuth_deg <= 180.0 and -90.0 <= p.elevation_deg <= 90.0
+            and 0.0 < p.distance_m <= MAX_DISTANCE_M and 0.0 <= p.width <= 1.0)
 
 
 def _concat(parts, channels: int) -> _np.ndarray:
