@@ -219,38 +219,25 @@ class Bench:
         sys.path.insert(0, str(self.code))
         import snc
 
+        rows = []
         with snc.open(self.snc) as f:
             stem = f.stems[0]
             changes = [{"gains": {stem: -6.0}}, {"mute": [stem]}, {"profile": "night"}]
-            player = f.player(blocksize=BLOCKSIZE)
-            for change in changes * 2:  # untimed: first-use costs (kernel loading, tables) are not a block's
-                player.set(**change)
-                player.read()
-            player.seek(0)
-            reads, both = [], []
-            k = 0
-            while True:
-                t0 = time.perf_counter()
-                player.set(**changes[k % len(changes)])
-                t1 = time.perf_counter()
-                block = player.read()
-                t2 = time.perf_counter()
-                if block is None:
-                    break
-                reads.append(t2 - t1)
-                both.append(t2 - t0)
-                k += 1
             block_ms = 1000.0 * BLOCKSIZE / f.samplerate
-        rows = []
-        for label, times in [("read()", reads), ("set() + read()", both)]:
-            ms = 1000.0 * np.asarray(times)
-            rows.append([label, f"{ms.max():.1f}", f"{np.percentile(ms, 99):.1f}", f"{np.median(ms):.2f}",
-                         f"{block_ms:.1f}", len(ms)])
-        self.results["player_max_ms"] = 1000.0 * max(reads)
-        self.results["player_both_max_ms"] = 1000.0 * max(both)
+            for paced in (True, False):
+                reads, both = _player_pass(f, changes, paced)
+                mode = "paced" if paced else "unpaced"
+                for label, times in [("read()", reads), ("set() + read()", both)]:
+                    ms = 1000.0 * np.asarray(times)
+                    rows.append([mode, label, f"{ms.max():.1f}", f"{np.percentile(ms, 99):.1f}",
+                                 f"{np.median(ms):.2f}", f"{block_ms:.1f}", int((ms > block_ms).sum()), len(ms)])
+                self.results[f"player_max_ms:{mode}"] = 1000.0 * max(reads)
+                self.results[f"player_both_max_ms:{mode}"] = 1000.0 * max(both)
         self.results["block_ms"] = block_ms
-        _common.print_table(["timed", "max ms", "p99 ms", "median ms", "block ms", "blocks"], rows,
-                            title=f"\n(d) player, blocksize {BLOCKSIZE}, a set() before every block")
+        _common.print_table(["blocks asked", "timed", "max ms", "p99 ms", "median ms", "block ms", "over", "blocks"],
+                            rows, title=f"\n(d) player, blocksize {BLOCKSIZE}, a set() before every block "
+                                        "(paced: each block asked for at its real-time deadline, as a sound card "
+                                        "does; unpaced: back to back, faster than real time)")
 
     # -- e. peak memory ---------------------------------------------------------------------------
     def part_e(self, crafted: list[Path]) -> None:
@@ -280,16 +267,49 @@ class Bench:
             ok = r["import_ratio"] <= IMPORT_RATIO_TARGET
             rows.append(["import snc / import numpy, soundfile", f"{r['import_ratio']:.2f}",
                          f"<= {IMPORT_RATIO_TARGET:g}", "yes" if ok else "NO"])
-        if "player_max_ms" in r:
-            rows.append(["worst player block, read() (ms)", f"{r['player_max_ms']:.1f}", f"< {r['block_ms']:.1f}",
-                         "yes" if r["player_max_ms"] < r["block_ms"] else "NO"])
-            rows.append(["worst player block, set() + read() (ms)", f"{r['player_both_max_ms']:.1f}",
-                         f"< {r['block_ms']:.1f}", "yes" if r["player_both_max_ms"] < r["block_ms"] else "NO"])
+        for mode in ("paced", "unpaced"):
+            if f"player_max_ms:{mode}" not in r:
+                continue
+            target = mode == "paced"  # the target is a real-time player's; unpaced is shown for what it costs
+            for key, label in ((f"player_max_ms:{mode}", "read()"), (f"player_both_max_ms:{mode}", "set() + read()")):
+                rows.append([f"worst player block, {mode}, {label} (ms)", f"{r[key]:.1f}",
+                             f"< {r['block_ms']:.1f}" if target else "(no target)",
+                             ("yes" if r[key] < r["block_ms"] else "NO") if target else "-"])
         if "crafted_max_mb" in r:
             rows.append(["crafted decode, peak RSS (MB)", f"{r['crafted_max_mb']:.0f}", f"< {CRAFTED_MB_TARGET:g}",
                          "yes" if r["crafted_max_mb"] < CRAFTED_MB_TARGET else "NO"])
         _common.print_table(["target", "measured", "goal", "met"], rows, title="\ntargets")
 
+
+
+def _player_pass(f, changes: list[dict], paced: bool) -> tuple[list[float], list[float]]:
+    """Seconds of each ``read()`` and of ``set()`` + ``read()`` over the whole file, a set() before every block.
+    Six untimed blocks first (first-use costs are not a block's), then ``seek(0)``.  ``paced``: each block is
+    asked for when the previous one has played out, so the player's decoding thread has the time a real
+    player leaves it."""
+    with f.player(blocksize=BLOCKSIZE) as player:
+        for change in changes * 2:
+            player.set(**change)
+            player.read()
+        player.seek(0)
+        reads, both = [], []
+        k, done = 0, 0
+        start = time.perf_counter()
+        while True:
+            if paced:
+                time.sleep(max(0.0, start + done / f.samplerate - time.perf_counter()))
+            t0 = time.perf_counter()
+            player.set(**changes[k % len(changes)])
+            t1 = time.perf_counter()
+            block = player.read()
+            t2 = time.perf_counter()
+            if block is None:
+                break
+            reads.append(t2 - t1)
+            both.append(t2 - t0)
+            done += len(block)
+            k += 1
+    return reads, both
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

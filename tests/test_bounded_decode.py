@@ -57,9 +57,22 @@ def decode(path, mode):
                 f.read(gains={f.stems[0]: -6.0})
     except snc.SncError as exc:
         result.update(error=type(exc).__name__, message=str(exc))
-    # the peak of the process so far: a bound for this file and every one before it
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the peak of the process so far: a bound for this file and every one before it.  VmHWM is this
+    # program's own peak; ru_maxrss also carries the forking parent's peak across exec (a large pytest
+    # process made every child look 500 MB big)
+    result["peak_mb"] = peak_kb() / 1024
     return result
+
+
+def peak_kb():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 mode = sys.argv[1]
