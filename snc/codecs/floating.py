@@ -341,21 +341,14 @@ class _Reader:
 
 def _inflate(data: bytes, size: int) -> bytes:
     """zstd data whose content is at most ``size`` bytes (bounded: never more is produced)."""
-    import zstandard
+    from ..zstd_bounded import TooLarge, ZstdError, inflate
 
-    out = bytearray()
     try:
-        with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
-            while len(out) <= size:
-                piece = reader.read(size + 1 - len(out))
-                if not piece:
-                    break
-                out += piece
-    except zstandard.ZstdError as exc:
+        return inflate(data, size)
+    except ZstdError as exc:
         raise CodecError(f"float: corrupt packet: side bits: {exc}") from None
-    if len(out) > size:
-        raise CodecError("float: corrupt packet: the compressed side bits are too long")
-    return bytes(out)
+    except TooLarge:
+        raise CodecError("float: corrupt packet: the compressed side bits are too long") from None
 
 
 def _int_codec(bits: int, channels: int) -> LosslessCodec:

@@ -7,7 +7,6 @@ each schema.  All integers are little-endian.  Change the two together.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import zlib
@@ -35,6 +34,7 @@ from construct import (
 )
 
 from ..errors import FormatError, InputError
+from ..zstd_bounded import TooLarge, ZstdError, inflate
 
 # ---------------------------------------------------------------------------
 # Limits (spec section "Limits").  A reader MUST check every length it reads
@@ -155,20 +155,13 @@ class _Json(Adapter):
 
 
 def bounded_zstd_decompress(data: bytes, limit: int) -> bytes:
-    """Decompress a zstd frame, refusing output larger than ``limit`` bytes."""
+    """Decompress zstd data, refusing output larger than ``limit`` bytes."""
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
-        out = bytearray()
-        while len(out) <= limit:
-            piece = reader.read(min(1 << 16, limit + 1 - len(out)))
-            if not piece:
-                break
-            out += piece
-    except zstandard.ZstdError as exc:
+        return inflate(data, limit)
+    except ZstdError as exc:
         raise FormatError(f"corrupt zstd data: {exc}") from None
-    if len(out) > limit:
-        raise FormatError(f"compressed metadata expands beyond the {limit}-byte limit")
-    return bytes(out)
+    except TooLarge:
+        raise FormatError(f"compressed metadata expands beyond the {limit}-byte limit") from None
 
 
 class _BoundedZstd(Adapter):
