@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -241,6 +242,14 @@ def test_context_picks_and_tunes_a_profile():
     for bad in ({"ambient_db": "loud"}, {"prefer": "drums"}, {"profile": "nope"}, "phone"):
         with pytest.raises(snc.InputError):
             choose_profile(bad)
+    with pytest.warns(snc.SncWarning, match="device 'toaster' is not one of"):
+        assert choose_profile({"device": "toaster"}).name == "mix"
+    with pytest.warns(snc.SncWarning, match="context keys 'ambiend_db' are not used"):
+        choose_profile({"ambiend_db": 70})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for device in ("headphones", "speakers", "car", "phone"):
+            choose_profile({"device": device, "night": False, "prefer": "vocals"})
 
 
 def test_authored_profiles_are_checked_at_encode_and_skipped_when_unreadable(tmp_path):

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 
-from ..errors import InputError
+from ..errors import InputError, SncWarning
 from .dynamics import CompressorSettings, EqBand, check_number
 
 MAX_PROFILES = 64
@@ -197,6 +198,9 @@ def resolve(name: str, authored: dict | None = None) -> Profile:
 #: ambient levels (dB SPL) where the context picks a quieter or a louder profile
 QUIET_ROOM_DB, LOUD_ROOM_DB = 35.0, 65.0
 SMALL_DEVICES = ("phone", "laptop", "tablet", "smart-speaker")
+#: devices :func:`choose_profile` knows; another is taken as full-range speakers, with a warning
+DEVICES = (*SMALL_DEVICES, "headphones", "speakers", "car")
+CONTEXT_KEYS = ("ambient_db", "device", "night", "prefer", "profile")
 
 
 def choose_profile(context: dict, authored: dict | None = None) -> Profile:
@@ -210,12 +214,19 @@ def choose_profile(context: dict, authored: dict | None = None) -> Profile:
     when the room is loud as well); otherwise the mix, with ``prefer`` applied."""
     if not isinstance(context, dict):
         raise InputError("context must be a dict, e.g. {'ambient_db': 70, 'device': 'phone'}")
+    unknown = sorted(set(map(str, context)) - set(CONTEXT_KEYS))
+    if unknown:  # a newer player's keys are not an error, but a typo should not pass unseen
+        warnings.warn(f"context keys {', '.join(map(repr, unknown))} are not used (known: {', '.join(CONTEXT_KEYS)})",
+                      SncWarning, stacklevel=2)
     if "profile" in context:
         return resolve(str(context["profile"]), authored)
     ambient = context.get("ambient_db")
     if ambient is not None:
         ambient = check_number("context ambient_db", ambient, 0.0, 200.0)
     device = str(context.get("device", "")).lower()
+    if device and device not in DEVICES:
+        warnings.warn(f"context device {device!r} is not one of {', '.join(DEVICES)}: taken as full-range speakers",
+                      SncWarning, stacklevel=2)
     loud = ambient is not None and ambient >= LOUD_ROOM_DB
     if loud:
         base = BUILTIN["noisy"]
