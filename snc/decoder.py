@@ -18,7 +18,7 @@ from .codecs import get_codec
 from .container.hashing import SignalHasher
 from .container.model import FileInfo, StreamInfo
 from .container.reader import ContainerReader, open_binary
-from .mixing import accumulator_dtype, exact_mix
+from .mixing import exact_mix
 from .errors import ChecksumError, CodecError, FormatError, InputError, SncError, SncWarning
 
 _DTYPES = ("float64", "float32", "native")
@@ -31,8 +31,9 @@ _CACHED_SEGMENTS = 2
 #: frames the tile rule attributes at once (a multiple of every hop size): its transforms of one stream,
 #: not of the whole segment, are what it holds
 _ATTRIBUTION_PIECE = 1 << 16
-#: the loudest remix gain accepted, dB (10^2 in amplitude): beyond it a remix is a mistake, not a mix
-MAX_REMIX_GAIN_DB = 40.0
+#: a stem gain (dB) of a remix or a profile: louder than +40 dB (10^2 in amplitude) is a mistake, not a mix;
+#: -120 dB is below any remix a listener means (-inf mutes).  The remix refuses only the top, a profile both ends
+REMIX_GAIN_RANGE_DB = (-120.0, 40.0)
 _NATIVE = {"int": _np.int32, "float32": _np.float32, "float64": _np.float64}
 
 
@@ -41,13 +42,15 @@ def _db_to_gain(db: float) -> float:
 
 
 def _checked_gain_db(name: str, value) -> float:
-    """A remix gain in dB: a number up to MAX_REMIX_GAIN_DB, or -inf to mute; NaN and +inf are refused."""
+    """A remix gain in dB: a number up to the top of REMIX_GAIN_RANGE_DB, or -inf to mute; NaN and +inf are
+    refused."""
+    top = REMIX_GAIN_RANGE_DB[1]
     try:
         db = float(value)
     except (TypeError, ValueError):
         raise InputError(f"gain of {name!r} must be a number of dB, got {value!r}") from None
-    if math.isnan(db) or db > MAX_REMIX_GAIN_DB:
-        raise InputError(f"gain of {name!r} must be at most +{MAX_REMIX_GAIN_DB:g} dB (or -inf to mute), got {value!r}")
+    if math.isnan(db) or db > top:
+        raise InputError(f"gain of {name!r} must be at most +{top:g} dB (or -inf to mute), got {value!r}")
     return db
 
 
@@ -259,20 +262,17 @@ class SncFile:
         return _np.zeros((seg.frames, self.channels), dtype=_NATIVE[codec.format])
 
     def _exact_mix(self, seg, stream_hashers=None) -> _np.ndarray:
-        """The exact mix of one segment, summed stream by stream into one accumulator (spec section 3.1):
-        memory for one decoded stream at a time, however many streams the file has."""
-        acc = _np.zeros((seg.frames, self.channels), dtype=accumulator_dtype(self.info.sample_format))
-        for i in range(len(self._reader.streams)):
-            block = self._decode(seg, i, strict=True if stream_hashers is not None else None)
-            if stream_hashers is not None:
-                stream_hashers[i].update(block)
-            acc += block
-            del block
-        if self.info.sample_format == "int":  # a valid file never clips; the clip bounds a damaged one
-            bits = self.info.bits
-            _np.clip(acc, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, out=acc)
-            return acc.astype(_np.int32)
-        return acc.astype(self.info.sample_format)
+        """The exact mix of one segment (:func:`snc.mixing.exact_mix`), its streams decoded one at a time
+        into the sum: memory for one decoded stream, however many streams the file has.  With
+        ``stream_hashers`` (verification) each stream is hashed on the way and damage is not concealed."""
+        def streams():
+            for i in range(len(self._reader.streams)):
+                block = self._decode(seg, i, strict=True if stream_hashers is not None else None)
+                if stream_hashers is not None:
+                    stream_hashers[i].update(block)
+                yield block
+
+        return exact_mix(streams(), self.info.sample_format, self.info.bits)
 
     def _exact_sum(self, blocks: list[_np.ndarray]) -> _np.ndarray:
         """The exact mix of one segment's decoded streams, for a caller that holds them all anyway

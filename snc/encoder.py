@@ -737,6 +737,11 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     res_lo, res_hi = -(1 << (res_fmt.bits - 1)), (1 << (res_fmt.bits - 1)) - 1
     acc_dtype = accumulator_dtype(fmt.sample_format)
 
+    # a float file's perceptual stems are coded (and their budgets set) as 24-bit integers; integers as they are
+    as_coded, budget_fmt = (lambda block: block), fmt
+    if perceptual and fmt.sample_format != "int":
+        as_coded = stem_codec.integers
+        budget_fmt = AudioFormat(fmt.sample_rate, fmt.channels, "int", stem_codec.int_bits)
     negative_zeros = 0
     with SncWriter(output, info, streams, meta=meta, pictures=pictures) as writer:
         done = 0
@@ -747,12 +752,8 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
             packets, decoded = [], []
             stem_noise = res_noise = None
             if perceptual:
-                # a float file's perceptual stems are coded (and their budgets set) as 24-bit integers
-                budget_fmt = fmt if fmt.sample_format == "int" else AudioFormat(
-                    fmt.sample_rate, fmt.channels, "int", stem_codec.int_bits)
-                stem_noise, res_noise = _noise_budgets(stem_codec.integers(mix_block),
-                                                       [stem_codec.integers(b) for b in stem_blocks], budget_fmt,
-                                                       tuning=tuning, headroom_db=headroom_db,
+                stem_noise, res_noise = _noise_budgets(as_coded(mix_block), [as_coded(b) for b in stem_blocks],
+                                                       budget_fmt, tuning=tuning, headroom_db=headroom_db,
                                                        user_stems=user_stems, stem_snr_db=stem_snrs)
             for k, (codec, block) in enumerate(zip(codecs, stem_blocks)):
                 if k == rest:

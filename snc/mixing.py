@@ -8,6 +8,8 @@ IEEE-754 addition in a fixed order gives the same bits on every machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as _np
 
 
@@ -16,18 +18,24 @@ def accumulator_dtype(sample_format: str):
     return _np.int64 if sample_format == "int" else _np.float64
 
 
-def sum_streams(blocks: list[_np.ndarray], sample_format: str) -> _np.ndarray:
-    """Sum of decoded blocks in stream order, in the accumulator type (the order matters for floats)."""
-    acc = _np.zeros(blocks[0].shape, dtype=accumulator_dtype(sample_format))
+def sum_streams(blocks: Iterable[_np.ndarray], sample_format: str) -> _np.ndarray:
+    """Sum of decoded blocks in stream order, in the accumulator type (the order matters for floats; the
+    sum starts from +0.0).  ``blocks`` may be a generator: one block at a time is held besides the sum."""
+    acc = None
     for b in blocks:
+        if acc is None:
+            acc = _np.zeros(b.shape, dtype=accumulator_dtype(sample_format))
         acc += b
+    if acc is None:
+        raise ValueError("a mix needs at least one stream")
     return acc
 
 
-def exact_mix(blocks: list[_np.ndarray], sample_format: str, bits: int) -> _np.ndarray:
+def exact_mix(blocks: Iterable[_np.ndarray], sample_format: str, bits: int) -> _np.ndarray:
     """Sum decoded stream blocks (stems then residual, in stream order) into the mix."""
     acc = sum_streams(blocks, sample_format)
     if sample_format == "int":
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        return _np.clip(acc, lo, hi).astype(_np.int32)
+        _np.clip(acc, lo, hi, out=acc)
+        return acc.astype(_np.int32)
     return acc.astype(sample_format)

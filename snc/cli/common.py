@@ -27,7 +27,6 @@ EXIT_SIGNAL_BASE = 128  # interrupted: 128 + the signal's number, as a shell rep
 
 STDIO = "-"
 BUG_HINT = "this is a bug: please report it with the command line"
-GAIN_RANGE_DB = (-120.0, 40.0)
 
 
 class Parser(argparse.ArgumentParser):
@@ -221,15 +220,6 @@ def positive_int(value: str) -> int:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be positive")
     return number
-
-
-def parse_gain(value: str) -> float:
-    """A stem gain in dB: finite and within :data:`GAIN_RANGE_DB`."""
-    gain = float(value)
-    lo, hi = GAIN_RANGE_DB
-    if not lo <= gain <= hi:  # also false for nan
-        raise ValueError(f"a gain must be {lo:g}..{hi:+g} dB")
-    return gain
 
 
 def parse_position(value: str) -> tuple[float, float]:

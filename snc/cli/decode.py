@@ -10,12 +10,12 @@ from pathlib import Path
 from .. import __version__
 from ..audio_io import AudioFormat, to_native, write_audio
 from ..audio_out import stem_tags
-from ..decoder import SncFile
+from ..decoder import REMIX_GAIN_RANGE_DB, SncFile
 from ..errors import InputError
 from ..fileutil import check_output
 from ..render.spatial import SPATIAL_LAYOUTS, channel_names
-from .common import (GAIN_RANGE_DB, STDIO, Parser, Progress, add_common_options, finite_float,
-                     input_path, output_path, parse_assignments, parse_gain, parse_position, parse_time, printable,
+from .common import (STDIO, Parser, Progress, add_common_options, finite_float,
+                     input_path, output_path, parse_assignments, parse_position, parse_time, printable,
                      run, streams_output, writing)
 
 PROG = "snc-decode"
@@ -33,7 +33,7 @@ def get_parser() -> argparse.ArgumentParser:
     which.add_argument("--stem", metavar="NAME", help="write only this stem (or 'residual')")
     which.add_argument("--stems-dir", metavar="DIR", help="write every stem and the residual into DIR")
     p.add_argument("--gain", action="append", default=[], metavar="NAME=DB",
-                   help=f"stem gain in dB, {GAIN_RANGE_DB[0]:g}..{GAIN_RANGE_DB[1]:+g} (repeatable)")
+                   help=f"stem gain in dB, {REMIX_GAIN_RANGE_DB[0]:g}..{REMIX_GAIN_RANGE_DB[1]:+g} (repeatable)")
     p.add_argument("--mute", action="append", default=[], metavar="NAME", help="mute a stem (repeatable)")
     p.add_argument("--solo", action="append", default=[], metavar="NAME", help="solo a stem (repeatable)")
     p.add_argument("--profile", metavar="NAME",
@@ -110,6 +110,15 @@ def _stem_output(f, name, path: str, fmt, start, frames) -> _Output:
                    tags=stem_tags(f.tags, name))
 
 
+def _parse_gain(value: str) -> float:
+    """A stem gain in dB: finite and within :data:`snc.decoder.REMIX_GAIN_RANGE_DB`."""
+    gain = float(value)
+    lo, hi = REMIX_GAIN_RANGE_DB
+    if not lo <= gain <= hi:  # also false for nan
+        raise ValueError(f"a gain must be {lo:g}..{hi:+g} dB")
+    return gain
+
+
 def _context(items) -> dict | None:
     if not items:
         return None
@@ -134,7 +143,7 @@ def _body(args) -> int:
         raise InputError("give -o OUTPUT (or --stems-dir DIR)")
     if args.stems_dir is not None and args.output == STDIO:
         raise InputError("--stems-dir writes files; -o - (stdout) does not combine with it")
-    gains = parse_assignments(args.gain, "--gain", parse_gain)
+    gains = parse_assignments(args.gain, "--gain", _parse_gain)
     context = _context(args.context)
     positions = parse_assignments(args.position, "--position", parse_position)
     spatial = dict(layout=args.layout, positions=positions or None, head_yaw_deg=args.head_yaw, hrtf=args.hrtf) \

@@ -27,19 +27,18 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 
+from ..decoder import REMIX_GAIN_RANGE_DB
 from ..errors import InputError, SncWarning
 from .dynamics import CompressorSettings, EqBand, check_number
 
 MAX_PROFILES = 64
-#: a stem gain (dB) of a profile or a caller's remix; -inf (JSON null) mutes
-GAIN_DB_RANGE = (-120.0, 40.0)
 
 
 def check_gain_db(what: str, db) -> float:
-    """A stem gain in dB: -inf (mute) or a finite number within :data:`GAIN_DB_RANGE`."""
+    """A stem gain in dB: -inf (mute) or a finite number within :data:`REMIX_GAIN_RANGE_DB`."""
     if isinstance(db, (int, float)) and not isinstance(db, bool) and db == -math.inf:
         return -math.inf
-    return check_number(what, db, *GAIN_DB_RANGE)
+    return check_number(what, db, *REMIX_GAIN_RANGE_DB)
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ class Profile:
         self.check()  # every profile, also one made in code and handed to the encoder, is valid
 
     def check(self) -> None:
-        """Every number finite and within its documented range (:data:`GAIN_DB_RANGE`, ``EqBand.RANGES``,
+        """Every number finite and within its documented range (:data:`REMIX_GAIN_RANGE_DB`, ``EqBand.RANGES``,
         ``CompressorSettings.RANGES``, target -70..0 LUFS, ceiling -20..0 dBTP): one InputError naming the
         profile and the field."""
         if not isinstance(self.name, str) or not self.name or len(self.name) > 64:
