@@ -20,7 +20,7 @@ relative to its own energy:
   stems' SNR -- the price of the lead's finer coding.
 
 Part 2 -- loudness.  ``f.render(target_lufs=-14)`` of every item: integrated loudness measured by pyloudnorm
-(an independent BS.1770 implementation) against the target (+-0.5 LU), true peak by ``snc.loudness``
+(an independent BS.1770 implementation) against the target (+-0.5 LU), true peak by ``snc.signal.loudness``
 (4x oversampled; <= -1 dBTP), and each built-in profile that sets a target, likewise, with its loudness range
 (EBU Tech 3342) next to the mix's.
 
@@ -50,7 +50,7 @@ _common.one_core()
 
 import snc  # noqa: E402
 import snc.encoder as snc_encoder  # noqa: E402
-from snc.loudness import LoudnessMeter  # noqa: E402
+from snc.signal.loudness import LoudnessMeter  # noqa: E402
 from snc.render.attribution import attributed_residual  # noqa: E402
 from snc.render.profiles import BUILTIN  # noqa: E402
 

@@ -134,7 +134,7 @@ def opus_roundtrip(x: np.ndarray, rate: int, kbps: float) -> tuple[np.ndarray, i
     input to 48 kHz itself and adds its resampler's delay to the stream's pre-skip; opusdec removes the pre-skip
     and trims the end by the final granule position, and ``--float`` keeps its output undithered.  The 48 kHz
     output is resampled back with zero-phase ``resample_poly``, so no delay is left to compensate: measured by
-    cross-correlation, the lag is 0 (within 0.001 sample) at 44.1 and 48 kHz (see tests/test_bench_quality.py).
+    cross-correlation, the lag is 0 (within 0.001 sample) at 44.1 and 48 kHz (see tests/bench/test_bench_quality.py).
     What remains is rounding of the length at 48 kHz (+-1 sample at the input rate), which is trimmed or
     zero-padded here; a larger length mismatch raises, since it would mean the alignment assumption broke.
     """

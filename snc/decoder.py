@@ -18,7 +18,7 @@ from .codecs import get_codec
 from .container.hashing import SignalHasher
 from .container.model import FileInfo, StreamInfo
 from .container.reader import ContainerReader, open_binary
-from .mixing import exact_mix
+from .signal.mixing import exact_mix
 from .errors import ChecksumError, CodecError, FormatError, InputError, SncError, SncWarning
 
 _DTYPES = ("float64", "float32", "native")
@@ -262,7 +262,7 @@ class SncFile:
         return _np.zeros((seg.frames, self.channels), dtype=_NATIVE[codec.format])
 
     def _exact_mix(self, seg, stream_hashers=None) -> _np.ndarray:
-        """The exact mix of one segment (:func:`snc.mixing.exact_mix`), its streams decoded one at a time
+        """The exact mix of one segment (:func:`snc.signal.mixing.exact_mix`), its streams decoded one at a time
         into the sum: memory for one decoded stream, however many streams the file has.  With
         ``stream_hashers`` (verification) each stream is hashed on the way and damage is not concealed."""
         def streams():

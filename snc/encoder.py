@@ -18,15 +18,15 @@ from dataclasses import dataclass, field, replace
 import numpy as _np
 
 from . import __version__
-from .audio_io import AudioFormat, AudioSource
+from .signal.audio_io import AudioFormat, AudioSource
 from .codecs import available_codecs, get_codec
 from .container.hashing import SignalHasher
 from .container.model import (KNOWN_ROLES, PRESETS, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo,
                               StreamInfo, parse_direction)
 from .container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MAX_STREAMS, MIN_SEGMENT_FRAMES
 from .container.writer import SncWriter
-from .loudness import LoudnessMeter
-from .mixing import accumulator_dtype, exact_mix, sum_streams
+from .signal.loudness import LoudnessMeter
+from .signal.mixing import accumulator_dtype, exact_mix, sum_streams
 from .errors import ChecksumError, InputError, NotAvailableError, SncWarning
 from .fileutil import check_output, is_path
 from .separate import SEPARATORS

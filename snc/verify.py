@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .audio_io import AudioFormat, AudioSource
+from .signal.audio_io import AudioFormat, AudioSource
 from .decoder import SncFile
 
 

@@ -146,5 +146,5 @@ VECTOR_FILES = sorted(p for kind in ("valid", "uncommon") for p in (VECTORS / ki
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_vector_decode_unchanged(path):
     got = _outputs(path)
-    del got["file"]  # the vector's own bytes are checked by tests/test_vectors.py
+    del got["file"]  # the vector's own bytes are checked by tests/container/test_vectors.py
     _check(f"vector:{path.parent.name}/{path.name}", got)

@@ -4,7 +4,7 @@
 Each case is a deterministic signal encoded as one packet; ``fixtures.json``
 records the codec config, the frame count, and the SHA-256 of the packet and
 of the decoded samples (int32 little-endian, frames x channels interleaved).
-``tests/test_lossless.py`` decodes the stored packets and checks the sample
+``tests/codecs/test_lossless.py`` decodes the stored packets and checks the sample
 hashes, so any change to the bitstream format is caught.
 
 The packets were written once.  Re-running this script after an encoder change

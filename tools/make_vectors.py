@@ -1,7 +1,7 @@
 """Write the conformance vectors in spec/vectors/{valid,uncommon,faulty}/ -- once.
 
 Vectors are golden files: written by this script, then checked forever by
-tests/test_vectors.py.  The expected hashes are computed from the *input*
+tests/container/test_vectors.py.  The expected hashes are computed from the *input*
 audio this script generated (not by decoding the files), so a decoder is
 checked against the truth, not against itself.
 
@@ -170,7 +170,7 @@ def fix_offsets(data: bytes, shift: int) -> bytes:
 
 # ---------------------------------------------------------------------------
 # Crafted files: CRC-valid, written with the writer and the schema, that claim extreme sizes or
-# carry hostile fields (spec section "Security Considerations").  Also used by tests/test_bounded_decode.py.
+# carry hostile fields (spec section "Security Considerations").  Also used by tests/decode/test_bounded_decode.py.
 
 
 def crafted_file(*, streams: int = 3, channels: int = 1, segment_frames: int = 64, frames: int | None = None,
@@ -347,7 +347,7 @@ INTROS = {
 def write_readme(folder: str) -> None:
     expected = json.loads((ROOT / folder / "expected.json").read_text())
     lines = [f"# {folder} vectors", "", INTROS[folder], "",
-             "Generated once by `tools/make_vectors.py`; checked by `tests/test_vectors.py`. Golden: never "
+             "Generated once by `tools/make_vectors.py`; checked by `tests/container/test_vectors.py`. Golden: never "
              "regenerate them for a code change -- a change in these bytes is a format change.", "",
              "| file | what it tests |" + (" error | raised by |" if folder == "faulty" else ""),
              "|---|---|" + ("---|---|" if folder == "faulty" else "")]

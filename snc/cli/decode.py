@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..audio_io import AudioFormat, to_native, write_audio
-from ..audio_out import stem_tags
+from ..signal.audio_io import AudioFormat, to_native, write_audio
+from ..signal.audio_out import stem_tags
 from ..decoder import REMIX_GAIN_RANGE_DB, SncFile
 from ..errors import InputError
 from ..fileutil import check_output

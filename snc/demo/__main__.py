@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import __version__, encode
 from .. import open as snc_open
-from ..audio_io import AudioFormat, to_native, write_audio
+from ..signal.audio_io import AudioFormat, to_native, write_audio
 from ..errors import SncError
 from .synth import synthesize_song
 

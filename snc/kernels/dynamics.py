@@ -1,7 +1,7 @@
 """Sample loops of the renderer's dynamics: the compressor's smoothed gain and the limiter's release.
 
 Both are recursive (each output depends on the previous one), which NumPy cannot vectorise; the
-NumPy/Python references live in tests/test_render.py.
+NumPy/Python references live in tests/render/test_render.py.
 """
 
 from __future__ import annotations

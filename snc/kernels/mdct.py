@@ -64,7 +64,7 @@ def n_frames(L: int) -> int:
 # step, then a rotation recurrence; error about 2**-140) and rounded only once.  No float, no libm: the integers are the same on every
 # machine, and _qround refuses an entry whose real value is within 2**-100 of a rounding tie,
 # so any correct method (mpmath, a float64 libm almost always) gives the same tables.
-# tests/test_kernels_mdct.py pins their SHA-256 (also listed in the spec).
+# tests/kernels/test_kernels_mdct.py pins their SHA-256 (also listed in the spec).
 
 _PREC = 160
 _GRID = 8192  # every angle used is pi * m / 8192, 0 <= m <= 8192

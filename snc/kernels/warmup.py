@@ -9,7 +9,7 @@ stderr and compiles them one by one with progress; when all are cached it prints
 leaves the loading to the first call.  Only the kernels of the jobs a command runs are compiled:
 decoding needs no encoder kernel.
 
-The signatures are listed by hand below (``tests/test_warmup.py`` checks that they are exactly
+The signatures are listed by hand below (``tests/kernels/test_warmup.py`` checks that they are exactly
 what the codecs call), because a kernel's cache entry is keyed by its argument types.
 """
 

@@ -3,7 +3,7 @@
 The residual ``R = M - sum(S'_k)`` holds the stems' coding noise and whatever the mastering
 added.  A remix that mutes the vocals must mute the vocals' coding noise too, and that noise sits
 where the vocals are, in time and frequency.  So the residual is split like the stems: in every
-tile ``(t, f)`` of a short-time Fourier transform (:mod:`snc.stft`, ~46 ms frames, 50 % overlap)
+tile ``(t, f)`` of a short-time Fourier transform (:mod:`snc.signal.stft`, ~46 ms frames, 50 % overlap)
 its gain is the stems' gains weighted by their power in that tile, but never more than the global
 rule's gain (spec ``snc-format.md`` section 19.1, rule ``tiles``)::
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import stft as _stft
+from ..signal import stft as _stft
 
 #: frame length (seconds), rounded to a power of two in samples: 2048 at 44.1 kHz
 FRAME_SECONDS = 0.046

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as _np
 
 from ..errors import InputError
-from ..loudness import _interpolator, interpolated_peaks
+from ..signal.loudness import _interpolator, interpolated_peaks
 
 
 def check_number(what: str, value, lo: float, hi: float) -> float:

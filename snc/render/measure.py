@@ -3,7 +3,7 @@
 For each profile (the built-ins and the file's authored ones), over the whole input: the remix of the
 source stems by the profile's gains (the residual ``mix - sum of stems`` following with the stems' mean
 square weights so far, the global rule of spec section 19), then its EQ and compressor -- the render
-before its loudness gain and limiter -- through a BS.1770-4 meter (:mod:`snc.loudness`).  Stored in
+before its loudness gain and limiter -- through a BS.1770-4 meter (:mod:`snc.signal.loudness`).  Stored in
 the META chunk: ``mix_loudness`` ``{"loudness_lufs", "true_peak_dbtp"}`` of the plain mix and
 ``profile_loudness`` ``{name: {"loudness_lufs"}}`` (spec section 10.1); the renderer uses them when the
 request is the profile alone (or a loudness target alone).  Measured cost on midi_openmsx_5432gone
@@ -20,7 +20,7 @@ import math
 
 import numpy as _np
 
-from ..loudness import LoudnessMeter
+from ..signal.loudness import LoudnessMeter
 from .profiles import Profile
 
 

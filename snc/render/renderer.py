@@ -2,7 +2,7 @@
 
 ``render(f, profile="night")`` returns the whole render; :func:`render_blocks` streams it with
 memory bounded by a few segments.  Loudness normalisation (``target_lufs``, or the profile's)
-measures the render before its gain (BS.1770-4 integrated loudness, :mod:`snc.loudness`) in a
+measures the render before its gain (BS.1770-4 integrated loudness, :mod:`snc.signal.loudness`) in a
 first pass over the file, applies the gain and limits the true peak; :func:`render` then checks
 the result and corrects once more, so it lands within 0.1 LU of the target unless the limiter had
 to take more than that.  Without a profile and a target the exact mix (or plain remix) is
@@ -21,7 +21,7 @@ import numpy as _np
 from ..container.model import RESIDUAL_ROLE, ROLE_POSITIONS, parse_direction
 from ..decoder import rechunk
 from ..errors import FormatError, InputError, SncWarning
-from ..loudness import LoudnessMeter
+from ..signal.loudness import LoudnessMeter
 from .dynamics import Compressor, Equalizer, TruePeakLimiter
 from .profiles import Profile, check_gain_db, choose_profile, matches, resolve
 

@@ -36,24 +36,10 @@ from pathlib import Path
 import numpy as _np
 
 from ..errors import InputError, NotAvailableError
+from ..signal.layouts import LAYOUTS, LFE, SPATIAL_LAYOUTS, channel_names  # noqa: F401  (re-exported)
 
-LFE = "LFE"
-LAYOUTS = {
-    "stereo": [("L", 30, 0), ("R", -30, 0)],
-    "5.1": [("L", 30, 0), ("R", -30, 0), ("C", 0, 0), (LFE, 0, 0), ("Ls", 110, 0), ("Rs", -110, 0)],
-    "7.1": [("L", 30, 0), ("R", -30, 0), ("C", 0, 0), (LFE, 0, 0), ("Lss", 90, 0), ("Rss", -90, 0),
-            ("Lrs", 135, 0), ("Rrs", -135, 0)],
-    "7.1.4": [("L", 30, 0), ("R", -30, 0), ("C", 0, 0), (LFE, 0, 0), ("Lss", 90, 0), ("Rss", -90, 0),
-              ("Lrs", 135, 0), ("Rrs", -135, 0), ("Ltf", 45, 30), ("Rtf", -45, 30), ("Ltr", 135, 30),
-              ("Rtr", -135, 30)],
-}
-SPATIAL_LAYOUTS = (*LAYOUTS, "binaural")
 STEREO_SPREAD_DEG = 30.0
 HRIR_FILE = Path(__file__).resolve().parent / "data" / "kemar_hrir.npz"
-
-
-def channel_names(layout: str) -> list[str]:
-    return ["left", "right"] if layout == "binaural" else [c[0] for c in LAYOUTS[layout]]
 
 
 def _unit(az: float, el: float) -> _np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as _np
 
-from ..audio_io import AudioSource, NativeAudio, to_native
+from ..signal.audio_io import AudioSource, NativeAudio, to_native
 from ..errors import InputError, NotAvailableError
 from .base import STEM_NAMES, ProgressCallback, Separator
 
@@ -67,7 +67,7 @@ def get_separator(name: str, *, model=None, threads: int | None = None) -> tuple
 
 @dataclass
 class Separation:
-    """Separated stems of one mix: ``stems`` maps names to :class:`~snc.audio_io.NativeAudio`
+    """Separated stems of one mix: ``stems`` maps names to :class:`~snc.signal.audio_io.NativeAudio`
     (memory-mapped files in a temporary directory that lives as long as the context of
     :func:`separate_mix`); ``provenance`` is the separator's (stored with every stem)."""
 

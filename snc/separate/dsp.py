@@ -20,7 +20,7 @@ mix (to float rounding; the encoder makes the integer sum exact).  For a mix of 
   upmix") -- 1 for a source panned to the centre (mono input: everything is centred);
 - ``other``: the rest of the harmonic part.
 
-Masks are applied to each channel's complex STFT (:mod:`snc.stft`, :data:`OVERLAP`, overlap-add with
+Masks are applied to each channel's complex STFT (:mod:`snc.signal.stft`, :data:`OVERLAP`, overlap-add with
 the window-square normalisation: sum of stems = the mix exactly in real arithmetic).
 """
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as _np
 
-from .. import stft as _stft
+from ..signal import stft as _stft
 
 from .base import STEM_NAMES, Separator
 

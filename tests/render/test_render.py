@@ -12,7 +12,7 @@ import pytest
 
 import snc
 from snc.kernels.dynamics import compressor_gain_db, hold_release
-from snc.loudness import LoudnessMeter
+from snc.signal.loudness import LoudnessMeter
 from snc.render.dynamics import Compressor, CompressorSettings, EqBand, Equalizer, TruePeakLimiter
 from snc.render.profiles import BUILTIN, Profile, choose_profile
 

@@ -1,4 +1,4 @@
-"""Writing decoded audio (snc.audio_out): WAV bytes, channel masks, tags, stdout, clear errors."""
+"""Writing decoded audio (snc.signal.audio_out): WAV bytes, channel masks, tags, stdout, clear errors."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from snc import audio_out
-from snc.audio_io import AudioFormat, write_audio
-from snc.audio_out import stem_tags
+from snc.signal import audio_out
+from snc.signal.audio_io import AudioFormat, write_audio
+from snc.signal.audio_out import stem_tags
 from snc.errors import InputError, SncError, SncWarning
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VECTOR_8BIT = ROOT / "spec" / "vectors" / "uncommon" / "eight-channels-8bit.snc"
 TAGS = {"title": "Ünïcödé — 測試", "artist": "Someone", "album": "An Album", "date": "2024",
         "genre": "Test", "comment": "a comment", "tracknumber": "3"}
@@ -179,10 +179,10 @@ def test_every_renderer_layout_has_distinct_speakers():
 
 
 def test_a_layout_channel_without_a_speaker_is_a_clear_error(monkeypatch):
-    from snc.render import spatial
+    from snc.signal import layouts
 
-    monkeypatch.setitem(spatial.LAYOUTS, "odd", [("L", 30, 0), ("Zz", 0, 90)])
-    monkeypatch.setattr(spatial, "SPATIAL_LAYOUTS", (*spatial.SPATIAL_LAYOUTS, "odd"))
+    monkeypatch.setitem(layouts.LAYOUTS, "odd", [("L", 30, 0), ("Zz", 0, 90)])
+    monkeypatch.setattr(layouts, "SPATIAL_LAYOUTS", (*layouts.SPATIAL_LAYOUTS, "odd"))
     with pytest.raises(InputError, match="layout odd: no WAVE speaker for channel"):
         audio_out.channel_mask("odd", 2)
 
@@ -385,7 +385,7 @@ def test_small_file_keeps_a_junk_chunk_for_rf64(tmp_path):
 # ---------------------------------------------------------------------------------------------
 _WRITER = """
 import sys, numpy as np
-from snc.audio_io import AudioFormat, write_audio
+from snc.signal.audio_io import AudioFormat, write_audio
 fmt = AudioFormat(48000, 6, "int", 24)
 x = np.random.default_rng(1).integers(-(1 << 23), 1 << 23, size=(5000, 6)).astype(np.int32)
 np.save(sys.argv[1], x)

@@ -38,7 +38,7 @@ the writer is :class:`WavWriter`:
   the end", as ffmpeg writes WAV to a pipe; libsndfile, ffmpeg and sox read such streams.  stdout
   redirected to a regular file is treated as seekable and gets the true sizes.
 
-**Channel masks.**  A known ``layout`` (the renderer's channel order, snc.render.spatial.LAYOUTS)
+**Channel masks.**  A known ``layout`` (the renderer's channel order, snc.signal.layouts.LAYOUTS)
 maps its channels to WAVE speaker bits; WAVE_FORMAT_EXTENSIBLE requires the channels in the order
 of their bits, so 7.1 and 7.1.4 are reordered on the way out (L R C LFE Lrs Rrs Lss Rss ...):
 
@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 import numpy as _np
 import soundfile as _sf
 
-from .errors import InputError, SncWarning
+from ..errors import InputError, SncWarning
 
 # WAVE speaker bits (Microsoft, "Multiple channel audio data and WAVE files"; ksmedia.h).
 SPEAKER_BITS = {
@@ -95,7 +95,7 @@ SPEAKER_BITS = {
     "BC": 0x100, "SL": 0x200, "SR": 0x400, "TC": 0x800, "TFL": 0x1000, "TFC": 0x2000, "TFR": 0x4000,
     "TBL": 0x8000, "TBC": 0x10000, "TBR": 0x20000,
 }
-# The renderer's channel names (snc.render.spatial.LAYOUTS) -> WAVE speakers.
+# The renderer's channel names (snc.signal.layouts.LAYOUTS) -> WAVE speakers.
 _SPEAKER_OF_CHANNEL = {
     "L": "FL", "R": "FR", "C": "FC", "LFE": "LFE", "Ls": "SL", "Rs": "SR", "Lss": "SL", "Rss": "SR",
     "Lrs": "BL", "Rrs": "BR", "Ltf": "TFL", "Rtf": "TFR", "Ltr": "TBL", "Rtr": "TBR",
@@ -179,9 +179,9 @@ def write_audio(path, blocks, fmt, *, tags: Mapping[str, str] | None = None, lay
                 overwrite: bool = True) -> int:
     """Write native-format ``blocks`` (an array or an iterable of ``(frames, channels)`` arrays) to ``path``.
 
-    ``fmt`` is an :class:`snc.audio_io.AudioFormat`; integer blocks hold ``fmt.bits``-bit values,
+    ``fmt`` is an :class:`snc.signal.audio_io.AudioFormat`; integer blocks hold ``fmt.bits``-bit values,
     float blocks full scale 1.0.  ``path`` ``"-"`` writes a WAV stream to stdout.  ``tags`` are
-    written where the format holds them, ``layout`` (a name from snc.render.spatial.SPATIAL_LAYOUTS,
+    written where the format holds them, ``layout`` (a name from snc.signal.layouts.SPATIAL_LAYOUTS,
     the blocks in the renderer's channel order) sets the WAV channel mask and the file's channel
     order (see the module docstring).  ``overwrite=False`` refuses an existing ``path``.  Every
     impossible request raises :class:`InputError` before any block is consumed; a failure later
@@ -196,7 +196,7 @@ def write_audio(path, blocks, fmt, *, tags: Mapping[str, str] | None = None, lay
     blocks = (_arrange(b, fmt, plan.order) for b in blocks)
     if plan.path == "-":
         return _write_wav_stdout(blocks, fmt, plan)
-    from .fileutil import atomic_output
+    from ..fileutil import atomic_output
 
     with atomic_output(plan.path) as tmp:
         if plan.container.sf_format is None:
@@ -269,7 +269,7 @@ def _check_fits(c: _Container, fmt, layout: str | None) -> None:
 
 
 def _layout_speakers(layout: str) -> list[str]:
-    from .render.spatial import SPATIAL_LAYOUTS, channel_names
+    from .layouts import SPATIAL_LAYOUTS, channel_names
 
     if layout not in SPATIAL_LAYOUTS:
         raise InputError(f"unknown layout {layout!r}; choose one of {', '.join(SPATIAL_LAYOUTS)}")

@@ -9,7 +9,7 @@ import numpy as np
 
 import snc
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fuzz_snc import VECTORS, exercise, mutate  # noqa: E402
 
 

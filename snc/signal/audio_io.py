@@ -14,7 +14,7 @@ import numpy as _np
 import soundfile as _sf
 
 from .audio_out import write_audio  # noqa: F401  (re-exported: the writing side lives in audio_out)
-from .errors import InputError
+from ..errors import InputError
 
 # soundfile subtype -> (sample format, bits).  Compressed/other subtypes decode as float32.
 _SUBTYPES = {

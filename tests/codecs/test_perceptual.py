@@ -34,7 +34,7 @@ from snc.kernels import coefcode, mdct
 from snc.kernels import perceptual_packet as pk
 from snc.kernels.bands import band_edges
 
-FIXTURES = Path(__file__).parent / "fixtures" / "perceptual"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "perceptual"
 RATES = [8000, 11025, 22050, 44100, 48000, 96000, 192000]
 
 

@@ -46,7 +46,7 @@ from array import array
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["LoudnessMeter", "integrated_loudness", "true_peak", "k_weighting", "channel_weights"]
 

@@ -1,10 +1,10 @@
-"""Tests for snc.loudness: BS.1770-4 / EBU Tech 3341 checks, pyloudnorm agreement, streaming invariance."""
+"""Tests for snc.signal.loudness: BS.1770-4 / EBU Tech 3341 checks, pyloudnorm agreement, streaming invariance."""
 
 import numpy as np
 import pytest
 
 from snc.errors import InputError
-from snc.loudness import LoudnessMeter, channel_weights, integrated_loudness, k_weighting, true_peak
+from snc.signal.loudness import LoudnessMeter, channel_weights, integrated_loudness, k_weighting, true_peak
 
 # For a sine of peak amplitude A the mean square is A^2/2, and the K-filter gain at ~1 kHz is +0.691 dB,
 # which the -0.691 dB offset of BS.1770-4 eq. (2) cancels: one channel reads 20 log10(A) - 3.01 LKFS and

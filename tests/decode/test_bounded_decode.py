@@ -21,7 +21,7 @@ from snc.container.model import FileInfo, StreamInfo
 from snc.container.reader import SegmentIndex
 from snc.container.writer import SncWriter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAULTY = ROOT / "spec" / "vectors" / "faulty"
 #: the issue's target for any crafted file
 MEMORY_LIMIT_MB = 500

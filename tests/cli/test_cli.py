@@ -151,7 +151,7 @@ def test_usage_errors_are_one_line(tool, argv, capsys):
 
 
 def test_decode_with_profile_context_and_loudness_target(tmp_path, capsys):
-    from snc.loudness import integrated_loudness, true_peak
+    from snc.signal.loudness import integrated_loudness, true_peak
 
     mix, stems = random_multitrack(5, frames=44100, stems=2)  # 1 s: loudness needs 400 ms blocks
     sf.write(tmp_path / "mix.wav", mix.astype(np.int16), 44100, subtype="PCM_16")

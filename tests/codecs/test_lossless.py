@@ -15,7 +15,7 @@ from snc.codecs.lossless import LosslessCodec
 from snc.codecs.registry import get_codec
 from snc.errors import CodecError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "lossless"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "lossless"
 
 
 def roundtrip(x: np.ndarray, bits: int, **kw) -> bytes:
@@ -256,7 +256,7 @@ def test_golden_packets(case):
 
 def test_spec_worked_example_is_the_fixture():
     """The hex dump of spec/codec-lossless.md section 9 is the golden packet ``spec_example``."""
-    spec = (Path(__file__).parents[1] / "spec" / "codec-lossless.md").read_text()
+    spec = (Path(__file__).parents[2] / "spec" / "codec-lossless.md").read_text()
     section = spec[spec.index("## 9. Worked example") :]
     hexline = section.split("```")[1].strip()
     assert bytes.fromhex(hexline) == (FIXTURES / "spec_example.bin").read_bytes()

@@ -11,7 +11,7 @@ import pytest
 import snc
 from snc.container.hashing import canonical_bytes
 
-VECTORS = Path(__file__).resolve().parents[1] / "spec" / "vectors"
+VECTORS = Path(__file__).resolve().parents[2] / "spec" / "vectors"
 
 
 def _load(folder: str) -> dict:

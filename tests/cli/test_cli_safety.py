@@ -23,7 +23,7 @@ from snc.cli import common, decode, encode
 from snc.fileutil import TEMP_SUFFIX, OutputExistsError, temp_beside
 
 RATE = 8000
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

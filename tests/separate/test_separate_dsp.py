@@ -271,7 +271,7 @@ def test_separated_last_stem_is_coded_as_the_rest_of_the_mix(monkeypatch):
 
 
 def test_rest_of_mix_clips_and_says_so():
-    from snc.audio_io import AudioFormat
+    from snc.signal.audio_io import AudioFormat
     from snc.encoder import _rest_of_mix
 
     fmt = AudioFormat(sample_rate=RATE, channels=1, sample_format="int", bits=16)

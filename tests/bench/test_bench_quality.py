@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import quality as q  # noqa: E402
 
 needs_opus = pytest.mark.skipif(shutil.which("opusenc") is None or shutil.which("opusdec") is None,
