@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from snc.signal import audio_out
+from snc.signal import audio_out, wav
 from snc.signal.audio_io import AudioFormat, write_audio
 from snc.signal.audio_out import stem_tags
 from snc.errors import InputError, SncError, SncWarning
@@ -361,7 +361,7 @@ def test_out_of_range_samples_are_refused_not_wrapped(tmp_path):
 # RF64 past the RIFF limit
 # ---------------------------------------------------------------------------------------------
 def test_rf64_when_data_outgrows_riff_sizes(tmp_path, monkeypatch):
-    monkeypatch.setattr(audio_out, "RIFF_LIMIT", 1000)  # stands in for 4 GiB
+    monkeypatch.setattr(wav, "RIFF_LIMIT", 1000)  # stands in for 4 GiB
     fmt = AudioFormat(44100, 6, "int", 24)
     x = _signal(fmt, 500)
     write_audio(tmp_path / "big.wav", x, fmt, layout="5.1")
