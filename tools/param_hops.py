@@ -92,7 +92,8 @@ def main(argv=None) -> None:
     print("|---|---|---|---|---|---|")
     for name in args.names:
         m = measure(Path(args.root), name)
-        print(f"| `{name}` | {m['functions']} | {m['modules']} | {m['hops']} | {m['crossings']} | {m['string tests']} |")
+        cells = [m["functions"], m["modules"], m["hops"], m["crossings"], m["string tests"]]
+        print(f"| `{name}` | " + " | ".join(map(str, cells)) + " |")
 
 
 if __name__ == "__main__":
