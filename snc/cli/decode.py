@@ -13,7 +13,7 @@ from ..signal.audio_out import stem_tags
 from ..decoder import REMIX_GAIN_RANGE_DB, SncFile
 from ..errors import InputError
 from ..fileutil import check_output
-from ..render.spatial import SPATIAL_LAYOUTS, channel_names
+from ..signal.layouts import SPATIAL_LAYOUTS, channel_names
 from .common import (STDIO, Parser, Progress, add_common_options, finite_float,
                      input_path, output_path, parse_assignments, parse_position, parse_time, printable,
                      run, streams_output, writing)

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as _np
 
 from ..errors import InputError, NotAvailableError
-from ..signal.layouts import LAYOUTS, LFE, SPATIAL_LAYOUTS, channel_names  # noqa: F401  (re-exported)
+from ..signal.layouts import LAYOUTS, LFE, SPATIAL_LAYOUTS
 
 STEREO_SPREAD_DEG = 30.0
 HRIR_FILE = Path(__file__).resolve().parent / "data" / "kemar_hrir.npz"

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import snc
-from snc.render.spatial import HRIR_FILE, LAYOUTS, LFE, Binaural, Vbap, channel_names
+from snc.render.spatial import HRIR_FILE, Binaural, Vbap
+from snc.signal.layouts import LAYOUTS, LFE, channel_names
 
 RATE = 44100
 

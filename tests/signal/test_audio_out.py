@@ -171,7 +171,7 @@ def test_channel_mask_and_order(tmp_path, layout, channels, mask, order):
 
 
 def test_every_renderer_layout_has_distinct_speakers():
-    from snc.render.spatial import SPATIAL_LAYOUTS, channel_names
+    from snc.signal.layouts import SPATIAL_LAYOUTS, channel_names
 
     for layout in SPATIAL_LAYOUTS:
         channels = len(channel_names(layout))
