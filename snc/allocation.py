@@ -80,7 +80,7 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
     file keeps more: muting it must leave little of its noise, module docstring);
     ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``;
     ``drop_db``: the stems' codec leaves a band uncoded unless its energy is that far above its budget
-    (:attr:`snc.codecs.perceptual.PerceptualCodec.drop_db`), so such a band's noise counts as its energy
+    (:attr:`snc.codecs.perceptual.EncoderSettings.drop_db`), so such a band's noise counts as its energy
     when the stem's SNR is met.
     Returns ``(stem_noise, residual_noise)``, noise powers per bin like ``mask``.
     """

@@ -10,7 +10,7 @@ paths the packet exercises (``features``: frame kinds, mid/side, clamping, ...).
 The encoder is float (scipy FFTs, libm), so re-encoding may give different,
 equally valid packets on another machine or after an encoder change; the
 decoder is integer-only, so the STORED packets must decode to the stored
-hashes everywhere, forever.  ``tests/codecs/test_perceptual.py`` decodes them (it
+hashes everywhere, forever.  ``tests/codecs/perceptual/test_perceptual_packets.py`` decodes them (it
 never re-encodes), which pins range decoding, scale factors, dequantisation,
 mid/side, the integer inverse MDCT and the output clamp.
 
