@@ -1,6 +1,6 @@
 """Mix-masked noise allocation: how much coding noise each stream may add.
 
-The masking threshold ``T`` of the **mix** (:func:`snc.psycho.masking_threshold`,
+The masking threshold ``T`` of the **mix** (:func:`snc.codecs.perceptual.psy.masking_threshold`,
 a noise power per MDCT bin) is what the listener cannot hear in the default
 mix.  In closed loop the decoded mix is ``sum(S'_k) + R'`` with ``R = M -
 sum(S'_k)``, so at default gains only the residual's noise ``N_R`` reaches the
@@ -46,19 +46,14 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels.bands import band_edges
-from .psycho import psd_to_bands
+from .codecs.perceptual.psy import psd_to_bands
+from .codecs.perceptual.tables import band_power
 
 #: the stems get this share of the masked noise, the residual the rest
 STEM_SHARE = 0.5
 #: every stem keeps at least this SNR over each segment (dB): below it, soloing a stem would reveal
 #: its noise even where the mix masks it
 MIN_STEM_SNR_DB = 20.0
-
-
-def band_power(power: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Mean of a per-bin power (..., 1024) over each band -> (..., nbands)."""
-    sums = np.add.reduceat(np.asarray(power, dtype=np.float64), edges[:-1], axis=-1)
-    return sums / np.diff(edges)
 
 
 def expand_bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -80,12 +75,12 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
     """Noise budgets for every stem and for the residual.
 
     ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
-    power per bin (F, C, 1024) on the same frames (:func:`snc.psycho.power_spectrum`);
+    power per bin (F, C, 1024) on the same frames (:func:`snc.codecs.perceptual.psy.power_spectrum`);
     ``stem_snr_db``: the broadband SNR every stem keeps, or one per stem (the lead stem of a
     file keeps more: muting it must leave little of its noise, module docstring);
     ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``;
     ``drop_db``: the stems' codec leaves a band uncoded unless its energy is that far above its budget
-    (:attr:`snc.codecs.perceptual.PerceptualCodec.drop_db`), so such a band's noise counts as its energy
+    (:attr:`snc.codecs.perceptual.EncoderSettings.drop_db`), so such a band's noise counts as its energy
     when the stem's SNR is met.
     Returns ``(stem_noise, residual_noise)``, noise powers per bin like ``mask``.
     """

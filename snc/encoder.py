@@ -585,24 +585,22 @@ def _warn_clipped(sources, fmt: AudioFormat) -> None:
                           f"--preset archival or lossless keeps them exactly", SncWarning, stacklevel=4)
 
 
-def _perceptual_codec(fmt: AudioFormat):
-    from .codecs.perceptual import PerceptualCodec
+def _perceptual_codec(fmt: AudioFormat, **settings):
+    """A perceptual codec for ``fmt``; ``settings``: fields of its
+    :class:`~snc.codecs.perceptual.EncoderSettings` other than the sample rate (which ``fmt`` gives)."""
+    from .codecs.perceptual import EncoderSettings, PerceptualCodec
 
+    settings = EncoderSettings(samplerate=fmt.sample_rate, **settings)
     if fmt.sample_format == "int":
-        codec = PerceptualCodec(format="int", bits=fmt.bits, channels=fmt.channels)
-    else:  # the stems of a float32 file (preset lossless): coded as 24-bit integers, decoded as float32
-        codec = PerceptualCodec(format="float32", channels=fmt.channels)
-    codec.samplerate = fmt.sample_rate
-    return codec
+        return PerceptualCodec(format="int", bits=fmt.bits, channels=fmt.channels, settings=settings)
+    # the stems of a float32 file (preset lossless): coded as 24-bit integers, decoded as float32
+    return PerceptualCodec(format="float32", channels=fmt.channels, settings=settings)
 
 
 def _heard_alone_codec(fmt: AudioFormat, tuning: PerceptualTuning):
     """The codec of a stream the listener hears as it is (a mix coded alone, the rest stem): noise bands
     by ``tuning.noise_alone`` and ``tuning.noise_fill``."""
-    codec = _perceptual_codec(fmt)
-    codec.noise_substitution = tuning.noise_alone
-    codec.noise_fill = tuning.noise_fill
-    return codec
+    return _perceptual_codec(fmt, noise_substitution=tuning.noise_alone, noise_fill=tuning.noise_fill)
 
 
 def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: PerceptualTuning, headroom_db: float,
@@ -610,7 +608,7 @@ def _noise_budgets(mix_block, stem_blocks, fmt: AudioFormat, *, tuning: Perceptu
     """Allowed coding noise per bin for every stem (or the mix stream) and for the residual;
     ``stem_snr_db``: the SNR each stem keeps (:func:`snc.allocation.allocate`)."""
     from .allocation import allocate, band_floor, third_octave_floor
-    from .psycho import masking_threshold, power_spectrum
+    from .codecs.perceptual.psy import masking_threshold, power_spectrum
 
     mix = mix_block.astype(_np.float64)
     quality_db = tuning.quality_db
@@ -682,14 +680,13 @@ def _encode_sources(mix_src, stem_srcs, output, *, separated, profiles, position
     else:  # the residual cancels the stems' noise in the mix: a wider dead zone
         from .codecs.perceptual import STEM_ROUNDING
 
-        stem_codec = _perceptual_codec(fmt)
-        stem_codec.rounding = STEM_ROUNDING
         # and no noise bands: a stem's noise band leaves the residual twice the band's energy to code
-        stem_codec.noise_substitution = None
-        stem_codec.drop_db = tuning.stem_drop_db
-    res_codec = _perceptual_codec(res_fmt) if perceptual and preset != "lossless" else _codec_for(res_fmt, codec_id)
+        stem_codec = _perceptual_codec(fmt, rounding=STEM_ROUNDING, noise_substitution=None,
+                                       drop_db=tuning.stem_drop_db)
     if perceptual and preset != "lossless":
-        res_codec.noise_substitution = tuning.noise_residual
+        res_codec = _perceptual_codec(res_fmt, noise_substitution=tuning.noise_residual)
+    else:
+        res_codec = _codec_for(res_fmt, codec_id)
     codecs = [stem_codec] * len(names) + [res_codec]
     # separated stems: the separator's last stem (it takes what the others miss, snc.separate.base) is coded as
     # the rest of the mix, like a mix coded alone (PerceptualTuning.separated_speech_snr_db)

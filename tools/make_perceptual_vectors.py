@@ -10,7 +10,7 @@ paths the packet exercises (``features``: frame kinds, mid/side, clamping, ...).
 The encoder is float (scipy FFTs, libm), so re-encoding may give different,
 equally valid packets on another machine or after an encoder change; the
 decoder is integer-only, so the STORED packets must decode to the stored
-hashes everywhere, forever.  ``tests/codecs/test_perceptual.py`` decodes them (it
+hashes everywhere, forever.  ``tests/codecs/perceptual/test_perceptual_packets.py`` decodes them (it
 never re-encodes), which pins range decoding, scale factors, dequantisation,
 mid/side, the integer inverse MDCT and the output clamp.
 
@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from snc.codecs.perceptual import PerceptualCodec  # noqa: E402
+from snc.codecs.perceptual import EncoderSettings, PerceptualCodec  # noqa: E402
 from snc.codecs.registry import get_codec  # noqa: E402
 from snc.errors import CodecError  # noqa: E402
 from snc.kernels.bands import band_edges  # noqa: E402
@@ -293,7 +293,8 @@ def write(force: bool, add: bool = False) -> int:
     for name, desc, bits, x, how in cases():
         if name in stored:
             continue
-        codec = PerceptualCodec(format="int", bits=bits, channels=x.shape[1])
+        how_to_encode = {} if isinstance(how, tuple) else {k: how[k] for k in ("samplerate", "quality_db")}
+        codec = PerceptualCodec(format="int", bits=bits, channels=x.shape[1], settings=EncoderSettings(**how_to_encode))
         lo, hi = full_scale(bits)
         assert x.min(initial=0) >= lo and x.max(initial=0) <= hi, name
         x = x.astype(np.int32)
@@ -301,7 +302,6 @@ def write(force: bool, add: bool = False) -> int:
             data, coded = how
             settings = {"handmade": True}
         else:
-            codec.samplerate, codec.quality_db = how["samplerate"], how["quality_db"]
             with _Capture() as cap:
                 data = codec.encode(x)
             coded, settings = (cap.calls[0] if cap.calls else None), dict(how)

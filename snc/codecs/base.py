@@ -10,6 +10,11 @@ Sample formats (``config["format"]``):
 * ``"int"`` with ``config["bits"]`` in 8..32: signed integers, stored in ``int32`` arrays;
 * ``"float32"`` / ``"float64"``: IEEE floats.
 
+The contract an encoder uses is :meth:`Codec.encode` (``encode(block, noise=None)``),
+:meth:`Codec.decode` (``decode(packet, frames)``) and :attr:`Codec.lossless`.  A codec is
+configured once, at construction: its format, and any encoder settings of its own, cannot be
+changed afterwards.
+
 ``decode`` MUST be deterministic and, for lossless codecs, return exactly the
 array given to ``encode``.  ``decode`` raises :class:`~snc.errors.CodecError`
 on malformed bytes -- never an IndexError or a crash.
@@ -27,6 +32,7 @@ SAMPLE_FORMATS = ("int", "float32", "float64")
 class Codec:
     """Base class of stream codecs. Subclasses set ``codec_id`` and ``lossless``."""
 
+    __slots__ = ("_format", "_bits", "_channels")
     codec_id: str = ""
     #: True when ``decode(encode(x)) == x`` bit for bit.
     lossless: bool = False
@@ -38,9 +44,23 @@ class Codec:
             raise CodecError(f"{self.codec_id}: integer bits must be 8..32, got {bits!r}")
         if not (isinstance(channels, int) and 1 <= channels <= 255):
             raise CodecError(f"{self.codec_id}: channels must be 1..255, got {channels!r}")
-        self.format = format
-        self.bits = bits if format == "int" else (32 if format == "float32" else 64)
-        self.channels = channels
+        self._format = format
+        self._bits = bits if format == "int" else (32 if format == "float32" else 64)
+        self._channels = channels
+
+    @property
+    def format(self) -> str:
+        """Sample format: ``"int"``, ``"float32"`` or ``"float64"``."""
+        return self._format
+
+    @property
+    def bits(self) -> int:
+        """Bits per sample (32 / 64 for floats)."""
+        return self._bits
+
+    @property
+    def channels(self) -> int:
+        return self._channels
 
     # -- configuration -------------------------------------------------
     def get_config(self) -> dict:
@@ -70,10 +90,14 @@ class Codec:
         return _np.dtype({"int": "int32", "float32": "float32", "float64": "float64"}[self.format])
 
     # -- coding --------------------------------------------------------
-    def encode(self, block: _np.ndarray) -> bytes:  # pragma: no cover - interface
+    def encode(self, block: _np.ndarray, noise: _np.ndarray | None = None) -> bytes:  # pragma: no cover - interface
+        """One packet of ``block`` (frames, channels).  ``noise``: the coding noise the encoder may add, a power
+        per MDCT bin ``(F, channels, 1024)`` (:func:`snc.kernels.mdct.n_frames` frames), or None (the codec's
+        own choice).  A lossless codec adds none, so it meets every budget and ignores ``noise``."""
         raise NotImplementedError
 
     def decode(self, data: bytes, frames: int) -> _np.ndarray:  # pragma: no cover - interface
+        """The ``frames`` x channels samples of one packet; :class:`~snc.errors.CodecError` on malformed bytes."""
         raise NotImplementedError
 
     def check_block(self, block: _np.ndarray) -> _np.ndarray:

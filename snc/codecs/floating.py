@@ -55,7 +55,8 @@ class FloatCodec(Codec):
         self.mantissa_bits = _MANTISSA[format]
 
     # -- encoder ---------------------------------------------------------
-    def encode(self, block: _np.ndarray) -> bytes:
+    def encode(self, block: _np.ndarray, noise=None) -> bytes:
+        """Lossless: ``noise`` (a budget every lossless packet meets) is ignored."""
         block = self.check_block(block)
         if block.size and not _np.isfinite(block).all():
             raise CodecError("float: NaN or infinite samples cannot be coded")

@@ -61,7 +61,8 @@ class LosslessCodec(Codec):
         cfg["max_order"] = self.max_order
         return cfg
 
-    def encode(self, block: _np.ndarray) -> bytes:
+    def encode(self, block: _np.ndarray, noise=None) -> bytes:
+        """Lossless: ``noise`` (a budget every lossless packet meets) is ignored."""
         block = self.check_block(block)
         warmup.ensure("lossless-encode")
         frames = block.shape[0]

@@ -23,7 +23,8 @@ class PcmCodec(Codec):
     def sample_bytes(self) -> int:
         return (self.bits + 7) // 8
 
-    def encode(self, block: _np.ndarray) -> bytes:
+    def encode(self, block: _np.ndarray, noise=None) -> bytes:
+        """Lossless: ``noise`` (a budget every lossless packet meets) is ignored."""
         block = self.check_block(block)
         if self.format != "int":
             return block.astype(self.dtype.newbyteorder("<"), copy=False).tobytes()

@@ -61,10 +61,10 @@ def _builtin_jobs() -> None:
         "perceptual-decode": (perceptual_decode,),
         # the encoder analyses (psycho, transients), codes, then decodes what it coded (the residual)
         "perceptual-encode": (
-            ("snc.psycho", "_region_energy", (arr(t.complex64, 3), vec_ro, arr(t.float64, 3))),
-            ("snc.psycho", "_partition_stats",
+            ("snc.codecs.perceptual.psy", "_region_energy", (arr(t.complex64, 3), vec_ro, arr(t.float64, 3))),
+            ("snc.codecs.perceptual.psy", "_partition_stats",
              (arr(t.complex64, 3), vec_ro, i64, vec_ro, i64, vec, vec)),
-            ("snc.psycho", "_expand",
+            ("snc.codecs.perceptual.psy", "_expand",
              (arr(t.float64, 3), vec_ro, vec_ro, arr(t.float64, 1, readonly=True), arr(t.float64, 1), vec, vec,
               arr(t.float64, 3), vec_ro, arr(t.float64, 3))),
             ("snc.kernels.mdct", "_attacks", (arr(t.float64, 2), t.float64, t.float64)),

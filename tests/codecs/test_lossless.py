@@ -282,3 +282,24 @@ def test_method2_roundtrip_truncation_and_bit_flips():
         i = int(rng.integers(0, 8 * len(b)))
         b[i // 8] ^= 1 << (i % 8)
         decode_or_codec_error(codec, bytes(b), len(x))
+
+
+@pytest.mark.parametrize("codec_id,config,dtype", [
+    ("lossless", {"format": "int", "bits": 16, "channels": 2}, np.int32),
+    ("pcm", {"format": "int", "bits": 24, "channels": 2}, np.int32),
+    ("float", {"format": "float32", "channels": 2}, np.float32),
+])
+def test_lossless_codecs_meet_any_noise_budget(codec_id, config, dtype):
+    """The codec contract: ``encode(block, noise=...)``.  A lossless codec adds no noise, so it meets every
+    budget: the packet is the one without a budget, and decodes to the block exactly."""
+    codec = get_codec(codec_id, config)
+    assert codec.lossless
+    rng = np.random.default_rng(3)
+    block = (rng.integers(-3000, 3000, (3000, 2)) / (4096.0 if dtype == np.float32 else 1)).astype(dtype)
+    packet = codec.encode(block)
+    assert codec.encode(block, noise=np.zeros((4, 2, 1024))) == packet
+    assert codec.encode(block, noise=None) == packet
+    assert np.array_equal(codec.decode(packet, len(block)), block)
+    for name in ("format", "bits", "channels"):  # fixed at construction
+        with pytest.raises(AttributeError):
+            setattr(codec, name, getattr(codec, name))

@@ -1,15 +1,15 @@
-"""Psychoacoustic model (snc.psycho): units against a direct MDCT, masking shape, tonality, ATH, pre-echo,
-scaling, stereo guard, shapes at every rate, and the noise it allows on music-like material."""
+"""Psychoacoustic model (snc.codecs.perceptual.psy): units against a direct MDCT, masking shape, tonality, ATH,
+pre-echo, scaling, stereo guard, shapes at every rate, and the noise it allows on music-like material."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from snc import psycho
+from snc.codecs.perceptual import psy
 from snc.kernels.bands import band_edges
 
-M = psycho.HOP
+M = psy.HOP
 FS = 44100
 FULL = 32768.0
 
@@ -80,10 +80,11 @@ def music_like(seconds=4.0, fs=FS, seed=0):
     return x * 0.5 * FULL
 
 
+@pytest.mark.slow
 def test_power_spectrum_scale_matches_direct_mdct():
     rng = np.random.default_rng(1)
     noise = rng.standard_normal((3 * FS, 2)) * 300.0
-    ps = psycho.power_spectrum(noise)[2:-2]
+    ps = psy.power_spectrum(noise)[2:-2]
     ref = direct_mdct(noise)[2:-2] ** 2
     # per 32-bin band, averaged over frames and channels: white noise gives s^2 per coefficient in both
     ratio = (ps.reshape(len(ps), 2, 32, 32).mean(axis=(0, 1, 3))
@@ -93,7 +94,7 @@ def test_power_spectrum_scale_matches_direct_mdct():
     # a stationary tone: the energy per frame (summed over bins) agrees too
     t = np.arange(2 * FS) / FS
     tone = (1000.0 * np.sin(2 * np.pi * 1234.5 * t) + 300.0 * np.sin(2 * np.pi * 5000.0 * t + 1.0))[:, None]
-    e_ps = psycho.power_spectrum(tone)[2:-2].sum(axis=-1).mean()
+    e_ps = psy.power_spectrum(tone)[2:-2].sum(axis=-1).mean()
     e_ref = (direct_mdct(tone)[2:-2] ** 2).sum(axis=-1).mean()
     assert abs(db(e_ps / e_ref)) < 0.2
 
@@ -101,14 +102,14 @@ def test_power_spectrum_scale_matches_direct_mdct():
 def test_tone_masks_near_frequencies_and_spreads_upwards():
     t = np.arange(2 * FS) / FS
     x = (0.5 * FULL * np.sin(2 * np.pi * 1000.0 * t))[:, None]
-    thr = psycho.masking_threshold(x, FS, FULL)[10:-10, 0].mean(axis=0)
-    quiet = psycho.masking_threshold(np.zeros((4096, 1)), FS, FULL)[1, 0]
+    thr = psy.masking_threshold(x, FS, FULL)[10:-10, 0].mean(axis=0)
+    quiet = psy.masking_threshold(np.zeros((4096, 1)), FS, FULL)[1, 0]
     assert db(thr[bin_of(1100)] / thr[bin_of(4000)]) > 40.0
     assert db(thr[bin_of(1100)] / quiet[bin_of(1100)]) > 40.0
     # Schroeder spreading: shallower above the masker than below, at equal Bark distances
     fk = (np.arange(M) + 0.5) * FS / (2 * M)
-    z = psycho._bark(fk)
-    z0 = psycho._bark(1000.0)
+    z = psy._bark(fk)
+    z0 = psy._bark(1000.0)
     for dz, margin in ((2.0, 6.0), (3.0, 15.0)):
         up, down = np.argmin(abs(z - z0 - dz)), np.argmin(abs(z - z0 + dz))
         assert db(thr[up] / thr[down]) > margin
@@ -128,8 +129,8 @@ def test_noise_masks_more_than_a_tone_of_equal_energy():
     band = slice(bin_of(850), bin_of(1150))
     smr = {}
     for name, sig in (("tone", tone), ("noise", noise)):
-        thr = psycho.masking_threshold(sig[:, None], FS, FULL)[5:-5, 0, band].sum()
-        energy = psycho.power_spectrum(sig[:, None])[5:-5, 0, band].sum()
+        thr = psy.masking_threshold(sig[:, None], FS, FULL)[5:-5, 0, band].sum()
+        energy = psy.power_spectrum(sig[:, None])[5:-5, 0, band].sum()
         smr[name] = db(energy / thr)
     assert smr["tone"] > smr["noise"] + 8.0
     # Johnston: noise masks ~5.5 dB below its energy (a little more here: the SFM sees the band's steep edges)
@@ -140,7 +141,7 @@ def test_noise_masks_more_than_a_tone_of_equal_energy():
 def test_white_noise_threshold_is_a_few_db_below_its_density():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2 * FS, 1)) * 1000.0
-    thr = psycho.masking_threshold(x, FS, FULL)[5:-5, 0, bin_of(300):bin_of(8000)]
+    thr = psy.masking_threshold(x, FS, FULL)[5:-5, 0, bin_of(300):bin_of(8000)]
     assert 4.0 < -db(np.median(thr) / 1000.0 ** 2) < 10.0
 
 
@@ -151,7 +152,7 @@ def ath_db(f):
 
 @pytest.mark.parametrize("fs", [8000, 44100, 192000])
 def test_silence_gives_the_absolute_threshold(fs):
-    thr = psycho.masking_threshold(np.zeros((3000, 2)), fs, FULL)
+    thr = psy.masking_threshold(np.zeros((3000, 2)), fs, FULL)
     assert np.all(np.isfinite(thr)) and np.all(thr > 0)
     assert np.all(thr == thr[:1, :1])                  # every frame and channel alike
     q = thr[0, 0]
@@ -177,8 +178,8 @@ def test_attack_after_silence_gets_a_low_threshold():
     onset = 10 * M + 700                 # inside frame 10 (sub-block 5) and frame 11 (sub-block 1)
     x = np.zeros((24 * M, 1))
     x[onset:] = rng.standard_normal((len(x) - onset, 1)) * 3000.0
-    thr = psycho.masking_threshold(x, FS, FULL)[:, 0]
-    quiet = psycho.masking_threshold(np.zeros((M, 1)), FS, FULL)[0, 0]
+    thr = psy.masking_threshold(x, FS, FULL)[:, 0]
+    quiet = psy.masking_threshold(np.zeros((M, 1)), FS, FULL)[0, 0]
     mid = slice(bin_of(500), bin_of(8000))
     steady = thr[16:20, mid].mean()
     for t in (10, 11):
@@ -191,9 +192,9 @@ def test_forward_masking_carries_over_and_decays():
     t = np.arange(12 * M) / FS
     x = np.zeros((40 * M, 1))
     x[:12 * M, 0] = 0.5 * FULL * np.sin(2 * np.pi * 1000.0 * t)    # stops at the end of frame 11
-    thr = psycho.masking_threshold(x, FS, FULL)[:, 0, bin_of(1000)]
-    quiet = psycho.masking_threshold(np.zeros((M, 1)), FS, FULL)[0, 0, bin_of(1000)]
-    step = psycho.FORWARD_DB_PER_MS * 1000.0 * M / FS
+    thr = psy.masking_threshold(x, FS, FULL)[:, 0, bin_of(1000)]
+    quiet = psy.masking_threshold(np.zeros((M, 1)), FS, FULL)[0, 0, bin_of(1000)]
+    step = psy.FORWARD_DB_PER_MS * 1000.0 * M / FS
     # frames 13.. hold no signal: the threshold decays by `step` dB per frame until it reaches the ATH
     assert thr[13] > 100 * quiet
     assert db(thr[13] / thr[14]) == pytest.approx(step, abs=1e-6)
@@ -203,9 +204,9 @@ def test_forward_masking_carries_over_and_decays():
 
 def test_threshold_scales_with_the_signal():
     x = music_like(2.0)
-    a = psycho.masking_threshold(x, FS, FULL)
-    b = psycho.masking_threshold(10.0 * x, FS, FULL)
-    quiet = psycho.masking_threshold(np.zeros((M, 2)), FS, FULL)[0]
+    a = psy.masking_threshold(x, FS, FULL)
+    b = psy.masking_threshold(10.0 * x, FS, FULL)
+    quiet = psy.masking_threshold(np.zeros((M, 2)), FS, FULL)[0]
     free = a > 30 * quiet
     assert free.mean() > 0.3
     np.testing.assert_allclose(b[free], 100.0 * a[free], rtol=1e-3)
@@ -218,9 +219,9 @@ def test_threshold_scales_with_the_signal():
 def test_shapes_rates_and_lengths(channels, fs, length):
     rng = np.random.default_rng(length)
     x = rng.standard_normal((length, channels)) * 2000.0
-    thr = psycho.masking_threshold(x, fs, FULL)
+    thr = psy.masking_threshold(x, fs, FULL)
     assert thr.shape == (-(-length // M) + 1, channels, M) and thr.dtype == np.float64
-    quiet = psycho.masking_threshold(np.zeros((M, channels)), fs, FULL)[0]
+    quiet = psy.masking_threshold(np.zeros((M, channels)), fs, FULL)[0]
     assert np.all(np.isfinite(thr)) and np.all(thr >= quiet * (1 - 1e-9))
     if length:
         assert np.any(thr > 10 * quiet)
@@ -228,18 +229,18 @@ def test_shapes_rates_and_lengths(channels, fs, length):
 
 def test_mono_1d_and_float_scale_agree():
     x = music_like(1.0)[:, 0]
-    a = psycho.masking_threshold(x, FS, FULL)
-    b = psycho.masking_threshold((x / FULL)[:, None], FS, 1.0)
+    a = psy.masking_threshold(x, FS, FULL)
+    b = psy.masking_threshold((x / FULL)[:, None], FS, 1.0)
     np.testing.assert_allclose(b * FULL ** 2, a, rtol=1e-3)
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError):
-        psycho.masking_threshold(np.zeros((10, 1)), 4000, FULL)
+        psy.masking_threshold(np.zeros((10, 1)), 4000, FULL)
     with pytest.raises(ValueError):
-        psycho.masking_threshold(np.zeros((10, 1)), FS, 0.0)
+        psy.masking_threshold(np.zeros((10, 1)), FS, 0.0)
     with pytest.raises(ValueError):
-        psycho.masking_threshold(np.zeros((10, 2)), FS, FULL, pairs=[(0, 2)])
+        psy.masking_threshold(np.zeros((10, 2)), FS, FULL, pairs=[(0, 2)])
 
 
 def test_correlated_channels_get_close_thresholds():
@@ -249,16 +250,16 @@ def test_correlated_channels_get_close_thresholds():
     # R = L / 3 (fully correlated, 9.5 dB apart): rho = 2 (1/3) / (1 + 1/9) = 0.6, so the guard holds L
     # to BMLD_MARGIN_DB - 20 log10(rho) = 7.4 dB above R
     x = np.stack([s, s / 3.0], axis=1)
-    free = psycho.masking_threshold(x, FS, FULL, pairs=())[mid]
-    guarded = psycho.masking_threshold(x, FS, FULL)[mid]
+    free = psy.masking_threshold(x, FS, FULL, pairs=())[mid]
+    guarded = psy.masking_threshold(x, FS, FULL)[mid]
     assert np.median(db(free[:, 0] / free[:, 1])) == pytest.approx(db(9.0), abs=0.5)
-    limit = psycho.BMLD_MARGIN_DB - 20 * np.log10(0.6)
+    limit = psy.BMLD_MARGIN_DB - 20 * np.log10(0.6)
     assert np.max(db(guarded[:, 0] / guarded[:, 1])) == pytest.approx(limit, abs=0.05)
     np.testing.assert_array_equal(guarded[:, 1], free[:, 1])
     # independent channels 6 dB apart: left alone (up to a little chance correlation)
     y = np.stack([s, rng.standard_normal(2 * FS) * 1500.0], axis=1)
-    free = psycho.masking_threshold(y, FS, FULL, pairs=())[mid]
-    guarded = psycho.masking_threshold(y, FS, FULL)[mid]
+    free = psy.masking_threshold(y, FS, FULL, pairs=())[mid]
+    guarded = psy.masking_threshold(y, FS, FULL)[mid]
     assert np.median(guarded / free) > 0.99
 
 
@@ -266,24 +267,25 @@ def test_psd_to_bands_takes_the_band_minimum():
     rng = np.random.default_rng(6)
     psd = rng.random((3, 2, M)) + 0.1
     edges = band_edges(M)
-    got = psycho.psd_to_bands(psd, edges, short=False)
+    got = psy.psd_to_bands(psd, edges, short=False)
     assert got.shape == (3, 2, len(edges) - 1)
     for i in range(len(edges) - 1):
         np.testing.assert_array_equal(got[..., i], psd[..., edges[i]:edges[i + 1]].min(axis=-1))
     short = band_edges(M // 8)
-    got = psycho.psd_to_bands(psd[0, 0], short, short=True)
+    got = psy.psd_to_bands(psd[0, 0], short, short=True)
     for i in range(len(short) - 1):
         assert got[i] == psd[0, 0, 8 * short[i]:8 * short[i + 1]].min()
     with pytest.raises(ValueError):
-        psycho.psd_to_bands(psd, [0, 10, 10, 20], short=False)
+        psy.psd_to_bands(psd, [0, 10, 10, 20], short=False)
     with pytest.raises(ValueError):
-        psycho.psd_to_bands(psd, [0, 200], short=True)
+        psy.psd_to_bands(psd, [0, 200], short=True)
 
 
+@pytest.mark.slow
 def test_noise_shaped_to_the_threshold_sits_a_sane_smr_below_music():
     rng = np.random.default_rng(7)
     x = music_like(4.0)
-    thr = psycho.masking_threshold(x, FS, FULL)
+    thr = psy.masking_threshold(x, FS, FULL)
     sig = direct_mdct(x) ** 2
     fk = (np.arange(M) + 0.5) * FS / (2 * M)
     mid = (fk > 500) & (fk < 5000)

@@ -1,4 +1,5 @@
-"""Psychoacoustic model of the ``perceptual`` codec: the noise power each MDCT coefficient may carry unheard.
+"""Psychoacoustic model of the ``perceptual`` codec (after libavcodec's ``aacpsy.c``): the noise power each MDCT
+coefficient may carry unheard.
 
 :func:`masking_threshold` turns a block of audio (normally the MIX) into an allowed-noise power spectral density
 on the 1024 bins of the long MDCT frame; the encoder lets every stem add quantisation noise up to it.
@@ -321,7 +322,7 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     variance s^2 has coefficient variance s^2), so a band's step size follows directly.  ``pairs``: channel
     pairs guarded against binaural unmasking (default (0, 1), (2, 3), ...; ``()`` for none).
     """
-    from .kernels import warmup
+    from ...kernels import warmup
 
     warmup.ensure("perceptual-encode")
     x = _as_2d(x)
