@@ -12,7 +12,7 @@ stems and still promise a bit-exact mix.
 
 ``encode(block, noise=None)``: ``noise`` is the allowed coding-noise power per
 MDCT bin, shape ``(F, channels, 1024)`` on the packet's frames
-(:func:`snc.kernels.mdct.n_frames`), as given by :mod:`snc.allocation`; without
+(:func:`snc.kernels.mdct.n_frames`), as given by :mod:`snc.encode.allocation`; without
 it the codec masks itself (:func:`snc.psycho.masking_threshold` of the block,
 ``quality_db`` above it): that is the plain stereo codec used with
 ``--separator none``.
@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import numpy as _np
 
-from ..allocation import band_power
 from ..errors import CodecError
 from ..kernels import warmup
-from ..kernels.bands import band_edges
+from ..kernels.bands import band_edges, band_power
 from ..psycho import psd_to_bands
 from .base import Codec
 from .registry import register_codec
@@ -179,13 +178,13 @@ class PerceptualCodec(Codec):
         self.noise_substitution = NOISE_SUBSTITUTION
         #: noise substitution also of high bands the budget drops whole (energy below it), not only of coded
         #: ones: at coarse settings whole high bands fall under the budget, and a spectral hole is what
-        #: ViSQOL punishes most (see :attr:`snc.encoder.PerceptualTuning.noise_fill`)
+        #: ViSQOL punishes most (see :attr:`snc.encode.tuning.PerceptualTuning.noise_fill`)
         self.noise_fill = False
         #: a band whose energy is less than this many dB above its budget is not coded (all zero; its
         #: noise is then its energy, up to ``drop_db`` over the budget).  Such a band would keep one or
         #: two +-1 values for a flag, a scale factor and a zero flag per bin: ~12 bits per value on the
         #: compact stems of midi_openmsx_5432gone.  0 for streams heard as they are; stems: see
-        #: :attr:`snc.encoder.PerceptualTuning.stem_drop_db`
+        #: :attr:`snc.encode.tuning.PerceptualTuning.stem_drop_db`
         self.drop_db = 0.0
 
     # -- encoder ---------------------------------------------------------

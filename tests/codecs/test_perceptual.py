@@ -3,7 +3,7 @@
 Round trips (length, range, SNR against quality), transients (window switching, pre-echo), edge signals
 (silence, DC, full scale, band-limited and white noise), channel layouts, rates, lengths and depths,
 determinism and golden packets (the integer decoder path must never drift), the ``lossless``,
-``transparent`` and ``compact`` presets, the mix-masked allocation (:mod:`snc.allocation`) and corrupt
+``transparent`` and ``compact`` presets, the mix-masked allocation (:mod:`snc.encode.allocation`) and corrupt
 packets.  Library bugs found while writing these were fixed; their tests stay as regressions; each says
 exactly what is wrong.
 """
@@ -25,7 +25,7 @@ from scipy import signal
 
 import snc
 from conftest import random_multitrack
-from snc import allocation
+from snc.encode import allocation
 from snc.codecs import perceptual
 from snc.codecs.perceptual import PerceptualCodec
 from snc.codecs.registry import get_codec
@@ -221,16 +221,16 @@ def test_quantise_magnitude_thresholds():
 @pytest.fixture
 def codecs_made(monkeypatch):
     """The perceptual codecs :func:`snc.encode` makes, in order (the stems' and the residual's)."""
-    import snc.encoder as enc
+    from snc.encode import stream_codecs as enc
 
     made = []
-    original = enc._perceptual_codec
+    original = enc.perceptual_codec
 
     def spy(fmt):
         made.append(original(fmt))
         return made[-1]
 
-    monkeypatch.setattr(enc, "_perceptual_codec", spy)
+    monkeypatch.setattr(enc, "perceptual_codec", spy)
     return made
 
 
@@ -316,7 +316,7 @@ def test_meet_snr_counts_dropped_bands_with_their_energy():
 def test_stems_drop_bands_near_their_budget_and_keep_their_snr(song, codecs_made, monkeypatch):
     """The perceptual presets give the stems' codec ``stem_drop_db`` (fewer bytes); the residual and a
     mix coded alone keep 0; every decoded stem still meets the preset's SNR floor."""
-    import snc.encoder as enc
+    from snc.encode import tuning as enc
 
     made = codecs_made
     tuning = enc.PERCEPTUAL_TUNING["transparent"]
@@ -512,7 +512,7 @@ def test_noise_fill_turns_bands_below_their_budget_into_noise_bands():
 
 
 def test_coarser_offsets_widen_noise_bands_of_streams_heard_alone():
-    from snc.encoder import NOISE_LOWEST_HZ, NOISE_WIDEN_DB, PERCEPTUAL_TUNING
+    from snc.encode.tuning import NOISE_LOWEST_HZ, NOISE_WIDEN_DB, PERCEPTUAL_TUNING
 
     t = PERCEPTUAL_TUNING["compact"]
     hz, snr = t.noise_alone
@@ -771,7 +771,9 @@ def test_lead_stem_keeps_more_snr_and_is_stored(song, tmp_path):
         with snc.open(buf) as f:
             return f.lead, {n: snr_db(s, f.read(stem=n, dtype="native")) for n, s in song.stems.items()}
 
-    tuning = snc.encoder.PERCEPTUAL_TUNING["transparent"]
+    from snc.encode.tuning import PERCEPTUAL_TUNING
+
+    tuning = PERCEPTUAL_TUNING["transparent"]
     assert tuning.lead_snr_db > tuning.stem_snr_db
     lead, default = snrs(_encode(song.mix, song.stems, "transparent")[1])
     assert lead is None and default["vocals"] >= tuning.lead_snr_db - 0.5
@@ -1154,16 +1156,16 @@ def test_presets_choose_where_noise_bands_go(song, monkeypatch):
 def test_bitrate_mode_lowers_only_the_speech_floor(song, monkeypatch):
     """``bitrate=`` shifts the preset's tuning with the speech floor capped at BITRATE_SPEECH_SNR_DB; without it
     every encode uses the preset's own tuning (offset 0 is not the same as no --bitrate)."""
-    from snc import encoder
+    from snc.encode import tuning as encoder
 
     used = []
-    real = encoder._noise_budgets
+    real = allocation.noise_budgets
 
     def spy(*args, tuning, **kwargs):
         used.append(tuning)
         return real(*args, tuning=tuning, **kwargs)
 
-    monkeypatch.setattr(encoder, "_noise_budgets", spy)
+    monkeypatch.setattr(allocation, "noise_budgets", spy)
     t = encoder.PERCEPTUAL_TUNING["transparent"]
     assert t.speech_snr_db > encoder.BITRATE_SPEECH_SNR_DB  # else this test proves nothing
     _encode(song.mix[:8192], None, "transparent")
@@ -1180,7 +1182,7 @@ def test_bitrate_mode_lowers_only_the_speech_floor(song, monkeypatch):
 
 
 def test_finer_bitrate_offsets_narrow_noise_substitution():
-    from snc.encoder import PERCEPTUAL_TUNING
+    from snc.encode.tuning import PERCEPTUAL_TUNING
 
     t = PERCEPTUAL_TUNING["compact"]
     assert t.shifted(3.0).noise_residual == t.noise_residual  # coarser: unchanged
