@@ -43,7 +43,7 @@ class _Package(_types.ModuleType):
     x`` or ``from snc.encode.x import y`` (``import snc.encode.x as y`` finds the function)."""
 
     def __setattr__(self, name: str, value) -> None:
-        if name in _LAZY and isinstance(value, _types.ModuleType):
+        if _LAZY.get(name) == name and isinstance(value, _types.ModuleType):  # the package, not the function
             value = getattr(value, name)
         super().__setattr__(name, value)
 

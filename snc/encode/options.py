@@ -51,8 +51,9 @@ class EncodeOptions:
         if isinstance(self.separator, str) and self.separator not in SEPARATORS:
             raise InputError(f"unknown separator {self.separator!r}; choose one of {', '.join(SEPARATORS)}")
         if self.bitrate is not None:
-            if not preset.perceptual_residual:
-                raise InputError(f"--bitrate applies to the transparent and compact presets, not {preset.name!r}")
+            if not preset.perceptual_residual:  # a search over the tuning: nothing may have to stay exact
+                searchable = " and ".join(name for name, p in PRESETS.items() if p.perceptual_residual)
+                raise InputError(f"--bitrate applies to the {searchable} presets, not {preset.name!r}")
             if not (isinstance(self.bitrate, (int, float)) and 8 <= self.bitrate <= 4000):
                 raise InputError(f"bitrate must be 8..4000 kbps, got {self.bitrate!r}")
         profiles = _checked_profiles(self.profiles)
