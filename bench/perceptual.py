@@ -29,7 +29,7 @@ perceptual stream) at quality offsets that put its measured bitrate (file bytes 
 64, 96, 128, 192 kbps.  If ``snc.encode`` takes ``bitrate=`` (probed at run time: a call that does not raise
 NotAvailableError), its own search is used; otherwise (or with ``--search own``) this script searches the
 transparent preset's offset on the measured bitrate of whole-file encodes (secant on log kbps, at most 5 encodes
-per target, stopping within +-3 %): ``snc.encoder.PERCEPTUAL_TUNING['transparent'].shifted(offset)`` -- the one
+per target, stopping within +-3 %): ``snc.encode.tuning.PERCEPTUAL_TUNING['transparent'].shifted(offset)`` -- the one
 number ``bitrate=`` searches -- or, with an encoder that has the older ``PERCEPTUAL_QUALITY_DB`` table instead,
 ``PERCEPTUAL_QUALITY_DB['transparent'] = offset``.  Then ``opusenc --bitrate B --vbr`` at SNC's
 MEASURED bitrate (``bench/quality.opus_roundtrip``, sample-aligned) and, side by side: SNC kbps, Opus kbps
@@ -74,7 +74,7 @@ import soundfile as sf  # noqa: E402
 import quality as q  # noqa: E402
 
 import snc  # noqa: E402
-import snc.encoder as snc_encoder  # noqa: E402
+from snc.encode import tuning as snc_encoder  # noqa: E402
 
 PRESETS = ("transparent", "compact", "lossless")
 BITRATES = (64, 96, 128, 192)
@@ -293,7 +293,7 @@ def settings_text(presets) -> str:
     old = getattr(snc_encoder, "PERCEPTUAL_QUALITY_DB", None)
     if old is not None:
         return f"PERCEPTUAL_QUALITY_DB = { {p: old.get(p) for p in presets} } (dB re the mix's mask)"
-    return "perceptual settings: not found in snc.encoder"
+    return "perceptual settings: not found in snc.encode.tuning"
 
 
 @contextlib.contextmanager

@@ -12,6 +12,9 @@ codec kernels and SciPy) load on first use of a name that needs them (PEP 562).
 
 __version__ = "0.1.0"
 
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
+
 from .errors import (  # noqa: E402
     ChecksumError,
     CodecError,
@@ -28,9 +31,24 @@ from .errors import (  # noqa: E402
 _LAZY = {
     "open": "decoder",
     "SncFile": "decoder",
-    "encode": "encoder",
-    "EncodeReport": "encoder",
+    "encode": "encode",
+    "EncodeReport": "encode",
 }
+
+
+class _Package(_types.ModuleType):
+    """``snc.encode`` is the public function and the name of the package that defines it: importing the
+    package binds it as this module's attribute ``encode`` (importlib does so for every submodule), and the
+    function must stay what ``snc.encode`` is.  So import the package's modules with ``from snc.encode import
+    x`` or ``from snc.encode.x import y`` (``import snc.encode.x as y`` finds the function)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if _LAZY.get(name) == name and isinstance(value, _types.ModuleType):  # the package, not the function
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

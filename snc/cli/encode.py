@@ -9,7 +9,8 @@ import sys
 
 from .. import __version__
 from ..container.model import PRESETS
-from ..encoder import SEPARATORS, encode
+from ..encode import encode
+from ..separate import SEPARATORS
 from ..errors import InputError
 from ..fileutil import check_output
 from .common import (STDIO, Messages, Parser, Progress, add_common_options, finite_float, human_bytes,

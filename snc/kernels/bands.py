@@ -36,3 +36,14 @@ def _edges(n: int) -> tuple:
 def band_edges(n: int) -> np.ndarray:
     """Band edges (int64, ``nbands + 1`` values from 0 to ``n``) of an ``n``-bin transform."""
     return np.array(_edges(n), dtype=np.int64)
+
+
+def band_power(power: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of a per-bin power (..., 1024) over each band -> (..., nbands)."""
+    sums = np.add.reduceat(np.asarray(power, dtype=np.float64), edges[:-1], axis=-1)
+    return sums / np.diff(edges)
+
+
+def expand_bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per-band values (..., nbands) -> per-bin values (..., edges[-1])."""
+    return np.repeat(values, np.diff(edges), axis=-1)

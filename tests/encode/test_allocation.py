@@ -1,4 +1,4 @@
-"""Mix-masked noise allocation (:mod:`snc.allocation`, spec codec-perceptual.md 9): the residual's and the
+"""Mix-masked noise allocation (:mod:`snc.encode.allocation`, spec codec-perceptual.md 9): the residual's and the
 stems' budgets, the stems' SNR floors, headroom and quality, and that a coarser setting never costs more."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snc import allocation
-from snc.codecs.perceptual import band_power
+from snc.encode import allocation
+from snc.kernels.bands import band_power
 from snc.kernels.bands import band_edges
 
 

@@ -108,7 +108,9 @@ def test_lead_stem_keeps_more_snr_and_is_stored(song, tmp_path):
         with snc.open(buf) as f:
             return f.lead, {n: snr_db(s, f.read(stem=n, dtype="native")) for n, s in song.stems.items()}
 
-    tuning = snc.encoder.PERCEPTUAL_TUNING["transparent"]
+    from snc.encode.tuning import PERCEPTUAL_TUNING
+
+    tuning = PERCEPTUAL_TUNING["transparent"]
     assert tuning.lead_snr_db > tuning.stem_snr_db
     lead, default = snrs(_encode(song.mix, song.stems, "transparent")[1])
     assert lead is None and default["vocals"] >= tuning.lead_snr_db - 0.5
@@ -180,7 +182,7 @@ def test_stems_get_the_wider_dead_zone(song, codecs_made):
 def test_stems_drop_bands_near_their_budget_and_keep_their_snr(song, codecs_made, monkeypatch):
     """The perceptual presets give the stems' codec ``stem_drop_db`` (fewer bytes); the residual and a
     mix coded alone keep 0; every decoded stem still meets the preset's SNR floor."""
-    import snc.encoder as enc
+    from snc.encode import tuning as enc
 
     made = codecs_made
     tuning = enc.PERCEPTUAL_TUNING["transparent"]
@@ -235,16 +237,17 @@ def test_bitrate_option_lands_at_or_below_the_target(song, kbps):
 def test_bitrate_mode_lowers_only_the_speech_floor(song, monkeypatch):
     """``bitrate=`` shifts the preset's tuning with the speech floor capped at BITRATE_SPEECH_SNR_DB; without it
     every encode uses the preset's own tuning (offset 0 is not the same as no --bitrate)."""
-    from snc import encoder
+    from snc.encode import allocation
+    from snc.encode import tuning as encoder
 
     used = []
-    real = encoder._noise_budgets
+    real = allocation.noise_budgets
 
     def spy(*args, tuning, **kwargs):
         used.append(tuning)
         return real(*args, tuning=tuning, **kwargs)
 
-    monkeypatch.setattr(encoder, "_noise_budgets", spy)
+    monkeypatch.setattr(allocation, "noise_budgets", spy)
     t = encoder.PERCEPTUAL_TUNING["transparent"]
     assert t.speech_snr_db > encoder.BITRATE_SPEECH_SNR_DB  # else this test proves nothing
     _encode(song.mix[:8192], None, "transparent")
@@ -261,7 +264,7 @@ def test_bitrate_mode_lowers_only_the_speech_floor(song, monkeypatch):
 
 
 def test_coarser_offsets_widen_noise_bands_of_streams_heard_alone():
-    from snc.encoder import NOISE_LOWEST_HZ, NOISE_WIDEN_DB, PERCEPTUAL_TUNING
+    from snc.encode.tuning import NOISE_LOWEST_HZ, NOISE_WIDEN_DB, PERCEPTUAL_TUNING
 
     t = PERCEPTUAL_TUNING["compact"]
     hz, snr = t.noise_alone
@@ -274,7 +277,7 @@ def test_coarser_offsets_widen_noise_bands_of_streams_heard_alone():
 
 
 def test_finer_bitrate_offsets_narrow_noise_substitution():
-    from snc.encoder import PERCEPTUAL_TUNING
+    from snc.encode.tuning import PERCEPTUAL_TUNING
 
     t = PERCEPTUAL_TUNING["compact"]
     assert t.shifted(3.0).noise_residual == t.noise_residual  # coarser: unchanged

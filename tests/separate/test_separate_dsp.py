@@ -272,7 +272,7 @@ def test_separated_last_stem_is_coded_as_the_rest_of_the_mix(monkeypatch):
 
 def test_rest_of_mix_clips_and_says_so():
     from snc.signal.audio_io import AudioFormat
-    from snc.encoder import _rest_of_mix
+    from snc.encode.residual import rest_of_mix as _rest_of_mix
 
     fmt = AudioFormat(sample_rate=RATE, channels=1, sample_format="int", bits=16)
     mix = np.array([[30000], [-30000], [5]], dtype=np.int16)
@@ -284,7 +284,7 @@ def test_rest_of_mix_clips_and_says_so():
 
 
 def test_separated_tuning_only_where_a_preset_sets_it():
-    from snc.encoder import PERCEPTUAL_TUNING
+    from snc.encode.tuning import PERCEPTUAL_TUNING
 
     t = PERCEPTUAL_TUNING["transparent"].for_separated()
     assert (t.speech_snr_db, t.stem_snr_db, t.lead_snr_db) == (22.0, 12.0, 12.0)

@@ -30,7 +30,7 @@ it the codec masks itself (:func:`.psy.masking_threshold` of the block,
 
 from .codec import EncoderSettings, PerceptualCodec
 from .quantise import quantise_bands, quantise_magnitude, step_size
-from .tables import NOISE_SUBSTITUTION, ROUNDING, STEM_ROUNDING, band_power
+from .tables import NOISE_SUBSTITUTION, ROUNDING, STEM_ROUNDING
 
-__all__ = ["EncoderSettings", "NOISE_SUBSTITUTION", "PerceptualCodec", "ROUNDING", "STEM_ROUNDING", "band_power",
+__all__ = ["EncoderSettings", "NOISE_SUBSTITUTION", "PerceptualCodec", "ROUNDING", "STEM_ROUNDING",
            "quantise_bands", "quantise_magnitude", "step_size"]

@@ -10,14 +10,14 @@ decoded mix's SNR against the input.
 
 from __future__ import annotations
 
+import os
+
 import numpy as _np
 
-from .signal.audio_io import AudioFormat, AudioSource
-from .decoder import SncFile
-
-
-#: which decoded signals each preset promises to be bit-exact
-EXACT_SIGNALS = {"archival": ("mix", "stems"), "lossless": ("mix",), "transparent": (), "compact": ()}
+from ..decoder import SncFile
+from ..errors import ChecksumError
+from ..signal.audio_io import AudioFormat, AudioSource
+from .presets import PRESETS
 
 
 def verify_encoding(output, mix, stems=None, *, samplerate=None, bits=None) -> dict:
@@ -28,7 +28,8 @@ def verify_encoding(output, mix, stems=None, *, samplerate=None, bits=None) -> d
         output.seek(0)
     with SncFile(output) as f:
         hashes = f.verify()
-        required = EXACT_SIGNALS.get(f.info.preset, ("mix", "stems"))
+        preset = PRESETS.get(f.info.preset)
+        required = preset.exact if preset is not None else ("mix", "stems")
         fmt_sources = [("mix", mix, None)] + [(name, src, name) for name, src in (stems or {}).items()]
         exact: dict[str, bool] = {}
         signal = noise = 0.0
@@ -56,6 +57,17 @@ def verify_encoding(output, mix, stems=None, *, samplerate=None, bits=None) -> d
     snr = _np.inf if noise == 0 else 10.0 * _np.log10(max(signal, 1e-300) / noise)
     return {"ok": ok, "hashes": hashes, "mix_exact": exact["mix"], "stems_exact": stems_exact,
             "mix_snr_db": float(snr), "required": list(required)}
+
+
+def verify_report(report, output, mix, stems, *, samplerate, bits) -> None:
+    """Verify the file an encode wrote and record the result in its ``report``; a file that fails is
+    removed (like libFLAC's verify mode: a wrong file is not left behind) and ChecksumError raised."""
+    report.verify_details = verify_encoding(output, mix, stems, samplerate=samplerate, bits=bits)
+    report.verified = report.verify_details["ok"]
+    if not report.verified:
+        if report.path:
+            os.unlink(report.path)
+        raise ChecksumError(f"verification failed, output removed: {report.verify_details}")
 
 
 def _target_format(f: SncFile, src: AudioSource) -> AudioFormat:

@@ -45,20 +45,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels.bands import band_edges
-from .codecs.perceptual.psy import psd_to_bands
-from .codecs.perceptual.tables import band_power
+from ..kernels.bands import band_edges, band_power, expand_bands
+from ..codecs.perceptual.psy import masking_threshold, power_spectrum, psd_to_bands
 
 #: the stems get this share of the masked noise, the residual the rest
 STEM_SHARE = 0.5
 #: every stem keeps at least this SNR over each segment (dB): below it, soloing a stem would reveal
 #: its noise even where the mix masks it
 MIN_STEM_SNR_DB = 20.0
-
-
-def expand_bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Per-band values (..., nbands) -> per-bin values (..., edges[-1])."""
-    return np.repeat(values, np.diff(edges), axis=-1)
 
 
 def stem_noise_bound(threshold: np.ndarray, headroom_db: float, n_stems: int) -> np.ndarray:
@@ -165,3 +159,26 @@ def band_floor(power: np.ndarray, snr_db: float) -> np.ndarray:
     budget it keeps every band of the signal coded (its energy stays above the budget)."""
     edges = band_edges(power.shape[-1])
     return expand_bands(band_power(power, edges), edges) * 10.0 ** (-snr_db / 10.0)
+
+
+def noise_budgets(mix_block, stem_blocks, fmt, *, tuning, headroom_db: float, has_stems: bool,
+                  stem_snr_db: list[float]) -> tuple[list[np.ndarray], np.ndarray]:
+    """One segment's allowed coding noise per bin for every stem (or the mix stream) and for the residual.
+
+    ``fmt``: the blocks' integer format; ``tuning``: the :class:`~snc.encode.tuning.PerceptualTuning`;
+    ``stem_snr_db``: the SNR each stem keeps (:func:`allocate`).  Without stems the mix is the only stream:
+    it gets the whole mask, and the residual nothing to code (an infinite budget)."""
+    mix = mix_block.astype(np.float64)
+    quality_db = tuning.quality_db
+    mask = masking_threshold(mix, fmt.sample_rate, float(1 << (fmt.bits - 1)), spl_full_scale=tuning.full_scale_spl)
+    # the mix's own threshold: the intelligibility floor and the band floor (neither moves with quality_db)
+    # bind the mix, i.e. the residual, not the stems
+    mix_power = power_spectrum(mix)
+    floors = np.minimum(third_octave_floor(mix_power, fmt.sample_rate, tuning.speech_snr_db),
+                        band_floor(mix_power, tuning.band_snr_db))
+    mix_mask = np.minimum(mask, floors * 10.0 ** (-quality_db / 10.0))
+    if not has_stems:
+        return [mix_mask * 10.0 ** (quality_db / 10.0)], np.full_like(mask, np.inf)
+    powers = [power_spectrum(b.astype(np.float64)) for b in stem_blocks]
+    return allocate(mask, powers, headroom_db=headroom_db, quality_db=quality_db, stem_snr_db=stem_snr_db,
+                    residual_mask=mix_mask, drop_db=tuning.stem_drop_db)

@@ -1,0 +1,118 @@
+"""The options of one encode, checked before any work is done (:class:`EncodeOptions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..codecs import available_codecs
+from ..container.model import PRESETS as FORMAT_PRESETS
+from ..container.model import parse_direction
+from ..container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MIN_SEGMENT_FRAMES
+from ..errors import InputError, NotAvailableError
+from ..separate import SEPARATORS
+from .presets import PRESETS, Preset
+from .tuning import DEFAULT_HEADROOM_DB
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """Everything :func:`snc.encode` takes besides its input and output, validated and normalised on
+    construction: ``preset`` becomes its :class:`~snc.encode.presets.Preset`, ``segment_frames`` the preset's
+    default when None, ``profiles`` their stored JSON objects, ``positions`` checked directions, ``pictures``
+    checked dicts.  Bad values raise :class:`~snc.errors.InputError` (or NotAvailableError) naming the option."""
+
+    samplerate: int | None = None
+    bits: int | None = None
+    preset: Preset | str = "transparent"
+    separator: object = "none"
+    bitrate: float | None = None
+    verify: bool = False
+    tags: Mapping[str, str] | None = None
+    pictures: list[dict] | None = None
+    codec: str = "lossless"
+    remix_headroom: float = DEFAULT_HEADROOM_DB
+    segment_frames: int | None = None
+    progress: object = None
+    model: object = None
+    threads: int | None = None
+    profiles: object = None
+    positions: object = None
+    lead: str | None = None
+
+    def __post_init__(self):
+        preset = self.preset.name if isinstance(self.preset, Preset) else self.preset
+        if preset not in FORMAT_PRESETS:
+            raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(FORMAT_PRESETS)}")
+        if preset not in PRESETS:
+            raise NotAvailableError(f"preset {preset!r} is not available yet (this version implements: "
+                                    f"{', '.join(PRESETS)})")
+        preset = PRESETS[preset]
+        if isinstance(self.separator, str) and self.separator not in SEPARATORS:
+            raise InputError(f"unknown separator {self.separator!r}; choose one of {', '.join(SEPARATORS)}")
+        if self.bitrate is not None:
+            if not preset.perceptual_residual:  # a search over the tuning: nothing may have to stay exact
+                searchable = " and ".join(name for name, p in PRESETS.items() if p.perceptual_residual)
+                raise InputError(f"--bitrate applies to the {searchable} presets, not {preset.name!r}")
+            if not (isinstance(self.bitrate, (int, float)) and 8 <= self.bitrate <= 4000):
+                raise InputError(f"bitrate must be 8..4000 kbps, got {self.bitrate!r}")
+        profiles = _checked_profiles(self.profiles)
+        positions = {str(name): parse_direction(name, value) for name, value in dict(self.positions or {}).items()}
+        if self.lead is not None and (not isinstance(self.lead, str) or not self.lead):
+            raise InputError(f"lead must be a stem name, got {self.lead!r}")
+        segment_frames = preset.segment_frames if self.segment_frames is None else self.segment_frames
+        if not MIN_SEGMENT_FRAMES <= segment_frames <= MAX_SEGMENT_FRAMES:
+            raise InputError(f"segment_frames must be {MIN_SEGMENT_FRAMES}..{MAX_SEGMENT_FRAMES}")
+        if self.codec not in available_codecs():
+            raise InputError(f"unknown codec {self.codec!r}; available: {', '.join(available_codecs())}")
+        if not (isinstance(self.remix_headroom, (int, float)) and 0.0 <= self.remix_headroom <= 24.0):
+            raise InputError(f"remix headroom must be 0..24 dB, got {self.remix_headroom!r}")
+        for name, value in (("preset", preset), ("profiles", profiles), ("positions", positions),
+                            ("segment_frames", segment_frames), ("pictures", _checked_pictures(self.pictures))):
+            object.__setattr__(self, name, value)
+
+    def check_stems(self, names: list[str]) -> None:
+        """Refuse positions and a lead that name none of the stems ``names`` (empty: the mix alone), before
+        any pass over the input."""
+        shown = names or ["mix"]
+        unknown = set(self.positions) - set(shown)
+        if unknown:
+            raise InputError(f"positions name no stem: {', '.join(map(repr, sorted(unknown)))} "
+                             f"(stems: {', '.join(shown)})")
+        if self.lead is not None and (not names or self.lead not in names):
+            raise InputError(f"lead {self.lead!r} names no stem" + (f" (stems: {', '.join(names)})" if names else
+                                                                    " (a file without stems has no lead)"))
+
+
+def _checked_profiles(profiles) -> dict:
+    """Authored profiles as their stored JSON objects, validated before any work is done."""
+    from ..render.profiles import MAX_PROFILES, Profile, load_profiles_json
+
+    if profiles is None:
+        return {}
+    if isinstance(profiles, str):
+        parsed = load_profiles_json(profiles)
+    elif isinstance(profiles, Mapping):
+        if len(profiles) > MAX_PROFILES:
+            raise InputError(f"at most {MAX_PROFILES} profiles")
+        parsed = {str(k): v if isinstance(v, Profile) else Profile.from_json(str(k), v) for k, v in profiles.items()}
+    else:
+        raise InputError("profiles must be a dict of name -> profile, or JSON text")
+    for p in parsed.values():
+        p.check()
+    return {name: {k: v for k, v in p.to_json().items() if k != "name"} for name, p in parsed.items()}
+
+
+def _checked_pictures(pictures) -> list[dict]:
+    out = []
+    for pic in pictures or ():
+        try:
+            item = dict(picture_type=int(pic.get("picture_type", 3)), mime=str(pic["mime"]),
+                        description=str(pic.get("description", "")), data=bytes(pic["data"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError("a picture is a dict with 'mime' and 'data' (and optional 'picture_type', "
+                             "'description')") from None
+        if not 0 <= item["picture_type"] <= 255 or len(item["data"]) > MAX_PICTURE or not item["mime"].isascii():
+            raise InputError(f"picture out of range (type 0..255, ASCII mime, at most {MAX_PICTURE} bytes)")
+        out.append(item)
+    return out
