@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .signal.audio_io import AudioFormat, AudioSource
-from .decoder import SncFile
+from .decode import Decoder as SncFile
 
 
 #: which decoded signals each preset promises to be bit-exact

@@ -197,7 +197,7 @@ def test_renders_end_at_any_sample_rate_a_file_declares(rate):
     import dataclasses
 
     with snc.open(_file({"s0": np.random.default_rng(8).standard_normal((3000, 2)) * 0.3})) as f:
-        f._reader.info = dataclasses.replace(f._reader.info, sample_rate=rate)  # as a crafted file would say
+        f.container.info = dataclasses.replace(f.info, sample_rate=rate)  # as a crafted file would say
         if rate < 8000:
             with pytest.raises(snc.InputError, match="binaural rendering needs a sample rate"):
                 f.render(layout="binaural")
