@@ -109,6 +109,7 @@ def _max_file(tmp_path_factory, streams: int, rate: int) -> Path:
     return _SHAPES[streams, rate]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("streams,rate,mode", [
     (s.MAX_STREAMS, 8000, "mix"), (s.MAX_STREAMS, 8000, "remix"), (s.MAX_STREAMS, 8000, "verify"),
     (8, 8000, "mix"), (8, 8000, "remix"),

@@ -35,6 +35,7 @@ def _decode_concealed(data: bytes) -> tuple[np.ndarray, list[dict]]:
             return f.read(dtype="native"), f.damaged
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", ["pcm", "lossless"])
 def test_every_truncation_raises_only_snc_errors(codec):
     data, mix = _tiny_file(codec)

@@ -51,6 +51,7 @@ def _ears(az, el=0.0, yaw=0.0):
     return ild, itd
 
 
+@pytest.mark.slow
 def test_binaural_direction_cues():
     ild, itd = _ears(90)
     assert ild > 6 and itd < 0  # a source on the left: louder and earlier at the left ear
