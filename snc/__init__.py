@@ -8,6 +8,8 @@ Public API: :func:`open` / :class:`SncFile` to read, :func:`encode` to write,
 
 ``import snc`` is cheap: the decoder and encoder (and through them NumPy, the
 codec kernels and SciPy) load on first use of a name that needs them (PEP 562).
+``snc.open`` gives a :class:`snc.render.file.SncFile`: the decode layer's file
+(:class:`snc.decode.Decoder`) that also remixes and renders.
 """
 
 __version__ = "0.1.0"
@@ -29,8 +31,8 @@ from .errors import (  # noqa: E402
 
 #: public name -> submodule that defines it, imported on first access
 _LAZY = {
-    "open": "decoder",
-    "SncFile": "decoder",
+    "open": "render.file",
+    "SncFile": "render.file",
     "encode": "encode",
     "EncodeReport": "encode",
 }
@@ -68,9 +70,9 @@ def __dir__() -> list[str]:
 
 def info(source) -> dict:
     """Describe a ``.snc`` file: format, rate, length, preset and every stream (see ``snc-info --json``)."""
-    from .decoder import SncFile
+    from .decode import Decoder  # describing needs no render
 
-    with SncFile(source) as f:
+    with Decoder(source) as f:
         return f.describe()
 
 

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..signal.audio_io import AudioFormat, to_native, write_audio
-from ..signal.audio_out import stem_tags
-from ..decoder import REMIX_GAIN_RANGE_DB, SncFile
 from ..errors import InputError
 from ..fileutil import check_output
+from ..render.file import SncFile
+from ..render.remix import REMIX_GAIN_RANGE_DB
+from ..signal.audio_io import AudioFormat, to_native, write_audio
+from ..signal.audio_out import stem_tags
 from ..signal.layouts import SPATIAL_LAYOUTS, channel_names
 from .common import (STDIO, Parser, Progress, add_common_options, finite_float,
                      input_path, output_path, parse_assignments, parse_position, parse_time, printable,
@@ -111,7 +112,7 @@ def _stem_output(f, name, path: str, fmt, start, frames) -> _Output:
 
 
 def _parse_gain(value: str) -> float:
-    """A stem gain in dB: finite and within :data:`snc.decoder.REMIX_GAIN_RANGE_DB`."""
+    """A stem gain in dB: finite and within :data:`snc.render.remix.REMIX_GAIN_RANGE_DB`."""
     gain = float(value)
     lo, hi = REMIX_GAIN_RANGE_DB
     if not lo <= gain <= hi:  # also false for nan

@@ -7,7 +7,7 @@ import json
 import sys
 
 from .. import __version__
-from ..decoder import SncFile
+from ..decode import Decoder
 from ..errors import ChecksumError
 from .common import Parser, add_common_options, human_bytes, input_path, printable, run
 
@@ -84,7 +84,7 @@ def to_json(d: dict) -> str:
 
 
 def _body(args) -> int:
-    with input_path(args.input) as source, SncFile(source) as f:
+    with input_path(args.input) as source, Decoder(source) as f:
         d = f.describe()
         if args.verify:
             d["verify"] = f.verify()

@@ -14,8 +14,8 @@ import os
 
 import numpy as _np
 
-from ..decoder import SncFile
 from ..errors import ChecksumError
+from ..decode import Decoder
 from ..signal.audio_io import AudioFormat, AudioSource
 from .presets import PRESETS
 
@@ -26,7 +26,7 @@ def verify_encoding(output, mix, stems=None, *, samplerate=None, bits=None) -> d
     preset promises exact (``required``)."""
     if hasattr(output, "seek"):
         output.seek(0)
-    with SncFile(output) as f:
+    with Decoder(output) as f:
         hashes = f.verify()
         preset = PRESETS.get(f.info.preset)
         required = preset.exact if preset is not None else ("mix", "stems")
@@ -70,6 +70,6 @@ def verify_report(report, output, mix, stems, *, samplerate, bits) -> None:
         raise ChecksumError(f"verification failed, output removed: {report.verify_details}")
 
 
-def _target_format(f: SncFile, src: AudioSource) -> AudioFormat:
+def _target_format(f: Decoder, src: AudioSource) -> AudioFormat:
     """The file's sample format: stems were converted to it when encoded."""
     return AudioFormat(src.format.sample_rate, src.format.channels, f.info.sample_format, f.info.bits)

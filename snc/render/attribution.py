@@ -20,10 +20,8 @@ alone) follows such a residual better and removes less of a muted stem's noise.
 With every gain 1, ``g_R = 1`` everywhere and the inverse transform gives the residual back (to
 float rounding): the remix of all-0 dB gains is the mix.
 
-Measured with bench/playback.py (true stems, transparent preset, 45 s), the muted lead's coding noise
-left in a karaoke render, re the lead: midi_openmsx_5432gone vocals -38.0 dB (tile share alone -28.9,
-global rule alone -34.3), fof_sectoid_feelings guitar -29.5 (-27.8, -24.4); the other stems' noise
-left uncorrected does not grow (deviation from mix minus lead -27.8 / -20.2 dB against -26.6 / -20.2).
+The rules' measured effect (the muted lead's coding noise left in a karaoke render) is in
+docs/tuning-render.md, with the bench command that reproduces it.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Each processor takes float blocks ``(frames, channels)`` at full scale 1.0 and keeps its state
 between blocks, so a stream cut anywhere gives the same output as the whole signal.
+:class:`Chain` strings them together as a profile plays them.
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ class Equalizer:
     def process(self, block: _np.ndarray) -> _np.ndarray:
         if not len(self.sos) or not len(block):
             return block
-        from scipy import signal as _signal  # imported on use: scipy.signal is slow to import
+        from scipy import (
+            signal as _signal,  # imported on use: scipy.signal is slow to import
+        )
 
         out, self.zi = _signal.sosfilt(self.sos, block, axis=0, zi=self.zi)
         return out
@@ -213,3 +216,31 @@ class TruePeakLimiter:
         self._need = self._need[keep_from:]
         self._out_pos = stop - keep_from
         return out
+
+
+class Chain:
+    """A profile's processing, streaming: EQ -> compressor (:meth:`shape`), then gain -> true-peak limiter."""
+
+    def __init__(self, profile, rate: int, channels: int, gain_db: float):
+        self.eq = Equalizer(profile.eq, rate, channels)
+        self.comp = Compressor(profile.compressor, rate) if profile.compressor is not None else None
+        self.gain = 10.0 ** (gain_db / 20.0)
+        self._limiter_args = (rate, channels, profile.true_peak_dbtp)
+        self._limiter = None
+
+    @property
+    def limiter(self) -> TruePeakLimiter:
+        # made when first used: a player shapes with the chain but limits with its own
+        if self._limiter is None:
+            self._limiter = TruePeakLimiter(*self._limiter_args)
+        return self._limiter
+
+    def shape(self, block):
+        y = self.eq.process(block)
+        return self.comp.process(y) if self.comp is not None else y
+
+    def process(self, block):
+        return self.limiter.process(self.shape(block) * self.gain)
+
+    def flush(self):
+        return self.limiter.flush()

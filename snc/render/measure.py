@@ -2,16 +2,15 @@
 
 For each profile (the built-ins and the file's authored ones), over the whole input: the remix of the
 source stems by the profile's gains (the residual ``mix - sum of stems`` following with the stems' mean
-square weights so far, the global rule of spec section 19), then its EQ and compressor -- the render
-before its loudness gain and limiter -- through a BS.1770-4 meter (:mod:`snc.signal.loudness`).  Stored in
-the META chunk: ``mix_loudness`` ``{"loudness_lufs", "true_peak_dbtp"}`` of the plain mix and
-``profile_loudness`` ``{name: {"loudness_lufs"}}`` (spec section 10.1); the renderer uses them when the
-request is the profile alone (or a loudness target alone).  Measured cost on midi_openmsx_5432gone
-(4 stems, transparent): the encode goes from 4.3x to 3.7x realtime with the profiles' true peaks left
-out (with them, a 7-render pass cost ~50 % more encode time: the 4x interpolation dominates).  An
-archival encode of a mix alone would lose ~35 % of its speed (19.8x -> 12.7x), so the encoder skips the
-pass for the archival preset; a player then measures in a first pass of its own.  The coding noise
-of a lossy preset changes the decoded render's loudness by far less than 0.1 LU.
+square weights so far: the global rule of spec section 19, :func:`snc.render.remix.residual_gain`), then
+its EQ and compressor -- the render before its loudness gain and limiter -- through a BS.1770-4 meter
+(:mod:`snc.signal.loudness`).  Stored in the META chunk: ``mix_loudness`` ``{"loudness_lufs",
+"true_peak_dbtp"}`` of the plain mix and ``profile_loudness`` ``{name: {"loudness_lufs"}}`` (spec section 10.1); the renderer uses them when the
+request is the profile alone (or a loudness target alone).  The true peak is measured for the plain
+mix only (its 4x interpolation costs more than all the loudness meters), and the encoder skips the pass
+for the archival preset (a mix alone encodes fast enough for the pass to matter); a player then measures
+in a first pass of its own.  The coding noise of a lossy preset changes the decoded render's loudness by
+far less than 0.1 LU.
 """
 
 from __future__ import annotations
@@ -21,7 +20,9 @@ import math
 import numpy as _np
 
 from ..signal.loudness import LoudnessMeter
+from .dynamics import Chain
 from .profiles import Profile
+from .remix import db_to_gain, residual_gain
 
 
 class ProfileMeters:
@@ -29,8 +30,6 @@ class ProfileMeters:
 
     def __init__(self, profiles: dict[str, Profile], names: list[str], roles: list[str], samplerate: int,
                  channels: int, lead: str | None = None):
-        from .renderer import _Chain
-
         self.plans = []
         #: profile name -> index of the plan that measures it: profiles that render the same (e.g. karaoke
         #: and the mix in a file without vocals) share one plan
@@ -38,8 +37,7 @@ class ProfileMeters:
         seen: dict[tuple, int] = {}
         for name, prof in profiles.items():
             db, muted = prof.remix(list(zip(names, roles)), lead)
-            gains = [0.0 if stem in muted or db.get(stem, 0.0) == -math.inf else 10.0 ** (db.get(stem, 0.0) / 20.0)
-                     for stem in names]
+            gains = [0.0 if stem in muted else db_to_gain(db.get(stem, 0.0)) for stem in names]
             signature = (tuple(gains), prof.eq, prof.compressor)
             if signature in seen:
                 self.plan_of[name] = seen[signature]
@@ -47,7 +45,7 @@ class ProfileMeters:
             seen[signature] = self.plan_of[name] = len(self.plans)
             # true peak only for the plain mix: ~4x the cost of the loudness, and a render's peak after its
             # loudness gain is the limiter's business
-            self.plans.append((name, _np.array(gains), _Chain(prof, samplerate, channels, 0.0),
+            self.plans.append((name, _np.array(gains), Chain(prof, samplerate, channels, 0.0),
                                LoudnessMeter(samplerate, channels, true_peak=(name == ""))))
         self.energy = _np.zeros(len(names))
 
@@ -56,9 +54,9 @@ class ProfileMeters:
             return
         residual = mix - sum(stems) if stems else _np.zeros_like(mix)
         self.energy += [float(_np.einsum("ij,ij->", s, s)) for s in stems]
-        total = self.energy.sum()
+        energy = self.energy.tolist()
         for _, gains, chain, meter in self.plans:
-            g_res = float(gains @ self.energy / total) if total > 0 else float(gains.mean()) if len(gains) else 1.0
+            g_res = residual_gain(gains.tolist(), energy)
             y = g_res * residual
             for g, s in zip(gains, stems):
                 if g != 0.0:

@@ -33,11 +33,11 @@ import weakref
 
 import numpy as _np
 
-from ..decoder import ATTRIBUTIONS
 from ..errors import InputError
-from .dynamics import TruePeakLimiter
+from .dynamics import Chain, TruePeakLimiter
+from .options import RenderOptions
 from .prefetch import SegmentPrefetcher, file_lock
-from .renderer import _Chain, _Request, finite
+from .request import RenderRequest, finite
 
 #: length of the crossfade of a change (milliseconds)
 RAMP_MS = 5.0
@@ -47,13 +47,13 @@ class _State:
     """What is rendered now: a render request from some frame on, its remix taken block by block from the
     prepared segments (a placed render through its own spatial renderer), then its EQ/compressor/gain."""
 
-    def __init__(self, f, request: _Request, gain_db: float, prefetch: SegmentPrefetcher, pos: int):
+    def __init__(self, f, request: RenderRequest, gain_db: float, prefetch: SegmentPrefetcher, pos: int):
         self.profile = request.profile
         self.spatial = request.spatial
         self.channels = request.channels
-        self.chain = _Chain(request.profile, f.samplerate, self.channels, gain_db) if request.profile is not None else None
+        self.chain = Chain(request.profile, f.samplerate, self.channels, gain_db) if request.profile is not None else None
         self.gains = f.remix_gains(request.gains or None, request.mute, request.solo)
-        self.scale = f._scale()
+        self.scale = f.scale
         self.prefetch = prefetch
         self.pos = pos
         self.frames = f.frames
@@ -90,35 +90,38 @@ def _load_kernels() -> None:
 
 
 class Player:
-    def __init__(self, f, *, blocksize: int = 4096, start: int = 0, attribution: str = "tiles", **render):
+    """Blocks of a render of ``f`` (a :class:`snc.render.file.SncFile`) from frame ``start`` on, with the
+    settings of :class:`~snc.render.options.RenderOptions` (:attr:`options`); the ``attribution`` is the
+    player's for its whole life (its decoding thread prepares for it)."""
+
+    def __init__(self, f, *, blocksize: int = 4096, start: int = 0, attribution: str = "tiles", **settings):
         if not (isinstance(blocksize, int) and blocksize > 0):
             raise InputError(f"blocksize must be a positive integer, got {blocksize!r}")
-        if attribution not in ATTRIBUTIONS:
-            raise InputError(f"attribution must be one of {ATTRIBUTIONS}, got {attribution!r}")
+        #: what set() starts from: every setting at its default but the player's attribution
+        self._defaults = RenderOptions(attribution=attribution)
         self.f = f
         self.blocksize = blocksize
         self.attribution = attribution
         self.ramp = max(1, int(round(RAMP_MS * f.samplerate / 1000.0)))
-        self._check(render)
-        self._render = dict(render)
+        self.options = self._settings(settings)
         f.streams  # read every segment header now: the decoding thread is then the only reader of the file
         _load_kernels()
-        self._prefetch = SegmentPrefetcher(f, attribution)
+        self._prefetch = SegmentPrefetcher(f, self.attribution)
         self._finalizer = weakref.finalize(self, self._prefetch.close)
         self.seek(start)
 
     # ------------------------------------------------------------------ control
-    def set(self, **render) -> None:
+    def set(self, **settings) -> None:
         """Change the render (``profile``, ``context``, ``target_lufs``, ``gains``, ``mute``,
         ``solo``, ``layout``, ``positions``, ``head_yaw_deg``, ``hrtf``; omitted ones are reset);
         crossfaded over :data:`RAMP_MS` from the next block.  A change of the number of output
         channels (another layout) cannot be crossfaded: make a new player."""
-        self._check(render)
-        new = self._state_at(render, self.pos, prime=True)
+        options = self._settings(settings)
+        new = self._state_at(options, self.pos, prime=True)
         if new.channels != self._state.channels:
             raise InputError(f"a change from {self._state.channels} to {new.channels} output channels cannot be "
                              "ramped; make a new player")
-        self._render = dict(render)
+        self.options = options
         if self._old is None:
             self._old = self._state
         self._state = new
@@ -129,7 +132,7 @@ class Player:
         if not isinstance(frame, (int, _np.integer)) or not 0 <= frame <= self.f.frames:
             raise InputError(f"seek position must be 0..{self.f.frames}, got {frame!r}")
         self.pos = int(frame)
-        self._state = self._state_at(self._render, self.pos, prime=False)
+        self._state = self._state_at(self.options, self.pos, prime=False)
         self._old = None
         self._ramp_done = 0
         ceiling = self._state.profile.true_peak_dbtp if self._state.profile is not None else math.inf
@@ -175,36 +178,35 @@ class Player:
         return False
 
     # ------------------------------------------------------------------ internals
-    KNOWN = frozenset({"profile", "context", "target_lufs", "gains", "mute", "solo", "layout", "positions",
-                       "head_yaw_deg", "hrtf"})
+    #: the settings set() takes: all of RenderOptions but the attribution, which is the player's
+    KNOWN = frozenset(RenderOptions.names()) - {"attribution"}
 
-    def _check(self, render: dict) -> None:
-        unknown = set(render) - self.KNOWN
+    def _known(self, settings: dict) -> dict:
+        unknown = set(settings) - self.KNOWN
         if unknown:
             raise InputError(f"unknown render settings {sorted(unknown)} (known: {sorted(self.KNOWN)})")
+        return settings
 
-    def _loudness_gain_db(self, req: _Request) -> float:
+    def _settings(self, settings: dict) -> RenderOptions:
+        """The player's defaults with ``settings``: what is not given is reset."""
+        return self._defaults.replace(**self._known(settings))
+
+    def _loudness_gain_db(self, req: RenderRequest) -> float:
         """The loudness gain of a state: from the loudness stored at encode (an estimate under the caller's
-        own remix, see :meth:`_Request.loudness_gain_db`), else from a measuring pass, which reads the file
-        (so under its lock) and holds up this block: files without stored loudness (archival) only."""
+        own remix, see :meth:`RenderRequest.loudness_gain_db`), else from a measuring pass, which reads the
+        file (so under its lock) and holds up this block: files without stored loudness (archival) only."""
         if req.profile is None or req.profile.target_lufs is None:
             return 0.0
-        stored = req._stored_loudness(estimate=True)
+        stored = req.stored_loudness(estimate=True)
         if stored is not None:
             return req.profile.target_lufs - stored
         with file_lock(self.f):
             return req.loudness_gain_db()
 
-    def _state_at(self, render: dict, pos: int, prime: bool) -> _State:
+    def _state_at(self, options: RenderOptions, pos: int, prime: bool) -> _State:
         """A state reading from ``pos``.  ``prime``: a binaural renderer starting mid-stream is first
         fed the HRIR's length of the past, or the crossfade would bring in a render without its tail."""
-        def request(start):
-            return _Request(self.f, render.get("profile"), render.get("context"), render.get("target_lufs"),
-                            render.get("gains"), render.get("mute", ()), render.get("solo", ()), start, None,
-                            self.blocksize, self.attribution, render.get("layout"), render.get("positions"),
-                            render.get("head_yaw_deg", 0.0), render.get("hrtf"))
-
-        req = request(pos)
+        req = RenderRequest(self.f, options, start=pos, blocksize=self.blocksize)
         back = 0
         if prime and req.spatial is not None and req.spatial.binaural is not None:
             back = min(req.spatial.binaural.ir.shape[-1], pos)

@@ -5,7 +5,8 @@ stream, the STFT of the residual and the stems' power per tile) is the expensive
 thread prepares the segments around the playing position once -- the one playing, the next one, the one
 before (a binaural renderer is primed from the past) -- and a block of any remix is then a few gains, sums
 and the inverse transform of the STFT frames under the block (:meth:`snc.render.attribution.Tiles.residual`):
-a player's ``set()`` costs no decoding.  Results equal :meth:`SncFile.remix_parts` of the same segment.
+a player's ``set()`` costs no decoding.  Results equal :func:`snc.render.remix.remix_parts` of the same
+segment.
 
 The thread reads the file under a lock per :class:`SncFile` (:func:`file_lock`), which the player also holds
 for any read of its own; it is stopped by :meth:`SegmentPrefetcher.close` (and when its owner is collected)
@@ -20,6 +21,7 @@ import weakref
 
 import numpy as _np
 
+from ..signal.mixing import exact_mix
 from .attribution import Tiles, frame_size
 
 _LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -54,13 +56,13 @@ class PreparedSegment:
     """One segment ready for any remix: every stream over the segment plus the tile rule's context on either
     side (float64, native units), the exact mix, and the residual's tiles."""
 
-    def __init__(self, f, index: int, span: list[_np.ndarray], left: int, exact_mix: _np.ndarray,
+    def __init__(self, f, index: int, span: list[_np.ndarray], left: int, mix: _np.ndarray,
                  attribution: str):
-        seg = f._reader.segments[index]
+        seg = f.segments[index]
         self.index, self.start, self.frames, self.left = index, seg.start_frame, seg.frames, left
         self.streams = span
-        self.mix = exact_mix
-        self.residual_index = f._residual_index()
+        self.mix = mix
+        self.residual_index = f.residual_index
         self.stem_ids = [i for i in range(len(span)) if i != self.residual_index]
         self.attribution = attribution
         self.tiles = None
@@ -68,7 +70,7 @@ class PreparedSegment:
             self.tiles = Tiles([span[i] for i in self.stem_ids], span[self.residual_index], f.samplerate)
 
     def parts(self, a: int, b: int, gains: dict[int, float]) -> dict[int, _np.ndarray]:
-        """The gained streams over frames ``[a, b)`` of the segment, as :meth:`SncFile.remix_parts`."""
+        """The gained streams over frames ``[a, b)`` of the segment, as :func:`snc.render.remix.remix_parts`."""
         keep = slice(self.left + a, self.left + b)
         if self.attribution == "global":
             return {i: g * self.streams[i][keep] for i, g in gains.items() if g != 0.0}
@@ -93,9 +95,9 @@ class SegmentPrefetcher:
     def __init__(self, f, attribution: str):
         self.f = f
         self.attribution = attribution
-        self.count = len(f._reader.segments)
+        self.count = len(f.segments)
         self.pad = frame_size(f.samplerate) if attribution != "global" else 0
-        self._scale = f._scale()
+        self._scale = f.scale
         self._lock = file_lock(f)
         self._cond = threading.Condition()
         self._ready: dict[int, PreparedSegment] = {}
@@ -221,28 +223,28 @@ class SegmentPrefetcher:
         with self._cond:
             raw = self._raw.get(index)
         if raw is None:
-            seg = self.f._reader.segments[index]
+            seg = self.f.segments[index]
             raw = []
-            for i in range(len(self.f._reader.streams)):
+            for i in range(len(self.f.stream_infos)):
                 with self._lock:  # stream by stream: a reader on the audio side waits for one packet at most
-                    raw.append(self.f._decode(seg, i))
+                    raw.append(self.f.decode_packet(seg, i))
             with self._cond:
                 self._raw[index] = raw
         return raw
 
     def _prepare(self, index: int) -> PreparedSegment:
         f = self.f
-        seg = f._reader.segments[index]
+        seg = f.segments[index]
         seg_frames = f.info.segment_frames
         begin, end = max(seg.start_frame - self.pad, 0), min(seg.start_frame + seg.frames + self.pad, f.frames)
         pieces = []
         for k in range(begin // seg_frames, (end - 1) // seg_frames + 1 if end > begin else begin // seg_frames):
-            s = f._reader.segments[k]
+            s = f.segments[k]
             a, b = max(begin, s.start_frame), min(end, s.start_frame + s.frames)
             pieces.append([x[a - s.start_frame: b - s.start_frame] for x in self._decoded(k)])
-        count = len(f._reader.streams)
+        count = len(f.stream_infos)
         span = [_np.concatenate([p[i] for p in pieces]).astype(_np.float64) if pieces
                 else _np.zeros((0, f.channels)) for i in range(count)]
         own = self._decoded(index)
-        mix = f._exact_sum(own).astype(_np.float64) / self._scale
+        mix = exact_mix(own, f.info.sample_format, f.info.bits).astype(_np.float64) / self._scale
         return PreparedSegment(f, index, span, seg.start_frame - begin, mix, self.attribution)

@@ -27,15 +27,15 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 
-from ..decoder import REMIX_GAIN_RANGE_DB
 from ..errors import InputError, SncWarning
 from .dynamics import CompressorSettings, EqBand, check_number
+from .remix import REMIX_GAIN_RANGE_DB
 
 MAX_PROFILES = 64
 
 
 def check_gain_db(what: str, db) -> float:
-    """A stem gain in dB: -inf (mute) or a finite number within :data:`REMIX_GAIN_RANGE_DB`."""
+    """A stem gain in dB: -inf (mute) or a finite number within :data:`snc.render.remix.REMIX_GAIN_RANGE_DB`."""
     if isinstance(db, (int, float)) and not isinstance(db, bool) and db == -math.inf:
         return -math.inf
     return check_number(what, db, *REMIX_GAIN_RANGE_DB)
@@ -182,6 +182,68 @@ def load_profiles_json(text: str) -> dict[str, Profile]:
 def _no_constant(token: str):
     """NaN and Infinity are not JSON (RFC 8259); Python's parser takes them unless told."""
     raise InputError(f"profiles: {token} is not a JSON number (use null for a muted stem)")
+
+
+def authored_profiles(f) -> dict[str, Profile]:
+    """The profiles stored in file ``f``'s metadata (``snc-encode --profiles``); one that this
+    version cannot interpret or whose values are out of range (NaN, inf, absurd) is skipped with a
+    warning (spec section 10.1), never half-used."""
+    usable, unusable = stored_profiles(f)
+    for reason in unusable.values():
+        warnings.warn(f"skipping a stored profile: {reason}", SncWarning, stacklevel=3)
+    return usable
+
+
+def stored_profiles(f) -> tuple[dict[str, Profile], dict[str, str]]:
+    """``(usable profiles, {name: why not} of the others)`` stored in file ``f``."""
+    stored = f.metadata.get("profiles")
+    if not isinstance(stored, dict):
+        return {}, {}
+    usable, unusable = {}, {}
+    for name, body in stored.items():
+        try:
+            usable[str(name)] = Profile.from_json(str(name), body)
+        except InputError as exc:
+            unusable[str(name)] = str(exc)
+    return usable, unusable
+
+
+def select_profile(f, profile=None, context=None) -> Profile | None:
+    """The profile of a render of file ``f``: ``profile`` (a :class:`Profile`, or a name the file
+    authored or a built-in), or the one :func:`choose_profile` picks for ``context``, or None."""
+    if profile is not None and context is not None:
+        raise InputError("give a profile or a context, not both")
+    if isinstance(profile, Profile):
+        return profile
+    if profile is not None:
+        _, unusable = stored_profiles(f)
+        if str(profile) in unusable:  # asked for by name: say why, rather than play another of that name
+            raise InputError(f"the file's profile {str(profile)!r} cannot be used: {unusable[str(profile)]}")
+        return resolve(str(profile), authored_profiles(f))
+    if context is not None:
+        return choose_profile(context, authored_profiles(f))
+    return None
+
+
+def stem_gains(f, profile: Profile | None, gains=None, mute=(), solo=()) -> tuple[dict, list, list]:
+    """The remix request of a profile (roles or names) plus the caller's own, in file ``f``'s stem names."""
+    gains = dict(gains or {})
+    for name, db in gains.items():
+        check_gain_db(f"gain of {name!r}", db)
+    mute = list(mute)
+    if profile is None:
+        return gains, mute, list(solo)
+    stems = [(s.name, s.role) for s in f.streams if not s.is_residual]
+    lead = f.lead
+    profile_gains, profile_mute = profile.remix(stems, lead)
+    for name, db in profile_gains.items():
+        gains[name] = gains.get(name, 0.0) + db
+    for key in profile.mute:
+        if not any(matches(key, name, role, lead) for name, role in stems):
+            warnings.warn(f"profile {profile.name!r}: this file has no {key!r} stem to mute", SncWarning,
+                          stacklevel=4)
+    mute.extend(profile_mute)
+    return gains, mute, list(solo)
 
 
 def resolve(name: str, authored: dict | None = None) -> Profile:

@@ -48,9 +48,9 @@ def test_cli_modules_import_without_heavy_modules():
 
 
 def test_public_api_resolves_lazily():
-    from snc.decoder import SncFile
-    from snc.decoder import open as open_
     from snc.encode import EncodeReport, encode
+    from snc.render.file import SncFile
+    from snc.render.file import open as open_
 
     assert (snc.open, snc.SncFile, snc.encode, snc.EncodeReport) == (open_, SncFile, encode, EncodeReport)
     assert set(snc.__all__) <= set(dir(snc))

@@ -38,7 +38,7 @@ def test_decodes_to_expected_hashes(folder, name):
         assert _digest(mix, f.info.sample_format) == want["mix_sha256"]
         for st in f.streams:
             block = f.read(stem=st.name, dtype="native")
-            assert _digest(block, f._codec(st.index).format) == want["streams_sha256"][st.name], st.name
+            assert _digest(block, f.codec(st.index).format) == want["streams_sha256"][st.name], st.name
         result = f.verify()
         assert result["mix"] and all(result["streams"].values())
 

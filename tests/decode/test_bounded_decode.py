@@ -109,6 +109,7 @@ def _max_file(tmp_path_factory, streams: int, rate: int) -> Path:
     return _SHAPES[streams, rate]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("streams,rate,mode", [
     (s.MAX_STREAMS, 8000, "mix"), (s.MAX_STREAMS, 8000, "remix"), (s.MAX_STREAMS, 8000, "verify"),
     (8, 8000, "mix"), (8, 8000, "remix"),
@@ -189,9 +190,9 @@ def test_seek_index_is_read_lazily(many_segments):
         with snc.open(io.BytesIO(many_segments)) as f:
             held, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            assert isinstance(f._reader.segments, SegmentIndex) and len(f._reader.segments) == 20000
+            assert isinstance(f.segments, SegmentIndex) and len(f.segments) == 20000
             assert not f.read(frames=64 * 100, start=64 * 15000, dtype="native").any()
-            assert len(f._reader.segments._cache) <= 16
+            assert len(f.segments._cache) <= 16
     finally:
         tracemalloc.stop()
     # a list of 20000 parsed entries held megabytes; the lazy index holds none of them and checks
@@ -201,17 +202,17 @@ def test_seek_index_is_read_lazily(many_segments):
 
 def test_scan_after_a_damaged_tail_keeps_only_checkpoints(many_segments):
     with snc.open(io.BytesIO(many_segments)) as f:
-        offsets = [f._reader.segments[i].offset for i in (0, 63, 64, 12345, 19999)]
+        offsets = [f.segments[i].offset for i in (0, 63, 64, 12345, 19999)]
     without_tail = many_segments[:-s.TAIL_CHUNK_SIZE]
     with snc.open(io.BytesIO(without_tail)) as f:
-        assert [f._reader.segments[i].offset for i in (0, 63, 64, 12345, 19999)] == offsets
-        assert f._reader.segments[-1].index == 19999
+        assert [f.segments[i].offset for i in (0, 63, 64, 12345, 19999)] == offsets
+        assert f.segments[-1].index == 19999
         assert not f.read(frames=5000, start=12345 * 64, dtype="native").any()
 
 
 def test_inconsistent_seek_index_falls_back_to_the_scan(many_segments):
     with snc.open(io.BytesIO(many_segments)) as f:
-        sidx = f._reader.segments[0].offset  # any SEGM offset; find the SIDX via the tail instead
+        sidx = f.segments[0].offset  # any SEGM offset; find the SIDX via the tail instead
         tail = s.TailBody.parse(many_segments[-s.TAIL_CHUNK_SIZE + 8:-4])
     data = bytearray(many_segments)
     entry = tail.seek_index_offset + 12 + 16 * 777 + 8  # offset field of entry 777
@@ -220,7 +221,7 @@ def test_inconsistent_seek_index_falls_back_to_the_scan(many_segments):
     body = bytes(data[tail.seek_index_offset + 8:tail.seek_index_offset + 8 + length])
     data[tail.seek_index_offset:tail.seek_index_offset + 12 + length] = s.build_chunk(b"SIDX", body)
     with snc.open(io.BytesIO(bytes(data))) as f:
-        assert f._reader.segments[777].offset != sidx
+        assert f.segments[777].offset != sidx
         assert not f.read(frames=64 * 10, start=64 * 775, dtype="native").any()
 
 
@@ -236,5 +237,5 @@ def test_seek_index_crc_damage_falls_back_to_the_scan(many_segments):
     # the offset of entry 9000 moved by one byte: still increasing, only the CRC tells
     data[tail.seek_index_offset + 12 + 16 * 9000 + 8] ^= 0x01
     with snc.open(io.BytesIO(bytes(data))) as f:
-        assert f._reader.segments._locate.__qualname__.startswith("ContainerReader._scan")
+        assert f.segments._locate.__qualname__.startswith("ContainerReader._scan")
         assert not f.read(frames=64 * 3, start=64 * 8999, dtype="native").any()

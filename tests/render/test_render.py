@@ -1,4 +1,5 @@
-"""Playback rendering (issue 6): dynamics kernels, EQ, limiter, loudness, profiles, context, player."""
+"""Rendering a file (snc.render.renderer, profiles on a file): profiles, context, loudness targets, numbers out
+of range; the processors are in test_dynamics.py, the player in test_player.py."""
 
 from __future__ import annotations
 
@@ -11,127 +12,11 @@ import numpy as np
 import pytest
 
 import snc
-from snc.kernels.dynamics import compressor_gain_db, hold_release
-from snc.signal.loudness import LoudnessMeter
-from snc.render.dynamics import Compressor, CompressorSettings, EqBand, Equalizer, TruePeakLimiter
+from snc.render.dynamics import CompressorSettings
 from snc.render.profiles import BUILTIN, Profile, choose_profile
+from snc.signal.loudness import LoudnessMeter
 
 RATE = 44100
-
-
-# ----------------------------------------------------------------------------- kernels vs references
-
-
-def compressor_reference(level_db, threshold, ratio, knee, attack, release, g0):
-    out, g = [], g0
-    for x in level_db:
-        over = x - threshold
-        if 2 * over < -knee:
-            target = 0.0
-        elif 2 * abs(over) <= knee and knee > 0:
-            target = (1 / ratio - 1) * (over + knee / 2) ** 2 / (2 * knee)
-        else:
-            target = (1 / ratio - 1) * over
-        c = attack if target < g else release
-        g = c * g + (1 - c) * target
-        out.append(g)
-    return np.array(out)
-
-
-@pytest.mark.parametrize("knee", [0.0, 6.0])
-def test_compressor_kernel_equals_reference(knee):
-    level = np.random.default_rng(1).uniform(-60, 0, 3000)
-    state = np.array([-2.0])
-    got = compressor_gain_db(level, -24.0, 4.0, knee, 0.9, 0.999, state)
-    want = compressor_reference(level, -24.0, 4.0, knee, 0.9, 0.999, -2.0)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
-    assert state[0] == got[-1]
-
-
-def test_hold_release_kernel_equals_reference():
-    x = np.random.default_rng(2).uniform(0, 1, 1000) ** 8
-    state = np.array([0.5])
-    got = hold_release(x, 0.99, state)
-    want, r = [], 0.5
-    for v in x:
-        r = max(v, 0.99 * r)
-        want.append(r)
-    np.testing.assert_array_equal(got, np.array(want))
-
-
-# ----------------------------------------------------------------------------- processors
-
-
-def tone(hz, seconds=1.0, amp=0.5, channels=2):
-    t = np.arange(int(seconds * RATE)) / RATE
-    return (amp * np.sin(2 * np.pi * hz * t))[:, None] * np.ones((1, channels))
-
-
-def rms_db(x):
-    return 10 * np.log10(np.mean(x ** 2))
-
-
-def test_equalizer_shapes_and_streams():
-    hp = Equalizer([EqBand("highpass", 120.0)], RATE, 2)
-    assert rms_db(hp.process(tone(40))[RATE // 2:]) < rms_db(tone(40)) - 15
-    peak = Equalizer([EqBand("peak", 1000.0, 6.0, 1.0)], RATE, 2)
-    assert abs(rms_db(peak.process(tone(1000))[RATE // 2:]) - rms_db(tone(1000)) - 6.0) < 0.1
-    x = np.random.default_rng(3).standard_normal((5000, 2))
-    whole = Equalizer([EqBand("lowshelf", 200, 4), EqBand("highshelf", 5000, -3)], RATE, 2).process(x)
-    eq = Equalizer([EqBand("lowshelf", 200, 4), EqBand("highshelf", 5000, -3)], RATE, 2)
-    parts = np.concatenate([eq.process(x[:1234]), eq.process(x[1234:])])
-    np.testing.assert_allclose(parts, whole, atol=1e-12)
-    with pytest.raises(snc.InputError):
-        EqBand("notch", 100).sos(RATE)
-    with pytest.raises(snc.InputError):
-        EqBand("peak", 30000).sos(RATE)
-
-
-def test_compressor_reduces_loud_passages_only():
-    comp = Compressor(CompressorSettings(threshold_db=-20, ratio=4, knee_db=0, attack_ms=1, release_ms=50), RATE)
-    quiet, loud = tone(440, amp=0.01), tone(440, amp=0.9)
-    out = comp.process(np.concatenate([quiet, loud]))
-    assert abs(rms_db(out[RATE // 2: RATE]) - rms_db(quiet)) < 0.1
-    # 4:1 above -20 dBFS: a peak 19 dB over comes out ~14 dB lower
-    assert rms_db(out[-RATE // 2:]) < rms_db(loud) - 12
-
-
-@pytest.mark.parametrize("ceiling", [-1.0, -6.0])
-def test_true_peak_limiter_keeps_the_ceiling_and_streams(ceiling):
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((3 * RATE, 2)) * 0.3
-    x[RATE: RATE + 100] *= 4  # a burst far over
-    def run(sizes):
-        lim = TruePeakLimiter(RATE, 2, ceiling)
-        out, pos = [], 0
-        for n in sizes:
-            out.append(lim.process(x[pos: pos + n]))
-            pos += n
-        out.append(lim.flush())
-        return np.concatenate(out)
-    whole = run([len(x)])
-    parts = run([1000, 7, 50_000, len(x) - 51_007])
-    assert whole.shape == x.shape
-    np.testing.assert_allclose(parts, whole, atol=1e-12)
-    meter = LoudnessMeter(RATE, 2)
-    meter.update(whole)
-    assert meter.true_peak_dbtp() <= ceiling + 1e-6
-
-
-def test_limiter_leaves_quiet_audio_untouched():
-    x = tone(1000, amp=0.1)
-    lim = TruePeakLimiter(RATE, 2, -1.0)
-    out = np.concatenate([lim.process(x), lim.flush()])
-    np.testing.assert_array_equal(out, x)
-
-
-def test_loudness_range():
-    steady = LoudnessMeter(RATE, 2)
-    steady.update(tone(1000, seconds=12, amp=0.1))
-    varied = LoudnessMeter(RATE, 2)
-    varied.update(np.concatenate([tone(1000, 6, 0.3 / 10 ** 0.75), tone(1000, 6, 0.3)]))
-    assert steady.loudness_range_lu() < 0.1
-    assert 13 < varied.loudness_range_lu() < 16  # 15 dB apart (both above the relative gate, -20 LU)
 
 
 # ----------------------------------------------------------------------------- profiles on a file
@@ -263,39 +148,10 @@ def test_authored_profiles_are_checked_at_encode_and_skipped_when_unreadable(tmp
     prof = Profile.from_json("p", {"gains": {"vocals": None}, "eq": [{"kind": "peak", "freq_hz": 1000, "gain_db": 2}]})
     assert prof.gains["vocals"] == -math.inf and Profile.from_json("p", prof.to_json()) == prof
 
-
-def test_player_ramps_changes_without_steps():
-    t = np.arange(4 * RATE) / RATE
-    stems = {"vocals": np.round(12000 * np.sin(2 * np.pi * 330 * t))[:, None] * [1, 1],
-             "bass": np.round(12000 * np.sin(2 * np.pi * 55 * t))[:, None] * [1, 1]}
-    stems = {k: v.astype(np.int16) for k, v in stems.items()}
-    buf = io.BytesIO()
-    snc.encode(sum(v.astype(np.int32) for v in stems.values()).astype(np.int16), buf, stems=stems, samplerate=RATE,
-               bits=16, preset="archival", segment_frames=8192)
-    buf.seek(0)
-    with snc.open(buf) as f:
-        mix = f.read()
-        player = f.player(blocksize=1000)
-        blocks = []
-        for i, block in enumerate(player):
-            blocks.append(block)
-            if i == 100:
-                player.set(mute=["vocals"])
-        y = np.concatenate(blocks)
-        assert y.shape == mix.shape
-        np.testing.assert_array_equal(y[:101_000], mix[:101_000])  # before the change: the exact mix
-        step = np.abs(np.diff(y, axis=0)).max()
-        assert step <= np.abs(np.diff(mix, axis=0)).max() + 1e-9  # no jump beyond the music's own slope
-        # an unramped switch at the same place jumps by the vocal's value there
-        hard = np.concatenate([mix[:101_000], f.read(start=101_000, mute=["vocals"])])
-        assert np.abs(np.diff(hard, axis=0)).max() > 3 * step
-        player.seek(RATE)  # sample-exact, with the current settings
-        first = np.concatenate([b for b, _ in zip(player, range(3))])
-        np.testing.assert_allclose(first, f.read(start=RATE, frames=len(first), mute=["vocals"]), atol=1e-12)
-
-
 def test_profile_loudness_is_measured_at_encode_and_used(song, monkeypatch):
-    from snc.render import renderer
+    from snc.render.dynamics import Chain
+    from snc.render.options import RenderOptions
+    from snc.render.request import RenderRequest
 
     data, _ = song
     with snc.open(io.BytesIO(data)) as f:
@@ -303,20 +159,18 @@ def test_profile_loudness_is_measured_at_encode_and_used(song, monkeypatch):
         assert set(meta["profile_loudness"]) == {"party", *BUILTIN}
         assert meta["mix_loudness"]["true_peak_dbtp"] is not None
         # the stored value is the decoded render's own loudness before its gain (a lossless preset here)
-        req = renderer._Request(f, "night", None, None, None, (), (), 0, None, 65536, "tiles")
+        req = RenderRequest(f, RenderOptions(profile="night"))
         shaped = LoudnessMeter(RATE, 2)
-        chain = renderer._Chain(req.profile, RATE, 2, 0.0)
+        chain = Chain(req.profile, RATE, 2, 0.0)
         for block in req.source():
             shaped.update(chain.shape(block))
         assert abs(shaped.integrated_lufs() - meta["profile_loudness"]["night"]["loudness_lufs"]) < 0.05
         # ... and the renderer takes it instead of a first pass, for the profile by name (not a tuned one)
-        assert req._stored_loudness() == meta["profile_loudness"]["night"]["loudness_lufs"]
-        assert renderer._Request(f, None, {"ambient_db": 80}, None, None, (), (), 0, None, 65536,
-                                 "tiles")._stored_loudness() is None
-        assert renderer._Request(f, "night", None, None, {"drums": 3}, (), (), 0, None, 65536,
-                                 "tiles")._stored_loudness() is None
-        assert renderer._Request(f, None, None, -14.0, None, (), (), 0, None, 65536,
-                                 "tiles")._stored_loudness() == meta["mix_loudness"]["loudness_lufs"]
+        assert req.stored_loudness() == meta["profile_loudness"]["night"]["loudness_lufs"]
+        assert RenderRequest(f, RenderOptions(context={"ambient_db": 80})).stored_loudness() is None
+        assert RenderRequest(f, RenderOptions(profile="night", gains={"drums": 3})).stored_loudness() is None
+        assert (RenderRequest(f, RenderOptions(target_lufs=-14.0)).stored_loudness()
+                == meta["mix_loudness"]["loudness_lufs"])
 
 
 def test_archival_files_are_normalised_by_a_first_pass():
@@ -329,85 +183,6 @@ def test_archival_files_are_normalised_by_a_first_pass():
         assert "profile_loudness" not in f.metadata and "mix_loudness" not in f.metadata
         lufs, peak, _ = measure(f.render(target_lufs=-18.0))
     assert abs(lufs + 18.0) < 0.5 and peak <= -1.0
-
-
-def _two_stem_file(segment_frames=8192, seconds=2, preset="archival"):
-    t = np.arange(seconds * RATE) / RATE
-    stems = {"vocals": np.round(12000 * np.sin(2 * np.pi * 330 * t))[:, None] * [1, 1],
-             "bass": np.round(12000 * np.sin(2 * np.pi * 55 * t))[:, None] * [1, -1]}
-    stems = {k: v.astype(np.int16) for k, v in stems.items()}
-    mix = (sum(v.astype(np.int32) for v in stems.values()) + np.random.default_rng(9).integers(-40, 40, (len(t), 2)))
-    buf = io.BytesIO()
-    snc.encode(mix.clip(-32768, 32767).astype(np.int16), buf, stems=stems, samplerate=RATE, bits=16, preset=preset,
-               segment_frames=segment_frames)
-    return buf.getvalue()
-
-
-def _decode_threads():
-    import threading
-
-    return [t for t in threading.enumerate() if t.name == "snc-player-decode" and t.is_alive()]
-
-
-def test_player_crossfade_is_the_linear_ramp_between_the_two_renders():
-    from snc.render.player import RAMP_MS
-
-    with snc.open(io.BytesIO(_two_stem_file())) as f:
-        old, new = f.read(), f.read(mute=["vocals"])
-        ramp = int(round(RAMP_MS * RATE / 1000))
-        with f.player(blocksize=100) as player:  # the ramp spans several blocks
-            blocks = []
-            for i, block in enumerate(player):
-                blocks.append(block)
-                if i == 99:
-                    player.set(mute=["vocals"])
-        y = np.concatenate(blocks)
-        r = np.clip((np.arange(len(y)) - 10_000 + 1) / ramp, 0.0, 1.0)[:, None]
-        np.testing.assert_allclose(y, (1 - r) * old + r * new, rtol=0, atol=1e-12)
-        assert 0 < r[10_000 + ramp // 2, 0] < 1
-
-
-@pytest.mark.parametrize("segment_frames", [1024, 4096])
-def test_player_remix_equals_the_files_remix_across_segments(segment_frames):
-    """Blocks straddling segments shorter than the tile rule's context give the file's own remix."""
-    with snc.open(io.BytesIO(_two_stem_file(segment_frames, seconds=1))) as f:
-        for render, want in (({"gains": {"bass": -6.0}}, f.read(gains={"bass": -6.0})),
-                             ({"solo": ["vocals"], "attribution": "share"}, f.read(solo=["vocals"], attribution="share")),
-                             ({}, f.read())):
-            with f.player(blocksize=3001, **render) as player:
-                y = np.concatenate(list(player))
-            np.testing.assert_allclose(y, want, rtol=0, atol=1e-12)
-
-
-def test_player_thread_stops_at_the_end_on_close_and_on_errors():
-    data = _two_stem_file()
-    with snc.open(io.BytesIO(data)) as f:
-        player = f.player(blocksize=4096)
-        player.read()
-        assert _decode_threads()
-        list(player)
-        assert not _decode_threads()  # played to the end
-        player.seek(0)
-        player.read()
-        assert _decode_threads()  # a seek starts it again
-        player.close()
-        assert not _decode_threads()
-        with pytest.raises(snc.InputError, match="attribution"):
-            f.player(attribution="nearest")
-    # a packet damaged past the first segments: the block that needs it raises, the thread is gone
-    with snc.open(io.BytesIO(data)) as f:
-        seg = f._reader.segments[-1]
-        f._reader.read_packet(seg, 0)
-        where = seg.packet_offsets[0] + seg.packet_sizes[0] // 2
-    broken = bytearray(data)
-    broken[where] ^= 0xFF
-    with snc.open(io.BytesIO(bytes(broken)), strict=True) as f:  # strict: a damaged packet raises, not concealed
-        player = f.player(blocksize=4096)
-        assert player.read() is not None
-        with pytest.raises(snc.ChecksumError, match=f"segment {seg.index}"):
-            list(player)
-        assert not _decode_threads()
-
 
 # ----------------------------------------------------------------------------- numbers out of range
 
@@ -475,7 +250,7 @@ def test_stored_profiles_with_bad_numbers_are_skipped_or_refused_by_name(song, m
 
 
 def test_bad_render_numbers_are_refused_and_nan_never_reaches_the_output(song):
-    from snc.render import renderer
+    from snc.render import request
 
     data, _ = song
     with snc.open(io.BytesIO(data)) as f:
@@ -505,15 +280,15 @@ def test_bad_render_numbers_are_refused_and_nan_never_reaches_the_output(song):
         # a stored position out of range (NaN distance): the role's default, with a warning
         from snc.container.model import Position
 
-        f._reader.streams[0].position = Position(0.0, 0.0, float("nan"), 1.0)
+        f.stream_infos[0].position = Position(0.0, 0.0, float("nan"), 1.0)
         with pytest.warns(snc.SncWarning, match="stored position"):
             y = f.render(layout="5.1")
         assert np.isfinite(y).all() and np.abs(y).max() > 0
-        assert renderer.MAX_DISTANCE_M >= 100
+        assert request.MAX_DISTANCE_M >= 100
 
 
 def test_player_takes_the_stored_loudness_as_an_estimate_instead_of_a_first_pass(song, monkeypatch):
-    from snc.render import renderer
+    from snc.render import request
 
     data, _ = song
     with snc.open(io.BytesIO(data)) as f:
@@ -523,7 +298,7 @@ def test_player_takes_the_stored_loudness_as_an_estimate_instead_of_a_first_pass
             def update(self, block):
                 raise AssertionError("a measuring pass")
 
-        monkeypatch.setattr(renderer, "LoudnessMeter", NoPass)
+        monkeypatch.setattr(request, "LoudnessMeter", NoPass)
         with f.player(blocksize=4096, profile="night", gains={"drums": 3.0}) as player:
             assert player._state.chain.gain == pytest.approx(10 ** ((-20.0 - stored) / 20))
             player.set(profile="night", mute=["bass"])  # a set() measures nothing either

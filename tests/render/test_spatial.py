@@ -52,6 +52,7 @@ def _ears(az, el=0.0, yaw=0.0):
     return ild, itd
 
 
+@pytest.mark.slow
 def test_binaural_direction_cues():
     ild, itd = _ears(90)
     assert ild > 6 and itd < 0  # a source on the left: louder and earlier at the left ear
@@ -198,7 +199,7 @@ def test_renders_end_at_any_sample_rate_a_file_declares(rate):
     import dataclasses
 
     with snc.open(_file({"s0": np.random.default_rng(8).standard_normal((3000, 2)) * 0.3})) as f:
-        f._reader.info = dataclasses.replace(f._reader.info, sample_rate=rate)  # as a crafted file would say
+        f.container.info = dataclasses.replace(f.info, sample_rate=rate)  # as a crafted file would say
         if rate < 8000:
             with pytest.raises(snc.InputError, match="binaural rendering needs a sample rate"):
                 f.render(layout="binaural")

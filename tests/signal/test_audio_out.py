@@ -456,7 +456,7 @@ def test_stdout_terminal_is_refused(tmp_path):
 # ---------------------------------------------------------------------------------------------
 def test_eight_bit_vector_decodes_to_wav(tmp_path):
     from snc.cli import decode
-    from snc.decoder import SncFile
+    from snc.render.file import SncFile
 
     out = tmp_path / "e.wav"
     assert decode.main([str(VECTOR_8BIT), "-o", str(out)]) == 0
