@@ -57,7 +57,6 @@ from .rangecoder import (
     RC_CORRUPT,
     RC_TRAILING,
     RC_TRUNCATED,
-    dec_finish,
     TOP,
     _dbit,
     _dbypass,
@@ -67,6 +66,7 @@ from .rangecoder import (
     _ebypass,
     _emodel,
     _shift_low,
+    dec_finish,
 )
 
 # ----------------------------------------------------------------------------- format constants
@@ -554,7 +554,7 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
         nf_out[b] = 0
     pbase = _prev_base(models, kind)
     node = 1
-    for i in range(NB_BITS):
+    for _ in range(NB_BITS):
         pos, rng, code, bit = _dbit(buf, end, pos, rng, code, models, M_NB + 64 * kind + node)
         node = 2 * node + bit
     nb = node - 64
@@ -663,7 +663,8 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
                             rng, code, mv, bit = _dmodel(rng, code, np.int64(models[gc + m - 2]))
                             models[gc + m - 2] = mv
                             if rng < TOP:
-                                rng, code, pos = _dshift(rng, code, pos, np.int64(buf[pos]) if pos < end else np.int64(0))
+                                nxt = np.int64(buf[pos]) if pos < end else np.int64(0)
+                                rng, code, pos = _dshift(rng, code, pos, nxt)
                             if bit == 0:
                                 break
                             m += 1

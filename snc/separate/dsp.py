@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as _np
 
 from ..signal import stft as _stft
-
 from .base import STEM_NAMES, Separator
 
 VERSION = 1
