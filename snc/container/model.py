@@ -140,7 +140,7 @@ class StreamInfo:
         )
 
     @classmethod
-    def from_container(cls, c) -> "StreamInfo":
+    def from_container(cls, c) -> StreamInfo:
         """From a parsed STRM body.  The float fields are hints and statistics, never a reason to refuse a
         file: out-of-range values are clamped or read as their default (spec sections 9.3, 9.4)."""
         return cls(
@@ -203,7 +203,7 @@ class FileInfo:
         return _s.InfoBody.build(vars(self))
 
     @classmethod
-    def from_container(cls, c) -> "FileInfo":
+    def from_container(cls, c) -> FileInfo:
         info = cls(
             sample_rate=c.sample_rate,
             frames=c.frames,

@@ -38,7 +38,7 @@ class SegmentIndex(Sequence):
     found from the scan's nearest checkpoint) when first used, and a few recent entries are cached,
     so an index of millions of segments costs no memory per segment."""
 
-    def __init__(self, reader: "ContainerReader", count: int, locate):
+    def __init__(self, reader: ContainerReader, count: int, locate):
         self._reader = reader
         self._count = count
         self._locate = locate
@@ -123,7 +123,8 @@ class ContainerReader:
     def _chunk_header(self, offset: int) -> tuple[bytes, int]:
         head = _parse(_s.ChunkHeader, self._read_at(offset, _s.CHUNK_HEADER_SIZE, "chunk header"), "chunk header")
         if head.length > _s.MAX_CHUNK_LENGTH:
-            raise FormatError(f"chunk {head.type!r} at byte {offset} claims {head.length} bytes (limit {_s.MAX_CHUNK_LENGTH})")
+            raise FormatError(f"chunk {head.type!r} at byte {offset} claims {head.length} bytes "
+                              f"(limit {_s.MAX_CHUNK_LENGTH})")
         end = offset + _s.CHUNK_HEADER_SIZE + head.length + _s.CHUNK_CRC_SIZE
         if end > self.file_size:
             raise TruncatedError(f"chunk {head.type!r} at byte {offset} runs past the end of the file")

@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import __version__, encode
 from .. import open as snc_open
-from ..signal.audio_io import AudioFormat, to_native, write_audio
 from ..errors import SncError
+from ..signal.audio_io import AudioFormat, to_native, write_audio
 from .synth import synthesize_song
 
 

@@ -10,14 +10,14 @@ Integer-only, so the layout is identical everywhere (spec: codec-perceptual.md).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 MIN_WIDTH = 4
 
 
-@lru_cache(maxsize=None)
+@cache
 def _edges(n: int) -> tuple:
     if n < MIN_WIDTH or n % MIN_WIDTH:
         raise ValueError(f"transform size must be a positive multiple of {MIN_WIDTH}, got {n}")

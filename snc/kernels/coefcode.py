@@ -33,9 +33,8 @@ Speed note: numba increments and decrements the reference count of every array p
 to a function, with atomic operations that its pruning pass misses in these loops.  The
 per-coefficient paths therefore call only the scalar cores of :mod:`.rangecoder`, and the
 two frame kernels, which allocate nothing, are compiled with numba's ``_nrt=False``
-(no reference counting at all): decoding went from 35-38 to 65-75 million coefficients
-per second on the corpus spectra of ``spec/perceptual-entropy.md`` section 9, encoding
-from 6-7 to 30-45.  Without that flag the code is still correct, only slower.
+(no reference counting at all), which makes both much faster (figures:
+docs/measurements.md).  Without that flag the code is still correct, only slower.
 """
 
 from __future__ import annotations
@@ -58,7 +57,6 @@ from .rangecoder import (
     RC_CORRUPT,
     RC_TRAILING,
     RC_TRUNCATED,
-    dec_finish,
     TOP,
     _dbit,
     _dbypass,
@@ -68,6 +66,7 @@ from .rangecoder import (
     _ebypass,
     _emodel,
     _shift_low,
+    dec_finish,
 )
 
 # ----------------------------------------------------------------------------- format constants
@@ -94,8 +93,7 @@ CAP = 15
 #: order of the Exp-Golomb escape of scale-factor differences
 SF_ESC_K = 0
 #: coefficient escapes use order min(bitlen((a + a2) >> ESC_SHIFT), ESC_K_MAX) from the two
-#: previous magnitudes: on Laplacian spectra of scale 20 / 100 that costs 5.7 % / 7.7 % above
-#: the per-band entropy instead of 7.8 % / 23 % with order 0 (neutral on the corpus)
+#: previous magnitudes: large coefficients come in runs, so their neighbours predict the order
 ESC_SHIFT = 3
 ESC_K_MAX = 20
 #: scale-factor differences: unary flags "|d| > i" for i = 1 .. SF_CAP - 1, then escape
@@ -117,8 +115,8 @@ REG_SHORT = _regions(EDGES_SHORT, SHORT_N)
 
 #: neighbourhood classes of the zero flag and the ">1" flag (spec 6.2): min(a + a2, 4) with
 #: a = |q[k-1]|, a2 = |q[k-2]| (same block), times the class min(|q|, 2) of the same bin in
-#: the previous frame (LONG) or block (SHORT).  Measured on the corpus: the previous-frame class
-#: saves 0.3-2.4 %; 5 sum classes beat 7 or 10 classes of (min(a, 3), min(a2, 3)) pairs.
+#: the previous frame (LONG) or block (SHORT): spectra change slowly from frame to frame, and
+#: 5 sum classes code smaller than finer pairs of classes (docs/measurements.md).
 NCLS = 5
 PCLS = 3
 #: coarse class of the ">i" flags, i >= 2: max(a, a2) in 0..2, 3..5, 6+
@@ -556,7 +554,7 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
         nf_out[b] = 0
     pbase = _prev_base(models, kind)
     node = 1
-    for i in range(NB_BITS):
+    for _ in range(NB_BITS):
         pos, rng, code, bit = _dbit(buf, end, pos, rng, code, models, M_NB + 64 * kind + node)
         node = 2 * node + bit
     nb = node - 64
@@ -665,7 +663,8 @@ def decode_frame(buf, st, models, is_short, q_out, sf_out, nf_out, v2):
                             rng, code, mv, bit = _dmodel(rng, code, np.int64(models[gc + m - 2]))
                             models[gc + m - 2] = mv
                             if rng < TOP:
-                                rng, code, pos = _dshift(rng, code, pos, np.int64(buf[pos]) if pos < end else np.int64(0))
+                                nxt = np.int64(buf[pos]) if pos < end else np.int64(0)
+                                rng, code, pos = _dshift(rng, code, pos, nxt)
                             if bit == 0:
                                 break
                             m += 1

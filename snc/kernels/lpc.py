@@ -355,7 +355,7 @@ def _restore_r16(x, n, coefs, order, shift, lo, hi):
     h15 = x[order - 15] if 15 <= order else np.int64(0)
     h16 = x[order - 16] if 16 <= order else np.int64(0)
     for i in range(order, n):
-        s = (c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1
+        s = (c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1  # noqa: E501 (one unrolled sum per order)
         v = x[i] + (s >> shift)
         if v < lo or v > hi:
             return i
@@ -448,7 +448,7 @@ def _restore_r32(x, n, coefs, order, shift, lo, hi):
     h31 = x[order - 31] if 31 <= order else np.int64(0)
     h32 = x[order - 32] if 32 <= order else np.int64(0)
     for i in range(order, n):
-        s = (c31 * h32 + c30 * h31 + c29 * h30 + c28 * h29 + c27 * h28 + c26 * h27 + c25 * h26 + c24 * h25 + c23 * h24 + c22 * h23 + c21 * h22 + c20 * h21 + c19 * h20 + c18 * h19 + c17 * h18 + c16 * h17 + c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1
+        s = (c31 * h32 + c30 * h31 + c29 * h30 + c28 * h29 + c27 * h28 + c26 * h27 + c25 * h26 + c24 * h25 + c23 * h24 + c22 * h23 + c21 * h22 + c20 * h21 + c19 * h20 + c18 * h19 + c17 * h18 + c16 * h17 + c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2) + c0 * h1  # noqa: E501
         v = x[i] + (s >> shift)
         if v < lo or v > hi:
             return i

@@ -61,9 +61,9 @@ def n_frames(L: int) -> int:
 # ============================================================================ tables (spec 5)
 # Every table entry is round(2**q * c * f(pi*m/8192)) of an exact real number, computed here
 # with Python integers at _PREC = 160 fractional bits (Machin's pi, Taylor series of the grid
-# step, then a rotation recurrence; error about 2**-140) and rounded only once.  No float, no libm: the integers are the same on every
-# machine, and _qround refuses an entry whose real value is within 2**-100 of a rounding tie,
-# so any correct method (mpmath, a float64 libm almost always) gives the same tables.
+# step, then a rotation recurrence; error about 2**-140) and rounded only once.  No float, no libm:
+# the integers are the same on every machine, and _qround refuses an entry whose real value is
+# within 2**-100 of a rounding tie, so any correct method (mpmath, a float64 libm almost always) gives the same tables.
 # tests/kernels/test_kernels_mdct.py pins their SHA-256 (also listed in the spec).
 
 _PREC = 160

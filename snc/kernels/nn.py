@@ -69,7 +69,7 @@ def forward(v, m, order, shift, X, D, w, a):
     pos = a[1]
     avg = a[0]
     # unsigned indices: numba then emits no negative-index wraparound, and the loops vectorise
-    # into contiguous loads instead of gathers (about 2x faster)
+    # into contiguous loads instead of gathers
     ou = np.uint64(order)
     for i in range(m):
         b = np.uint64(pos - order)
@@ -141,8 +141,8 @@ def inverse_pair(v0, m0, v1, m1, order, shift, X0, D0, w0, a0, X1, D1, w1, a1):
 
     One stage's samples form a single dependency chain (each prediction needs the
     previous output), so a lone stream leaves the core idle while it waits; running
-    two chains in one loop fills those gaps: 1.6x faster per sample than two calls
-    of :func:`inverse` (16 vs 25 ns per sample at order 32).  The result is the same.
+    two chains in one loop fills those gaps, faster per sample than two calls of
+    :func:`inverse` (docs/measurements.md).  The result is the same.
     """
     m = min(m0, m1)
     rnd = np.int64(1) << (shift - 1)

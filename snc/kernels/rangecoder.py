@@ -8,9 +8,9 @@ zero bit.  Differences from LZMA (spec 2.7):
 * adaptation: a model is ``(count << 16) | p``; the shift grows with the number of
   bits the model has seen (1, 1, 2, 2, 3 x 4, 4 x 7, then 5 = LZMA's rate), so a
   fresh model learns about as fast as a counting estimate, and ``p`` is kept in
-  ``[PROB_MIN, PROB_ONE - PROB_MIN]``.  Measured on quantised MDCT spectra of the
-  corpus with models reset every 43 frames: 0.5-1.7 % smaller than LZMA's fixed
-  shift 5 (shift 4: +0.5 %, shift 6: +0.3 %, a two-rate 4/7 mix: +0.2 %);
+  ``[PROB_MIN, PROB_ONE - PROB_MIN]``: models are reset often (every segment), so
+  learning fast at first matters more than a slow rate's precision (figures:
+  docs/measurements.md);
 * the encoder drops the always-zero first byte, and the flush writes only the bytes
   a decoder that reads zeros past the end needs (1 byte instead of 4-5).
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as _np
 
-from ..signal.audio_io import AudioSource, NativeAudio, to_native
 from ..errors import InputError, NotAvailableError
+from ..signal.audio_io import AudioSource, NativeAudio, to_native
 from .base import STEM_NAMES, ProgressCallback, Separator
 
 SEPARATORS = ("auto", "dsp", "demucs", "none")
@@ -142,7 +142,8 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
         try:
             out = separator.separate(block, rate)
         except MemoryError:
-            raise InputError(f"{separator.name}: out of memory separating a {separator.chunk_seconds:g} s chunk") from None
+            raise InputError(f"{separator.name}: out of memory separating a "
+                             f"{separator.chunk_seconds:g} s chunk") from None
         keep = slice(a - start, b - start)
         mix_part = buf[keep].astype(_np.float64 if fmt.sample_format != "int" else _np.int64)
         rest = _np.zeros_like(mix_part)

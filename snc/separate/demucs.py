@@ -76,13 +76,13 @@ def weights_may_be_cached() -> bool:
 def _import_demucs():
     """torch and the demucs modules used here, or :class:`NotAvailableError`."""
     try:
-        import torch
         import demucs
         import demucs.apply
         import demucs.hf
         import demucs.pretrained
         import demucs.repo
         import demucs.states
+        import torch
     except Exception as exc:  # ImportError, or OSError from a broken torch install
         raise NotAvailableError(
             f"the demucs separator needs the packages demucs and torch ({short_error(exc)}): {_INSTALL_HINT}"

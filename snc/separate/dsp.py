@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as _np
 
 from ..signal import stft as _stft
-
 from .base import STEM_NAMES, Separator
 
 VERSION = 1
@@ -134,7 +133,7 @@ class DspSeparator(Separator):
 
 
 def stft(x: _np.ndarray, nfft: int) -> _np.ndarray:
-    """The separator's spectra (single precision: masks need no more, and it is ~1.3x faster)."""
+    """The separator's spectra (single precision: masks need no more, and it is faster)."""
     return _stft.stft(x, nfft, OVERLAP, dtype=_np.float32)
 
 

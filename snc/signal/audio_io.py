@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as _np
 import soundfile as _sf
 
-from .audio_out import write_audio  # noqa: F401  (re-exported: the writing side lives in audio_out)
 from ..errors import InputError
+from .audio_out import write_audio  # noqa: F401  (re-exported: the writing side lives in audio_out)
 
 # soundfile subtype -> (sample format, bits).  Compressed/other subtypes decode as float32.
 _SUBTYPES = {

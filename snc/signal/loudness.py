@@ -55,7 +55,7 @@ ABSOLUTE_GATE_LKFS = -70.0
 RELATIVE_GATE_LU = -10.0
 _OFFSET_DB = -0.691          # BS.1770-4 eq. (2): cancels the K-filter gain at 1 kHz
 _HOPS_PER_BLOCK = 4          # 400 ms gating block = 4 hops of 100 ms (75 % overlap)
-# After a signal stops, the biquad states decay into subnormal floats, which makes lfilter ~15x slower
+# After a signal stops, the biquad states decay into subnormal floats, which makes lfilter many times slower
 # for as long as the silence lasts.  A +-1e-30 (-600 dBFS) Nyquist-rate pattern, a function of the absolute
 # sample index so block boundaries still do not matter, keeps them normal; it adds ~1e-60 to each mean
 # square, far below the -70 LKFS gate (1e-7), so no reading changes.
