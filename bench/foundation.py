@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, best_time, flac8_bytes, multitrack_items, one_core, print_table, read_int  # noqa: E402
-
 import numpy as np  # noqa: E402
+from _common import CORPUS, best_time, flac8_bytes, multitrack_items, one_core, print_table, read_int  # noqa: E402
 
 import snc  # noqa: E402
 

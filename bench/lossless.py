@@ -24,10 +24,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, best_time, multitrack_items, one_core, print_table, read_int  # noqa: E402
-
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
+from _common import CORPUS, best_time, multitrack_items, one_core, print_table, read_int  # noqa: E402
 
 import snc  # noqa: E402
 from snc.codecs.lossless import LosslessCodec  # noqa: E402

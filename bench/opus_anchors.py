@@ -29,12 +29,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CORPUS, flac8_bytes, manifest, print_table, read_int  # noqa: E402
-
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-
 import quality as q  # noqa: E402
+import soundfile as sf  # noqa: E402
+from _common import CORPUS, flac8_bytes, manifest, print_table, read_int  # noqa: E402
 
 BITRATES = (64, 96, 128, 192, 256)
 STOI_TARGET = 0.996

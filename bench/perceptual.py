@@ -66,12 +66,10 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
-from _common import CORPUS, flac8_bytes, manifest, print_table, read_int  # noqa: E402
-
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-
 import quality as q  # noqa: E402
+import soundfile as sf  # noqa: E402
+from _common import CORPUS, flac8_bytes, manifest, print_table, read_int  # noqa: E402
 
 import snc  # noqa: E402
 from snc.encode import tuning as snc_encoder  # noqa: E402

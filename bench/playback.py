@@ -50,9 +50,9 @@ _common.one_core()
 
 import snc  # noqa: E402
 from snc.encode import tuning as snc_encoder  # noqa: E402
-from snc.signal.loudness import LoudnessMeter  # noqa: E402
 from snc.render.attribution import attributed_residual  # noqa: E402
 from snc.render.profiles import BUILTIN  # noqa: E402
+from snc.signal.loudness import LoudnessMeter  # noqa: E402
 
 LEAD_NAMES = ("vocals", "lead", "guitar")
 KARAOKE_TARGET_DB = -30.0

@@ -12,12 +12,10 @@ codec kernels and SciPy) load on first use of a name that needs them (PEP 562).
 (:class:`snc.decode.Decoder`) that also remixes and renders.
 """
 
-__version__ = "0.1.0"
+import sys as _sys
+import types as _types
 
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
-
-from .errors import (  # noqa: E402
+from .errors import (
     ChecksumError,
     CodecError,
     FormatError,
@@ -28,6 +26,7 @@ from .errors import (  # noqa: E402
     TruncatedError,
     UnsupportedError,
 )
+from .version import __version__
 
 #: public name -> submodule that defines it, imported on first access
 _LAZY = {

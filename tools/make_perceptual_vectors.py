@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 from snc.codecs.perceptual import EncoderSettings, PerceptualCodec  # noqa: E402
 from snc.codecs.registry import get_codec  # noqa: E402
 from snc.errors import CodecError  # noqa: E402
-from snc.kernels.bands import band_edges  # noqa: E402
 from snc.kernels import coefcode as cc  # noqa: E402
 from snc.kernels import mdct  # noqa: E402
 from snc.kernels import perceptual_packet as pk  # noqa: E402
+from snc.kernels.bands import band_edges  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "perceptual"
 INDEX = "vectors.json"

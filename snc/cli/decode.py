@@ -7,7 +7,6 @@ import math
 import sys
 from pathlib import Path
 
-from .. import __version__
 from ..errors import InputError
 from ..fileutil import check_output
 from ..render.file import SncFile
@@ -15,9 +14,23 @@ from ..render.remix import REMIX_GAIN_RANGE_DB
 from ..signal.audio_io import AudioFormat, to_native, write_audio
 from ..signal.audio_out import stem_tags
 from ..signal.layouts import SPATIAL_LAYOUTS, channel_names
-from .common import (STDIO, Parser, Progress, add_common_options, finite_float,
-                     input_path, output_path, parse_assignments, parse_position, parse_time, printable,
-                     run, streams_output, writing)
+from ..version import __version__
+from .common import (
+    STDIO,
+    Parser,
+    Progress,
+    add_common_options,
+    finite_float,
+    input_path,
+    output_path,
+    parse_assignments,
+    parse_position,
+    parse_time,
+    printable,
+    run,
+    streams_output,
+    writing,
+)
 
 PROG = "snc-decode"
 LAYOUTS = SPATIAL_LAYOUTS

@@ -7,15 +7,30 @@ import json
 import math
 import sys
 
-from .. import __version__
 from ..container.model import PRESETS
 from ..encode import encode
-from ..separate import SEPARATORS
 from ..errors import InputError
 from ..fileutil import check_output
-from .common import (STDIO, Messages, Parser, Progress, add_common_options, finite_float, human_bytes,
-                     input_path, output_path, parse_assignments, parse_position, positive_float, positive_int,
-                     run, streams_output, writing)
+from ..separate import SEPARATORS
+from ..version import __version__
+from .common import (
+    STDIO,
+    Messages,
+    Parser,
+    Progress,
+    add_common_options,
+    finite_float,
+    human_bytes,
+    input_path,
+    output_path,
+    parse_assignments,
+    parse_position,
+    positive_float,
+    positive_int,
+    run,
+    streams_output,
+    writing,
+)
 
 PROG = "snc-encode"
 

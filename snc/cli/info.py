@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from .. import __version__
 from ..decode import Decoder
 from ..errors import ChecksumError
+from ..version import __version__
 from .common import Parser, add_common_options, human_bytes, input_path, printable, run
 
 PROG = "snc-info"

@@ -71,7 +71,7 @@ class Codec:
         return cfg
 
     @classmethod
-    def from_config(cls, config: dict) -> "Codec":
+    def from_config(cls, config: dict) -> Codec:
         """Rebuild from a stored config; missing required keys are an error, never a guess."""
         required = {"format", "channels"} | ({"bits"} if config.get("format") == "int" else set())
         missing = required - set(config)

@@ -45,8 +45,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.bands import band_edges, band_power, expand_bands
 from ..codecs.perceptual.psy import masking_threshold, power_spectrum, psd_to_bands
+from ..kernels.bands import band_edges, band_power, expand_bands
 
 #: the stems get this share of the masked noise, the residual the rest
 STEM_SHARE = 0.5

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import __version__
 from ..container.model import RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, StreamInfo
 from ..signal.audio_io import AudioFormat
+from ..version import __version__
 from . import stream_codecs
 from .sources import check_exact_representable, coded_format, residual_format, role_for
 from .tuning import PerceptualTuning

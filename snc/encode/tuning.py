@@ -75,7 +75,7 @@ class PerceptualTuning:
     #: ... and the rest's noise substitution (as ``noise_alone``, which a mix coded alone uses)
     separated_noise: tuple | None = (16000.0, 10.0)
 
-    def for_separated(self) -> "PerceptualTuning":
+    def for_separated(self) -> PerceptualTuning:
         """The tuning of a file whose stems a separator made: the speech floor, stem floors and noise
         substitution of the rest stem (:attr:`separated_speech_snr_db`); unchanged without one."""
         if self.separated_speech_snr_db is None:
@@ -83,11 +83,11 @@ class PerceptualTuning:
         return replace(self, speech_snr_db=self.separated_speech_snr_db, stem_snr_db=self.separated_snr_db,
                        lead_snr_db=self.separated_snr_db, noise_alone=self.separated_noise)
 
-    def at_bitrate(self) -> "PerceptualTuning":
+    def at_bitrate(self) -> PerceptualTuning:
         """The tuning ``--bitrate`` shifts: the speech floor at most :data:`BITRATE_SPEECH_SNR_DB`."""
         return replace(self, speech_snr_db=min(self.speech_snr_db, BITRATE_SPEECH_SNR_DB))
 
-    def shifted(self, offset_db: float) -> "PerceptualTuning":
+    def shifted(self, offset_db: float) -> PerceptualTuning:
         """Everything ``offset_db`` coarser (``--bitrate`` searches this one number).  Finer (negative
         offsets) also narrows noise substitution: with bits to spare, a band's waveform is worth them.
         Coarser (positive offsets) widens it for the streams heard alone (``noise_alone``): from an octave lower

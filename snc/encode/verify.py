@@ -14,8 +14,8 @@ import os
 
 import numpy as _np
 
-from ..errors import ChecksumError
 from ..decode import Decoder
+from ..errors import ChecksumError
 from ..signal.audio_io import AudioFormat, AudioSource
 from .presets import PRESETS
 

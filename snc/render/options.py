@@ -65,7 +65,7 @@ class RenderOptions:
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
 
-    def replace(self, **changes) -> "RenderOptions":
+    def replace(self, **changes) -> RenderOptions:
         """These options with ``changes`` (checked again); an unknown name is an InputError."""
         unknown = set(changes) - set(self.names())
         if unknown:

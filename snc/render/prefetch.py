@@ -24,7 +24,7 @@ import numpy as _np
 from ..signal.mixing import exact_mix
 from .attribution import Tiles, frame_size
 
-_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 

@@ -63,7 +63,7 @@ class Profile:
         return d
 
     @classmethod
-    def from_json(cls, name: str, d) -> "Profile":
+    def from_json(cls, name: str, d) -> Profile:
         """A profile from its JSON form (as in ``--profiles FILE.json``); unknown keys are errors."""
         if not isinstance(d, dict):
             raise InputError(f"profile {name!r}: expected an object, got {type(d).__name__}")

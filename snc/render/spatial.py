@@ -30,7 +30,7 @@ the front (width 1): it carries the mix's detail, low-level.  Distance ``d`` (m)
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as _np
@@ -116,7 +116,7 @@ MAX_SOFA_BYTES = 128 << 20
 BINAURAL_RATES_HZ = SOFA_RATES_HZ
 
 
-@lru_cache(maxsize=None)
+@cache
 def _vbap(layout: str) -> Vbap:
     """One :class:`Vbap` per layout (it holds no state; a player makes a renderer at every change)."""
     return Vbap(layout)

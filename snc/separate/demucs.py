@@ -24,8 +24,15 @@ import numpy as np
 
 from snc.errors import InputError, NotAvailableError, SncError
 from snc.separate.base import ProgressCallback, Separator
-from snc.separate.demucs_weights import (DEFAULT_MODEL, describe_model_object, hf_cache_dir, load_from_name,
-                                        load_from_path, looks_like_path, short_error)
+from snc.separate.demucs_weights import (
+    DEFAULT_MODEL,
+    describe_model_object,
+    hf_cache_dir,
+    load_from_name,
+    load_from_path,
+    looks_like_path,
+    short_error,
+)
 
 __all__ = ["DEFAULT_MODEL", "DemucsSeparator", "demucs_available"]
 

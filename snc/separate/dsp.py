@@ -83,7 +83,7 @@ class DspSeparator(Separator):
         return _frame_size(samplerate) // OVERLAP
 
     def provenance(self) -> dict:
-        from .. import __version__
+        from ..version import __version__
 
         return {"separator": "dsp", "separator_version": f"snc {__version__} dsp {VERSION}"}
 

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import CORPUS, corpus_items, requires_corpus
 
 import snc
-from conftest import CORPUS, corpus_items, requires_corpus
 
 EXCERPT = 3 * 44100  # frames: keep the tests quick
 

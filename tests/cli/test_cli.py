@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import random_multitrack
 
 from snc.cli import decode, encode, info
-from conftest import random_multitrack
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from test_cli_safety import RATE, one_line_error, snapshot, song  # noqa: F401 -- song is a fixture
 
 import snc
 from snc.cli import common, decode, encode, info
-from test_cli_safety import RATE, one_line_error, snapshot, song  # noqa: F401 -- song is a fixture
 
 
 def _decode(tmp_path, *argv):

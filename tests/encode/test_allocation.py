@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from snc.encode import allocation
-from snc.kernels.bands import band_power
-from snc.kernels.bands import band_edges
+from snc.kernels.bands import band_edges, band_power
 
 
 def _mask_and_stems(seed=41, F=3, C=2, K=3, stem_db=(-10, 60)):

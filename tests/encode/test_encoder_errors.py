@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import random_multitrack
 
 import snc
-from conftest import random_multitrack
 
 
 def _no_output(tmp_path):

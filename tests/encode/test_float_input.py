@@ -13,7 +13,7 @@ import soundfile as sf
 
 import snc
 from snc.codecs import get_codec
-from snc.codecs.floating import EXPLICIT, FloatCodec, ZSTD_FLAG, split
+from snc.codecs.floating import EXPLICIT, ZSTD_FLAG, FloatCodec, split
 from snc.codecs.lossless import LosslessCodec
 from snc.codecs.perceptual import PerceptualCodec
 from snc.errors import CodecError

@@ -9,9 +9,9 @@ import io
 
 import numpy as np
 import pytest
+from conftest import random_multitrack
 
 import snc
-from conftest import random_multitrack
 from snc.codecs.perceptual import NOISE_SUBSTITUTION, ROUNDING, STEM_ROUNDING, PerceptualCodec
 
 

@@ -9,11 +9,11 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import random_multitrack
 
 import snc
 from snc.cli.decode import stem_file_names
 from snc.container import schema as s
-from conftest import random_multitrack
 
 
 def _file(codec="pcm") -> tuple[bytes, np.ndarray]:

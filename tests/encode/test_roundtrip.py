@@ -6,11 +6,11 @@ import io
 
 import numpy as np
 import pytest
+from conftest import random_multitrack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import snc
-from conftest import random_multitrack
 
 CODECS = ["pcm", "lossless"]
 

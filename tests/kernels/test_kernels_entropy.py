@@ -6,7 +6,6 @@ compression check.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -11,8 +11,7 @@ import scipy.ndimage as ndimage
 
 import snc
 from snc.kernels.median import median_rows
-from snc.separate import SEPARATORS, get_separator, separate_mix
-from snc.separate import dsp
+from snc.separate import SEPARATORS, dsp, get_separator, separate_mix
 from snc.separate.dsp import DspSeparator
 
 RATE = 44100
@@ -271,8 +270,8 @@ def test_separated_last_stem_is_coded_as_the_rest_of_the_mix(monkeypatch):
 
 
 def test_rest_of_mix_clips_and_says_so():
-    from snc.signal.audio_io import AudioFormat
     from snc.encode.residual import rest_of_mix as _rest_of_mix
+    from snc.signal.audio_io import AudioFormat
 
     fmt = AudioFormat(sample_rate=RATE, channels=1, sample_format="int", bits=16)
     mix = np.array([[30000], [-30000], [5]], dtype=np.int16)

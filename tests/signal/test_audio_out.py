@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from snc.errors import InputError, SncError, SncWarning
 from snc.signal import audio_out, wav
 from snc.signal.audio_io import AudioFormat, write_audio
 from snc.signal.audio_out import stem_tags
-from snc.errors import InputError, SncError, SncWarning
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTOR_8BIT = ROOT / "spec" / "vectors" / "uncommon" / "eight-channels-8bit.snc"

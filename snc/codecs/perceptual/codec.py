@@ -22,8 +22,18 @@ from .noise import steady_highs, substitute
 from .psy import masking_threshold, psd_to_bands
 from .quantise import quantise_bands, quantise_short
 from .stereo import choose_mid_side, to_mid_side
-from .tables import (EDGES_LONG, EDGES_SHORT, FLOAT_BITS, INACTIVE, MAX_BUDGET, MAX_CHANNELS, MAX_PACKET_FRAMES,
-                     NOISE_SUBSTITUTION, ROUNDING, kernels)
+from .tables import (
+    EDGES_LONG,
+    EDGES_SHORT,
+    FLOAT_BITS,
+    INACTIVE,
+    MAX_BUDGET,
+    MAX_CHANNELS,
+    MAX_PACKET_FRAMES,
+    NOISE_SUBSTITUTION,
+    ROUNDING,
+    kernels,
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ class PerceptualCodec(Codec):
         self._settings = settings
 
     @classmethod
-    def from_config(cls, config: dict) -> "PerceptualCodec":
+    def from_config(cls, config: dict) -> PerceptualCodec:
         """A decoder (default encoder settings) from a stored config; encoder settings are never stored."""
         if "settings" in config:
             raise CodecError(f"perceptual: invalid codec config {config!r}: 'settings' is not stored")

@@ -7,8 +7,6 @@ the kernels are imported on first use (:func:`kernels`).
 
 from __future__ import annotations
 
-import numpy as _np
-
 from ...kernels.bands import band_edges, band_power  # noqa: F401  (band_power: the steps take it from here)
 
 EDGES_LONG = band_edges(1024)

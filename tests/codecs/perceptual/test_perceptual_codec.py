@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from perceptual_helpers import RATES, band_energy, drum_hit, full_scale, make_codec, music, roundtrip, snr_db
 from scipy import signal
 
-from perceptual_helpers import RATES, band_energy, drum_hit, full_scale, make_codec, music, roundtrip, snr_db
 from snc.codecs.perceptual import EncoderSettings, PerceptualCodec
 from snc.codecs.registry import get_codec
 from snc.errors import CodecError

@@ -4,9 +4,9 @@ become noise bands, noise fill, and what the decoder makes of them."""
 from __future__ import annotations
 
 import numpy as np
+from perceptual_helpers import band_energy, drum_hit, make_codec, roundtrip, snr_db
 from scipy import signal
 
-from perceptual_helpers import band_energy, drum_hit, make_codec, roundtrip, snr_db
 from snc.codecs.perceptual import NOISE_SUBSTITUTION, tables
 from snc.kernels import mdct
 from snc.kernels import perceptual_packet as pk

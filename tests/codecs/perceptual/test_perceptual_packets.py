@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from perceptual_helpers import drum_hit, full_scale, make_codec, music
+
 from snc.codecs.perceptual import PerceptualCodec
 from snc.codecs.registry import get_codec
 from snc.errors import CodecError
