@@ -73,9 +73,8 @@ def test_reader_turns_a_segment_header_crc_error_into_checksum_error(small_snc):
     segm = _chunk_offsets(bytes(data))[b"SEGM"]
     data[segm + s.CHUNK_HEADER_SIZE + s.SEGMENT_FIXED_SIZE + 3] ^= 0x40  # the first packet's size
     path.write_bytes(bytes(data))
-    with pytest.raises(snc.ChecksumError, match=r"^segment 0 header: CRC mismatch$"):
-        with snc.open(path, strict=True) as f:
-            f.read()
+    with pytest.raises(snc.ChecksumError, match=r"^segment 0 header: CRC mismatch$"), snc.open(path, strict=True) as f:
+        f.read()
 
 
 def test_meta_is_bounded_zstd_json():
