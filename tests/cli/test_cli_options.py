@@ -170,6 +170,7 @@ def test_quiet_prints_nothing(song, capsys):
     assert capsys.readouterr() == ("", "")
 
 
+@pytest.mark.slow
 def test_quiet_decode_with_a_cold_kernel_cache_prints_nothing(song):
     """-q also silences the first-run compile announcement (a fresh numba cache forces it)."""
     import os

@@ -311,6 +311,7 @@ def _write_long_input(path: Path, seconds: float) -> None:
     sf.write(path, (walk % 20000 - 10000).astype(np.int16), 44100, subtype="PCM_16")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_killed_encode_leaves_nothing(tmp_path, signum):
     """A real process, as a batch system stops it: the signal arrives while the output is being written."""
@@ -333,6 +334,7 @@ def test_killed_encode_leaves_nothing(tmp_path, signum):
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_leftover_of_a_killed_run_is_never_taken_for_an_output(tmp_path):
     """SIGKILL cannot be caught: the hidden ``.snc-part`` stays, but no output name or glob matches it, and
     the next run writes its output without -f."""
@@ -364,6 +366,7 @@ def _run(args, *, tmpdir=None, **kwargs):
     return subprocess.run([sys.executable, "-m", *args], env=env, capture_output=True, **kwargs)
 
 
+@pytest.mark.slow
 def test_decode_to_stdout_and_encode_from_stdin(song):
     tmp_path, mix = song
     done = _run(["snc.cli.decode", str(tmp_path / "song.snc"), "-o", "-"], cwd=tmp_path)
@@ -384,6 +387,7 @@ def test_decode_to_stdout_and_encode_from_stdin(song):
     assert list(tmp_dir.iterdir()) == []  # the spooled copy of stdin is gone
 
 
+@pytest.mark.slow
 def test_encode_to_stdout(song):
     tmp_path, mix = song
     done = _run(["snc.cli.encode", str(tmp_path / "mix.wav"), "-o", "-", "--preset", "archival",

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import snc
 
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from fuzz_snc import VECTORS, exercise, mutate  # noqa: E402
 
 
+@pytest.mark.slow
 def test_mutated_vectors_fail_cleanly():
     seeds = [p.read_bytes() for p in sorted((VECTORS / "uncommon").glob("*.snc"))]
     rng = np.random.default_rng(2024)

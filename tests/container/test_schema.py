@@ -2,9 +2,11 @@
 
 import math
 
+import construct
 import pytest
 import zstandard
 
+import snc
 from snc.container import schema as s
 from snc.errors import FormatError
 
@@ -40,7 +42,8 @@ def test_chunk_crc_is_checked():
     assert len(chunk) == s.TAIL_CHUNK_SIZE
     s.Chunk.parse(bytes(chunk))
     chunk[10] ^= 1
-    with pytest.raises(Exception):
+    # construct's own error, which the reader turns into snc.ChecksumError naming the chunk
+    with pytest.raises(construct.ChecksumError, match=r"-> crc\nwrong checksum"):
         s.Chunk.parse(bytes(chunk))
 
 
@@ -50,8 +53,28 @@ def test_segment_header_crc_covers_packet_table():
     data = bytearray(s.SegmentHeader.build({"fields": {"value": fields}}))
     assert len(data) == s.SEGMENT_FIXED_SIZE + 2 * s.PACKET_ENTRY_SIZE + 4
     data[s.SEGMENT_FIXED_SIZE + 3] ^= 0x40  # a packet size
-    with pytest.raises(Exception):
+    with pytest.raises(construct.ChecksumError, match=r"-> header_crc\nwrong checksum"):
         s.SegmentHeader.parse(bytes(data))
+
+
+def _chunk_offsets(data: bytes) -> dict[bytes, int]:
+    """File offset of the first chunk of each type, walking the chunk headers."""
+    offsets, pos = {}, s.FileHeader.sizeof()
+    while pos < len(data):
+        head = s.ChunkHeader.parse(data[pos:pos + s.CHUNK_HEADER_SIZE])
+        offsets.setdefault(head.type, pos)
+        pos += s.CHUNK_HEADER_SIZE + head.length + s.CHUNK_CRC_SIZE
+    return offsets
+
+
+def test_reader_turns_a_segment_header_crc_error_into_checksum_error(small_snc):
+    path = small_snc[0]
+    data = bytearray(path.read_bytes())
+    segm = _chunk_offsets(bytes(data))[b"SEGM"]
+    data[segm + s.CHUNK_HEADER_SIZE + s.SEGMENT_FIXED_SIZE + 3] ^= 0x40  # the first packet's size
+    path.write_bytes(bytes(data))
+    with pytest.raises(snc.ChecksumError, match=r"^segment 0 header: CRC mismatch$"), snc.open(path, strict=True) as f:
+        f.read()
 
 
 def test_meta_is_bounded_zstd_json():
@@ -61,7 +84,7 @@ def test_meta_is_bounded_zstd_json():
     assert len(bomb) < 2000
     with pytest.raises(FormatError, match="limit"):
         s.MetaBody.parse(bomb)
-    with pytest.raises(FormatError):
+    with pytest.raises(FormatError, match="^corrupt zstd data: "):
         s.MetaBody.parse(b"not zstd at all")
 
 

@@ -98,6 +98,7 @@ print(warmup.is_cached(toy_kernels.toy, (types.int64,)))
 '''
 
 
+@pytest.mark.slow
 def test_first_run_announces_compiling_once_and_second_run_is_silent(tmp_path):
     (tmp_path / "mod").mkdir()
     (tmp_path / "mod" / "toy_kernels.py").write_text(_TOY_MODULE)
@@ -110,6 +111,7 @@ def test_first_run_announces_compiling_once_and_second_run_is_silent(tmp_path):
     assert second.stdout.strip() == "True"
 
 
+@pytest.mark.slow
 def test_quiet_compiles_without_a_word(tmp_path):
     (tmp_path / "mod").mkdir()
     (tmp_path / "mod" / "toy_kernels.py").write_text(_TOY_MODULE)
@@ -144,6 +146,7 @@ print(json.dumps(used))
 '''
 
 
+@pytest.mark.slow
 def test_declared_signatures_are_the_ones_the_codecs_call():
     """Each job's list is exactly what encoding and decoding call (else the warm-up would compile a version
     nobody uses and the real one silently at its first call)."""
