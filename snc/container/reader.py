@@ -13,9 +13,6 @@ import array
 import io
 import os
 import zlib
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import construct
 import numpy as np
@@ -23,60 +20,13 @@ import numpy as np
 from ..errors import ChecksumError, FormatError, InputError, TruncatedError, UnsupportedError
 from . import schema as _s
 from .model import RESIDUAL_ROLE, FileInfo, StreamInfo
+from .segments import SegmentEntry, SegmentIndex
 
 MAX_CODEC_ID = 32
-#: segments cached by the lazy index (their packet tables); sequential reads need one or two
-_CACHED_ENTRIES = 16
 #: the fallback scan remembers every this many segments' offsets and walks from there
 _SCAN_STRIDE = 64
 #: pieces in which the seek index is checked (never held whole)
 _SIDX_PIECE = 1 << 20
-
-
-class SegmentIndex(Sequence):
-    """The file's segments, located on demand: segment ``i``'s offset is read from the seek index (or
-    found from the scan's nearest checkpoint) when first used, and a few recent entries are cached,
-    so an index of millions of segments costs no memory per segment."""
-
-    def __init__(self, reader: ContainerReader, count: int, locate):
-        self._reader = reader
-        self._count = count
-        self._locate = locate
-        self._cache: OrderedDict[int, SegmentEntry] = OrderedDict()
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._count))]
-        i = int(i) + (self._count if i < 0 else 0)
-        if not 0 <= i < self._count:
-            raise IndexError(f"segment {i} of {self._count}")
-        seg = self._cache.get(i)
-        if seg is None:
-            info = self._reader.info
-            start = i * info.segment_frames
-            seg = SegmentEntry(i, start, min(info.segment_frames, info.frames - start), self._locate(i))
-            self._cache[i] = seg
-            if len(self._cache) > _CACHED_ENTRIES:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(i)
-        return seg
-
-
-@dataclass
-class SegmentEntry:
-    """A segment as seen by the reader: where its chunk is and where its packets are."""
-
-    index: int
-    start_frame: int
-    frames: int
-    offset: int  # file offset of the chunk header
-    packet_offsets: list[int] | None = None  # absolute file offset of each stream's packet
-    packet_sizes: list[int] | None = None
-    packet_crcs: list[int] | None = None
 
 
 def _parse(schema, data: bytes, what: str):

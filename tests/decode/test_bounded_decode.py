@@ -18,7 +18,7 @@ import pytest
 import snc
 from snc.container import schema as s
 from snc.container.model import FileInfo, StreamInfo
-from snc.container.reader import SegmentIndex
+from snc.container.segments import SegmentIndex
 from snc.container.writer import SncWriter
 
 ROOT = Path(__file__).resolve().parents[2]
