@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..codecs.perceptual.psy import masking_threshold, power_spectrum, psd_to_bands
+from ..codecs.perceptual.psy import masking_threshold, psd_to_bands
+from ..codecs.perceptual.spectrum import power_spectrum
 from ..kernels.bands import band_edges, band_power, expand_bands
 
 #: the stems get this share of the masked noise, the residual the rest
@@ -69,7 +70,7 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
     """Noise budgets for every stem and for the residual.
 
     ``mask``: (F, C, 1024) masking threshold of the mix; ``stem_power``: per stem its
-    power per bin (F, C, 1024) on the same frames (:func:`snc.codecs.perceptual.psy.power_spectrum`);
+    power per bin (F, C, 1024) on the same frames (:func:`snc.codecs.perceptual.spectrum.power_spectrum`);
     ``stem_snr_db``: the broadband SNR every stem keeps, or one per stem (the lead stem of a
     file keeps more: muting it must leave little of its noise, module docstring);
     ``residual_mask``: a stricter threshold for the residual (the mix) alone, default ``mask``;

@@ -172,7 +172,8 @@ def song():
 
 @pytest.fixture(scope="module")
 def song_powers(song):
-    from snc.codecs.perceptual.psy import masking_threshold, power_spectrum
+    from snc.codecs.perceptual.psy import masking_threshold
+    from snc.codecs.perceptual.spectrum import power_spectrum
 
     mask = masking_threshold(song.mix.astype(np.float64), song.samplerate, 32768.0)
     return mask, [power_spectrum(s.astype(np.float64)) for s in song.stems.values()]

@@ -3,8 +3,8 @@ coefficient may carry unheard.
 
 :func:`masking_threshold` turns a block of audio (normally the MIX) into an allowed-noise power spectral density
 on the 1024 bins of the long MDCT frame; the encoder lets every stem add quantisation noise up to it.
-:func:`psd_to_bands` reduces one such row to the codec's bands (long or short), :func:`power_spectrum` is the
-analysis it rests on.  The model follows ISO/IEC 11172-3 Annex D psychoacoustic model 2 and Johnston (1988),
+:func:`psd_to_bands` reduces one such row to the codec's bands (long or short), :func:`.spectrum.power_spectrum` is
+the analysis it rests on.  The model follows ISO/IEC 11172-3 Annex D psychoacoustic model 2 and Johnston (1988),
 as reviewed by Painter & Spanias (2000), "Perceptual coding of digital audio", Proc. IEEE 88(4):
 
 1. Spectrum: 2048-point periodic-Hann FFT of every MDCT frame (same span, same centre), power scaled so that
@@ -30,8 +30,9 @@ as reviewed by Painter & Spanias (2000), "Perceptual coding of digital audio", P
    16-bit dither floor then sits ~13 dB under the threshold at 3.3 kHz at 44.1 kHz (16 bits are just enough).
 7. Stereo: thresholds per channel; for each pair of channels (0, 1), (2, 3), ... a channel's threshold may
    exceed its partner's by at most BMLD_MARGIN_DB - 20 log10(rho) dB, rho = 2 |Re sum X_a X_b*| / (E_a + E_b)
-   (spread like the energies) the in-phase correlation.  Correlated pairs thus get nearly equal thresholds, the M/S rule of ISO/IEC 13818-7
-   Annex B (thr_M = thr_S = min(thr_L, thr_R)) against binaural unmasking, while unrelated channels are free.
+   (spread like the energies) the in-phase correlation.  Correlated pairs thus get nearly equal thresholds,
+   the M/S rule of ISO/IEC 13818-7 Annex B (thr_M = thr_S = min(thr_L, thr_R)) against binaural unmasking,
+   while unrelated channels are free.
 8. Partition thresholds are interpolated (log domain, linear in Bark) to the 1024 bins, raised to the ATH and
    clamped to FLOOR_REL * full_scale^2.
 
@@ -46,11 +47,10 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-__all__ = ["masking_threshold", "psd_to_bands", "power_spectrum", "HOP", "NBINS"]
+from .spectrum import CHUNK, HOP, NBINS, SHORT, as_2d, fft_frames, frame_blocks, windows
 
-HOP = 1024                   # MDCT hop M; frames are 2M samples
-NBINS = 1024                 # long-frame bins
-SHORT = 256                  # pre-echo sub-block (8 per frame, = the codec's short block span)
+__all__ = ["masking_threshold", "psd_to_bands"]
+
 NOISE_OFFSET_DB = 5.5        # Johnston 1988: noise masking tone
 TONE_OFFSET_DB = 14.5        # Johnston 1988: tone masking noise, + z (Bark)
 SFM_TONAL_DB = -60.0         # Johnston 1988: SFM of a pure tone (alpha = min(SFM / -60 dB, 1))
@@ -62,7 +62,6 @@ SUBBLOCK_DB_PER_MS = 1.0     # within-frame post-masking of a quiet sub-block by
 BMLD_MARGIN_DB = 3.0         # allowed excess of a channel's threshold over its fully correlated partner's
 ATH_CAP_DB = 120.0           # SPL cap of Terhardt's formula (it diverges at 0 Hz and above 20 kHz)
 FLOOR_REL = 1e-12            # output floor: 1e-12 full_scale^2 (~1e-3 LSB^2 at 16 bits), never reached above ATH
-_CHUNK = 256                 # frames per analysis chunk: bounds the temporary complex spectra
 _TINY = 1e-300
 _LN10_10 = np.log(10.0) / 10.0  # dB -> natural log
 
@@ -77,16 +76,6 @@ def _ath_db(f):
     k = np.maximum(f, 1.0) / 1000.0
     db = 3.64 * k ** -0.8 - 6.5 * np.exp(-0.6 * (k - 3.3) ** 2) + 1e-3 * np.minimum(k, 60.0) ** 4
     return np.minimum(db, ATH_CAP_DB)
-
-
-@lru_cache(maxsize=16)
-def _windows():
-    long_w = np.hanning(2 * HOP + 1)[:-1]          # periodic Hann
-    short_w = np.hanning(SHORT + 1)[:-1]
-    sine2 = np.sin(np.pi * (np.arange(2 * HOP) + 0.5) / (2 * HOP)) ** 2
-    w2 = sine2.reshape(-1, SHORT).mean(axis=1)        # noise power of the frame in each sub-block
-    # amplitude scale: sum w^2 = 1, so |FFT|^2 of white noise has mean s^2 per bin (MDCT coefficient variance)
-    return long_w / np.sqrt(long_w @ long_w), short_w / np.sqrt(short_w @ short_w), w2
 
 
 @lru_cache(maxsize=16)
@@ -129,65 +118,13 @@ def _tables(samplerate: int):
             if width[near].sum() >= min(SFM_MIN_BINS, NBINS):
                 break
         win[near, p] = 1.0
-    out = dict(sfm_win=win, sfm_bins=width @ win, pid=pid.astype(np.int64), bin_region=np.repeat(rid, 8).astype(np.int64),
-               short_region=rid.astype(np.int64), starts=starts, zc=zc, spread_t=spread_t, spread_bw=spread_bw, i0=i0, i1=i1, frac=frac,
+    out = dict(sfm_win=win, sfm_bins=width @ win, pid=pid.astype(np.int64),
+               bin_region=np.repeat(rid, 8).astype(np.int64), short_region=rid.astype(np.int64), starts=starts,
+               zc=zc, spread_t=spread_t, spread_bw=spread_bw, i0=i0, i1=i1, frac=frac,
                ath_unit=ath_unit, sstarts=sstarts, nshort=nshort, part_region=part_region,
                tone_db=TONE_OFFSET_DB + zc)
     for v in out.values():
         v.flags.writeable = False
-    return out
-
-
-def _as_2d(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[1] < 1:
-        raise ValueError(f"x must be (samples, channels), got shape {x.shape}")
-    return x
-
-
-def _frame_blocks(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Hop blocks (F + 3, C, HOP): frame t (t >= -2) is blocks t + 2 and t + 3 (3 blocks of zeros lead).
-
-    float32: the model needs ~60 dB of dynamic range within a frame (the spreading stops at -60 dB) and
-    float32 FFTs give ~140 dB at twice the speed; powers are accumulated in float64.
-    """
-    length, chans = x.shape
-    nframes = -(-length // HOP) + 1
-    xp = np.zeros(((nframes + 3) * HOP, chans), dtype=np.float32)
-    xp[3 * HOP:3 * HOP + length] = x
-    return np.ascontiguousarray(xp.reshape(nframes + 3, HOP, chans).transpose(0, 2, 1)), nframes
-
-
-def _fft_frames(blocks: np.ndarray, t0: int, t1: int) -> np.ndarray:
-    """Complex 2048-point Hann spectra (t1 - t0 + 2, C, 1025) of frames t0 - 2 .. t1 - 1."""
-    from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
-
-    long_w = _windows()[0]
-    b = blocks[t0:t1 + 3]
-    frames = np.concatenate([b[:-1], b[1:]], axis=-1)
-    frames *= long_w.astype(np.float32)
-    return _fft.rfft(frames, axis=-1, workers=1, overwrite_x=True)
-
-
-def _to_mdct_bins(p: np.ndarray) -> np.ndarray:
-    """FFT bins j = 0..N/2 -> MDCT bins k, centred at (k + 1/2): mean of FFT bins k and k + 1."""
-    return 0.5 * (p[..., :-1] + p[..., 1:])
-
-
-def power_spectrum(x) -> np.ndarray:
-    """Signal power per MDCT coefficient, float64 (F, C, 1024), in MDCT coefficient-variance units.
-
-    The analysis of step 1 above: for white noise of variance s^2 every bin averages s^2, and the total over
-    the bins of a stationary tone matches the orthonormal sine-window MDCT of the same frame on average.
-    """
-    blocks, nframes = _frame_blocks(_as_2d(x))
-    out = np.empty((nframes, blocks.shape[1], NBINS))
-    for t0 in range(0, nframes, _CHUNK):
-        t1 = min(t0 + _CHUNK, nframes)
-        spec = _fft_frames(blocks, t0, t1)[2:].astype(np.complex128)
-        out[t0:t1] = _to_mdct_bins(spec.real ** 2 + spec.imag ** 2)
     return out
 
 
@@ -288,12 +225,12 @@ def _subblock_log_energy(blocks, length, samplerate, tab):
     """ln of the short-spectrum region densities of every 256-sample sub-block, forward-masked, (J, C, R)."""
     from scipy import fft as _fft  # imported on use: keeps scipy out of `import snc` and decoding
 
-    short_w = _windows()[1]
+    short_w = windows()[1]
     sub = blocks.reshape(blocks.shape[0], blocks.shape[1], HOP // SHORT, SHORT).transpose(0, 2, 1, 3)
     sub = sub.reshape(-1, blocks.shape[1], SHORT)
     nsub = sub.shape[0]
     out = np.empty((nsub, blocks.shape[1], len(tab["nshort"])))
-    step = _CHUNK * 8
+    step = CHUNK * 8
     for j0 in range(0, nsub, step):
         spec = _fft.rfft(sub[j0:j0 + step] * short_w.astype(np.float32), axis=-1, workers=1, overwrite_x=True)
         _region_energy(spec, tab["short_region"], out[j0:j0 + step])
@@ -325,7 +262,7 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     from ...kernels import warmup
 
     warmup.ensure("perceptual-encode")
-    x = _as_2d(x)
+    x = as_2d(x)
     if not 8000 <= samplerate <= 192000:
         raise ValueError(f"samplerate must be 8000..192000, got {samplerate}")
     if not full_scale > 0:
@@ -333,7 +270,7 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     chans = x.shape[1]
     pairs = [(c, c + 1) for c in range(0, chans - 1, 2)] if pairs is None else [tuple(p) for p in pairs]
     tab = _tables(int(samplerate))
-    blocks, nframes = _frame_blocks(x)
+    blocks, nframes = frame_blocks(x)
     npart = len(tab["zc"])
 
     pa = np.array([p[0] for p in pairs], dtype=np.int64)
@@ -347,9 +284,9 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     lg = np.empty_like(e)
     cross = np.empty((nframes, len(pairs), npart))
     d_long = np.empty((nframes, chans, len(tab["nshort"])))
-    for t0 in range(0, nframes, _CHUNK):
-        t1 = min(t0 + _CHUNK, nframes)
-        spec = _fft_frames(blocks, t0, t1)
+    for t0 in range(0, nframes, CHUNK):
+        t1 = min(t0 + CHUNK, nframes)
+        spec = fft_frames(blocks, t0, t1)
         e[t0:t1], ec[t0:t1], lg[t0:t1], cross[t0:t1], d_long[t0:t1] = _partition_stats(
             spec, tab["pid"], npart, tab["bin_region"], len(tab["nshort"]), pa, pb)
     d_long /= 8.0 * tab["nshort"]
@@ -371,7 +308,7 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
 
     # step 5: pre-echo, min over the 8 sub-blocks of frame t (sub-blocks 4 (t + 2) .. + 7)
     ln_sub = _subblock_log_energy(blocks, x.shape[0], samplerate, tab)
-    w2 = _windows()[2]
+    w2 = windows()[2]
     idx = 4 * (np.arange(nframes)[:, None] + 2) + np.arange(8)
     quiet = (ln_sub[idx] - np.log(w2)[None, :, None, None]).min(axis=1)
     ratio = np.minimum(quiet - np.log(d_long + _TINY), 0.0)
