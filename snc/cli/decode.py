@@ -20,17 +20,14 @@ from .common import (
     Parser,
     Progress,
     add_common_options,
-    finite_float,
     input_path,
     output_path,
-    parse_assignments,
-    parse_position,
-    parse_time,
     printable,
     run,
     streams_output,
     writing,
 )
+from .values import finite_float, parse_assignments, parse_position, parse_time
 
 PROG = "snc-decode"
 LAYOUTS = SPATIAL_LAYOUTS
@@ -66,7 +63,8 @@ def get_parser() -> argparse.ArgumentParser:
                         "binaural left right; Ogg/Opus: the Vorbis order)")
     p.add_argument("--position", action="append", default=[], metavar="NAME=AZ,EL",
                    help="override a stem's stored position (degrees, azimuth positive to the left)")
-    p.add_argument("--head-yaw", type=finite_float, default=0.0, metavar="DEG", help="binaural: head turned left by DEG")
+    p.add_argument("--head-yaw", type=finite_float, default=0.0, metavar="DEG",
+                   help="binaural: head turned left by DEG")
     p.add_argument("--hrtf", metavar="FILE.sofa", help="binaural: HRIRs from a SOFA file (default: MIT KEMAR)")
     p.add_argument("--start", type=parse_time, default=0.0, metavar="TIME",
                    help="start time: seconds, M:SS or H:MM:SS (90, 1:30, 1:02:03.5)")

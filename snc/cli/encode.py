@@ -19,18 +19,14 @@ from .common import (
     Parser,
     Progress,
     add_common_options,
-    finite_float,
     human_bytes,
     input_path,
     output_path,
-    parse_assignments,
-    parse_position,
-    positive_float,
-    positive_int,
     run,
     streams_output,
     writing,
 )
+from .values import finite_float, parse_assignments, parse_position, positive_float, positive_int
 
 PROG = "snc-encode"
 
@@ -162,7 +158,8 @@ def _summary(report, say: Messages, name: str) -> None:
         stems_ok = all(d["stems_exact"].values())
         mix_text = "bit-exact" if d["mix_exact"] else f"SNR {d['mix_snr_db']:.1f} dB"
         stems_text = "bit-exact" if stems_ok else "perceptual"
-        say.say(f"verify: {'OK' if report.verified else 'FAILED'} (hashes {'match' if d['hashes']['mix'] else 'differ'}, "
+        hashes = "match" if d["hashes"]["mix"] else "differ"
+        say.say(f"verify: {'OK' if report.verified else 'FAILED'} (hashes {hashes}, "
                 f"mix {mix_text}" + (f", stems {stems_text}" if d["stems_exact"] else "") + ")")
 
 

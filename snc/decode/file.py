@@ -257,7 +257,7 @@ class Decoder:
         """Everything ``snc-info --json`` prints."""
         streams = self.streams
         return {
-            "format_version": "%d.%d" % self._reader.version,
+            "format_version": "{}.{}".format(*self._reader.version),
             "sample_rate": self.samplerate,
             "frames": self.frames,
             "duration_s": round(self.duration, 6),

@@ -1,16 +1,15 @@
 """Loudness of every profile, measured at encode so a player can normalise without a first pass.
 
-For each profile (the built-ins and the file's authored ones), over the whole input: the remix of the
-source stems by the profile's gains (the residual ``mix - sum of stems`` following with the stems' mean
-square weights so far: the global rule of spec section 19, :func:`snc.render.remix.residual_gain`), then
-its EQ and compressor -- the render before its loudness gain and limiter -- through a BS.1770-4 meter
-(:mod:`snc.signal.loudness`).  Stored in the META chunk: ``mix_loudness`` ``{"loudness_lufs",
-"true_peak_dbtp"}`` of the plain mix and ``profile_loudness`` ``{name: {"loudness_lufs"}}`` (spec section 10.1); the renderer uses them when the
-request is the profile alone (or a loudness target alone).  The true peak is measured for the plain
-mix only (its 4x interpolation costs more than all the loudness meters), and the encoder skips the pass
-for the archival preset (a mix alone encodes fast enough for the pass to matter); a player then measures
-in a first pass of its own.  The coding noise of a lossy preset changes the decoded render's loudness by
-far less than 0.1 LU.
+For each profile (the built-ins and the file's authored ones), over the whole input: the remix of the source
+stems by the profile's gains (the residual ``mix - sum of stems`` following with the stems' mean square weights
+so far: the global rule of spec section 19, :func:`snc.render.remix.residual_gain`), then its EQ and compressor
+-- the render before its loudness gain and limiter -- through a BS.1770-4 meter (:mod:`snc.signal.loudness`).
+Stored in the META chunk: ``mix_loudness`` ``{"loudness_lufs", "true_peak_dbtp"}`` of the plain mix and
+``profile_loudness`` ``{name: {"loudness_lufs"}}`` (spec section 10.1); the renderer uses them when the request
+is the profile alone (or a loudness target alone).  The true peak is measured for the plain mix only (its 4x
+interpolation costs more than all the loudness meters), and the encoder skips the pass for the archival preset
+(a mix alone encodes fast enough for the pass to matter); a player then measures in a first pass of its own.
+The coding noise of a lossy preset changes the decoded render's loudness by far less than 0.1 LU.
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ class _State:
         self.profile = request.profile
         self.spatial = request.spatial
         self.channels = request.channels
-        self.chain = Chain(request.profile, f.samplerate, self.channels, gain_db) if request.profile is not None else None
+        self.chain = (Chain(request.profile, f.samplerate, self.channels, gain_db)
+                      if request.profile is not None else None)
         self.gains = f.remix_gains(request.gains or None, request.mute, request.solo)
         self.scale = f.scale
         self.prefetch = prefetch
@@ -104,7 +105,7 @@ class Player:
         self.attribution = attribution
         self.ramp = max(1, int(round(RAMP_MS * f.samplerate / 1000.0)))
         self.options = self._settings(settings)
-        f.streams  # read every segment header now: the decoding thread is then the only reader of the file
+        _ = f.streams  # read every segment header now: the decoding thread is then the only reader of the file
         _load_kernels()
         self._prefetch = SegmentPrefetcher(f, self.attribution)
         self._finalizer = weakref.finalize(self, self._prefetch.close)

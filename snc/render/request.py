@@ -42,8 +42,9 @@ class RenderRequest:
                            else None)
         # what a player takes as an estimate: the profile's stored loudness under the caller's remix or a
         # context's tuning too, the plain mix's under a target alone
+        named = isinstance(profile, Profile) or context is not None
         self.estimate_key = (self.stored_key if self.stored_key is not None else
-                             getattr(prof, "name", None) if isinstance(profile, Profile) or context is not None else None)
+                             getattr(prof, "name", None) if named else None)
         if options.gains or options.mute or options.solo:  # the caller's own remix on top: not what was measured
             self.stored_key = None
         if options.target_lufs is not None:

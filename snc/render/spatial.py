@@ -134,7 +134,8 @@ def load_hrirs(path: str | None = None) -> tuple[_np.ndarray, _np.ndarray, float
     a compressed dataset can expand to."""
     if path is None:
         data = _np.load(HRIR_FILE)
-        dirs, ir, rate = data["directions"].astype(_np.float64), data["hrir"].astype(_np.float64), float(data["samplerate"])
+        dirs, ir = data["directions"].astype(_np.float64), data["hrir"].astype(_np.float64)
+        rate = float(data["samplerate"])
         return _np.array([_unit(a, e) for a, e in dirs]), ir, rate
     if not Path(path).is_file():
         raise InputError(f"--hrtf {path}: no such file")
@@ -167,7 +168,8 @@ def _sofa_dataset(f, h5py, name: str, required: bool = True):
             raise _SofaError(f"no {name} (not a SOFA SimpleFreeFieldHRIR file)")
         return None
     if not isinstance(link, h5py.HardLink):
-        raise _SofaError(f"{name} is a link to {'another file' if isinstance(link, h5py.ExternalLink) else 'elsewhere'}; "
+        where = "another file" if isinstance(link, h5py.ExternalLink) else "elsewhere"
+        raise _SofaError(f"{name} is a link to {where}; "
                          "refused (only data stored in the file itself is read)")
     ds = f[name]
     if not isinstance(ds, h5py.Dataset):

@@ -14,7 +14,7 @@ import soundfile as sf
 from test_cli_safety import RATE, one_line_error, snapshot, song  # noqa: F401 -- song is a fixture
 
 import snc
-from snc.cli import common, decode, encode, info
+from snc.cli import decode, encode, info, values
 
 
 def _decode(tmp_path, *argv):
@@ -27,13 +27,13 @@ def _decode(tmp_path, *argv):
 @pytest.mark.parametrize("text,seconds", [("90", 90.0), ("2.5", 2.5), (".25", 0.25), ("1:30", 90.0),
                                           ("0:00.25", 0.25), ("1:02:03.5", 3723.5), ("10:00:00", 36000.0)])
 def test_time_formats(text, seconds):
-    assert common.parse_time(text) == seconds
+    assert values.parse_time(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["inf", "nan", "-1", "1e3", "1:60", "1:60:00", "1:2:3:4", "", "a:30", "1:-5"])
 def test_bad_times_are_refused(text):
     with pytest.raises(argparse.ArgumentTypeError):
-        common.parse_time(text)
+        values.parse_time(text)
 
 
 def test_start_in_minutes_decodes_the_same_as_seconds(song):
