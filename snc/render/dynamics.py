@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as _np
 
 from ..errors import InputError
-from ..signal.loudness import _interpolator, interpolated_peaks
+from ..signal.loudness import interpolated_peaks, interpolator
 
 
 def check_number(what: str, value, lo: float, hi: float) -> float:
@@ -157,7 +157,7 @@ class TruePeakLimiter:
         self.delay = self.look + self.half
         self.release = _coef(release_ms / 1000.0, samplerate)
         self.channels = channels
-        self._interp = _interpolator(4).reshape(-1, 4)  # the meter's 4x polyphase FIR, [tap, phase]
+        self._interp = interpolator(4).reshape(-1, 4)  # the meter's 4x polyphase FIR, [tap, phase]
         self._x = _np.zeros((0, channels))       # samples not yet output (and the history they need)
         self._need = _np.zeros(0)                # required reduction (1 - gain) of each of them
         self._hist = _np.zeros((len(self._interp) - 1, channels))

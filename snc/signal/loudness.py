@@ -127,7 +127,7 @@ def _oversampling(samplerate: int) -> int:
     return 4 if samplerate < 176400 else 2
 
 
-def _interpolator(factor: int) -> np.ndarray:
+def interpolator(factor: int) -> np.ndarray:
     """Kaiser-windowed sinc cut at the input Nyquist frequency, as a ``factor``-phase FIR.
 
     Odd length with the centre tap on phase 0, so phase 0 is an exact (delayed)
@@ -167,7 +167,7 @@ class LoudnessMeter:
         self._frames = 0
         # True peak: polyphase interpolator and the input history it needs.
         self.oversampling = _oversampling(samplerate)
-        self._poly = _interpolator(self.oversampling).reshape(-1, self.oversampling)   # [tap, phase]
+        self._poly = interpolator(self.oversampling).reshape(-1, self.oversampling)   # [tap, phase]
         self._hist = np.zeros((len(self._poly) - 1, channels))
         self._peak = 0.0
         # the 4x interpolation costs ~4x the loudness measurement: callers that need only loudness skip it
@@ -283,9 +283,9 @@ LRA_RELATIVE_GATE_LU = -20.0
 def interpolated_peaks(ext: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """Per input sample, the largest ``|value|`` of the interpolated phases 1..L-1 that follow it,
     over all channels: ``ext`` is ``(history + n, channels)`` with ``len(poly) - 1`` samples of history,
-    ``poly`` the polyphase interpolator ``[tap, phase]`` (:func:`_interpolator`); returns ``n`` values.
+    ``poly`` the polyphase interpolator ``[tap, phase]`` (:func:`interpolator`); returns ``n`` values.
 
-    Phase 0 is the input itself (see :func:`_interpolator`), so callers add ``|x|``.  ``np.convolve``
+    Phase 0 is the input itself (see :func:`interpolator`), so callers add ``|x|``.  ``np.convolve``
     per channel and phase (``valid`` mode: exactly one output per new sample) is about twice as fast
     as ``scipy.signal.upfirdn`` here because it skips phase 0 and the zero-stuffed products.  The meter
     takes the maximum; the renderer's true-peak limiter needs the value of every sample.
