@@ -2,9 +2,10 @@
 
 For a corpus mix it makes an MP3 (ffmpeg + libmp3lame), an Ogg Vorbis (ffmpeg + libvorbis) and an Opus file
 (opusenc), decodes each to float32 with soundfile (what ``snc-encode`` reads), and encodes that with every
-preset (and, for scale, the perceptual presets on the 16-bit original).  Per source and preset it prints the SNC size against the lossy file, against FLAC -8 of the decoded
-audio rounded to 24 bits and against raw float32; for archival and lossless whether the decoded mix is the
-float input bit for bit; for transparent and compact the mix SNR against the float input.
+preset (and, for scale, the perceptual presets on the 16-bit original).  Per source and preset it prints the SNC
+size against the lossy file, against FLAC -8 of the decoded audio rounded to 24 bits and against raw float32; for
+archival and lossless whether the decoded mix is the float input bit for bit; for transparent and compact the mix
+SNR against the float input.
 
 Usage: python bench/float_input.py [--item mod_pingus_6] [--seconds 45] [--corpus ../shared/corpus]
 """

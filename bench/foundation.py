@@ -59,7 +59,8 @@ def bench_item(item: dict) -> dict:
         hashes = f.verify()
         stream_bytes = {s.name: s.bytes for s in f.streams}
     # --verify through the API path as users call it (decode + compare with the sources)
-    verified = snc.encode(mix, io.BytesIO(), stems=stems, samplerate=rate, bits=bits, verify=True, preset="archival").verified
+    verified = snc.encode(mix, io.BytesIO(), stems=stems, samplerate=rate, bits=bits, verify=True,
+                          preset="archival").verified
 
     flac_mix = flac8_bytes(root / "mix.flac")
     flac_stems = sum(flac8_bytes(root / "stems" / f"{n}.flac") for n in stems)

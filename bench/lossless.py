@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     rows.append(["mean", "", "", "", "", f"{m(lambda r: r['snc'] / r['flac']):.4f}",
                  f"{m(lambda r: r['pk'] / r['flac']):.4f}", f"{m(lambda r: r['wv'] / r['flac']):.4f}",
                  f"{m(lambda r: r['snc'] / r['wv']):.4f}", "", "", f"{m(lambda r: r['enc_x']):.1f}",
-                 f"{m(lambda r: r['dec_x']):.1f}", f"{m(lambda r: r['fenc_x']):.1f}", f"{m(lambda r: r['fdec_x']):.1f}"])
+                 f"{m(lambda r: r['dec_x']):.1f}", f"{m(lambda r: r['fenc_x']):.1f}",
+                 f"{m(lambda r: r['fdec_x']):.1f}"])
     rows.append(["total bytes", f"{tot('snc'):,}", f"{tot('pk'):,}", f"{tot('flac'):,}", f"{tot('wv'):,}",
                  f"{tot('snc') / tot('flac'):.4f}", f"{tot('pk') / tot('flac'):.4f}", f"{tot('wv') / tot('flac'):.4f}",
                  f"{tot('snc') / tot('wv'):.4f}", "", "", "", "", "", ""])

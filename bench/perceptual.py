@@ -350,7 +350,10 @@ def part1_tables(results, presets, span, headroom, visqol_reason) -> list[str]:
         rs = per_preset[p]
         if not rs:
             continue
-        nums = lambda k: [r[k] for r in rs if isinstance(r[k], (int, float))]  # noqa: E731
+
+        def nums(k, rs=rs):
+            return [r[k] for r in rs if isinstance(r[k], (int, float))]
+
         tb, tf = sum(r["bytes"] for r in rs), sum(r["flac"] for r in rs)
         vqs, sts = nums("visqol"), nums("stoi")
         rows.append([f"**total / worst ({len(rs)})**", p, f"{tb:,}", f"{tf:,}",
@@ -696,7 +699,8 @@ def main(argv=None) -> int:
     if not use_visqol:
         print(f"ViSQOL not available: {reason}", flush=True)
     search_reason = "--search own" if args.search == "own" else probe_bitrate_param()
-    print(f"snc {snc.__version__} ({code_version()}); corpus {CORPUS}; {span}; {settings_text(PRESETS)}; remix_headroom {args.headroom:g} dB; part 2 offsets by "
+    print(f"snc {snc.__version__} ({code_version()}); corpus {CORPUS}; {span}; {settings_text(PRESETS)}; "
+          f"remix_headroom {args.headroom:g} dB; part 2 offsets by "
           + ("snc.encode(bitrate=)" if search_reason is None else f"own search ({search_reason})"), flush=True)
 
     # -- part 1 timings: main process alone on one core, before any worker exists

@@ -5,8 +5,8 @@ Every item is encoded once, ``snc.encode(mix, BytesIO, stems=true stems, preset=
 without stems), full 45 s unless ``--excerpt``.
 
 Part 1 -- karaoke.  On the multitrack items with a vocal or lead stem (a stem named ``vocals``, else ``lead``
-or ``guitar``), the render with that stem muted (``read(mute=[stem], attribution=rule)`` for the ``tiles`` (the default),
-``share`` and ``global`` rules of spec section 19), and what is left of the muted stem ``V`` (true stem)
+or ``guitar``), the render with that stem muted (``read(mute=[stem], attribution=rule)`` for the ``tiles`` (the
+default), ``share`` and ``global`` rules of spec section 19), and what is left of the muted stem ``V`` (true stem)
 relative to its own energy:
 
 - ``coherent``: the part of ``Y - (M - V)`` along ``V`` (least-squares projection): the stem's own signal;
@@ -126,13 +126,14 @@ def karaoke(items, files) -> None:
                           if rule != "global" else residual_gain * noise)
                 left = db(coherent + float(np.sum(passed ** 2)), ev)
                 flag = " *" if left > KARAOKE_TARGET_DB else ""
-                rows.append([item["id"], lead, rule, f"{db(coherent, ev):.1f}", f"{db(float(np.sum(passed ** 2)), ev):.1f}",
-                             f"{left:.1f}{flag}", f"{db(float(np.sum(dev * dev)), ev):.1f}", f"{-db(float(np.sum(noise ** 2)), ev):.1f}",
+                rows.append([item["id"], lead, rule, f"{db(coherent, ev):.1f}",
+                             f"{db(float(np.sum(passed ** 2)), ev):.1f}", f"{left:.1f}{flag}",
+                             f"{db(float(np.sum(dev * dev)), ev):.1f}", f"{-db(float(np.sum(noise ** 2)), ev):.1f}",
                              cost])
     _common.print_table(["item", "muted stem", "attribution", "coherent dB", "noise dB", "left dB", "deviation dB",
                          "lead SNR dB", "file bytes (vs no lead)"],
-                        rows, title=f"\nKaraoke: what is left of the muted stem, re its own energy (transparent preset, "
-                                    f"true stems; * = above the {KARAOKE_TARGET_DB:g} dB target)")
+                        rows, title=f"\nKaraoke: what is left of the muted stem, re its own energy "
+                                    f"(transparent preset, true stems; * = above the {KARAOKE_TARGET_DB:g} dB target)")
 
 
 def pyloudnorm_lufs(y: np.ndarray, rate: int) -> float:
@@ -160,7 +161,8 @@ def loudness(items, files) -> None:
                 rows.append([item["id"], label, f"{base.integrated_lufs():.2f}", f"{target:.1f}",
                              f"{ref:.2f}{' *' if abs(ref - target) > LUFS_TOLERANCE else ''}",
                              f"{meter.integrated_lufs():.2f}", f"{peak:.2f}{' *' if peak > PEAK_CEILING else ''}",
-                             f"{base.loudness_range_lu():.1f}", f"{meter.loudness_range_lu():.1f}", "MISSED" if miss else "ok"])
+                             f"{base.loudness_range_lu():.1f}", f"{meter.loudness_range_lu():.1f}",
+                             "MISSED" if miss else "ok"])
     _common.print_table(["item", "render", "mix LUFS", "target", "pyloudnorm LUFS", "snc LUFS", "true peak dBTP",
                          "mix LRA", "render LRA", "targets"], rows,
                         title=f"\nLoudness after normalisation (targets: within +-{LUFS_TOLERANCE} LU by pyloudnorm, "

@@ -14,7 +14,8 @@ A corpus item (default midi_openmsx_5432gone, the one with the most stems) is en
 
 Printed per scenario: the worst, 99th percentile and median block time (ms), the block's own duration (the
 budget: 23.2 ms at 1024 frames, 44.1 kHz), how many blocks went over it, and the load: the time spent in
-``set()`` + ``read()`` over the audio's duration (100 % = the audio thread never idle).  The first block of a run (the player's start-up) is reported apart.
+``set()`` + ``read()`` over the audio's duration (100 % = the audio thread never idle).  The first block of a
+run (the player's start-up) is reported apart.
 
 Blocks are asked for in real time, as an audio device would (each when the previous one's duration has passed
 since the start), so the player's decoding thread gets the time a real player leaves it; ``--unpaced`` asks

@@ -114,7 +114,7 @@ def part1(items, excerpt, model) -> None:
             print(f"{item['id']}: no stem named drums, bass or vocals; not scored")
             continue
         est = sep.separate(mix, rate)
-        seconds = _common.best_time(lambda: sep.separate(mix, rate))
+        seconds = _common.best_time(lambda mix=mix, rate=rate: sep.separate(mix, rate))
         speeds.append(len(mix) / rate / seconds)
         ideal = oracle(mix, roles, rate)
         extra = demucs.separate(mix, rate) if demucs is not None else None

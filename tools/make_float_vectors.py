@@ -22,7 +22,8 @@ def music(frames: int, channels: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(frames) / 44100.0
     x = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.1 * np.sin(2 * np.pi * 1234 * t)
-    return np.stack([x * (1 - 0.3 * c) for c in range(channels)], axis=1) + 0.01 * rng.standard_normal((frames, channels))
+    return (np.stack([x * (1 - 0.3 * c) for c in range(channels)], axis=1)
+            + 0.01 * rng.standard_normal((frames, channels)))
 
 
 def adversarial_float32() -> np.ndarray:

@@ -41,8 +41,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         import h5py
-    except ImportError:
-        raise SystemExit("needs h5py: pip install h5py")
+    except ImportError as err:
+        raise SystemExit("needs h5py: pip install h5py") from err
     if not Path(args.sofa).exists():
         raise SystemExit(f"{args.sofa} not found: apt-get install libmysofa1")
     with h5py.File(args.sofa, "r") as f:

@@ -179,7 +179,8 @@ def write(force: bool) -> int:
         )
         print(f"{name}: {len(x)} frames x {x.shape[1]} ch -> {len(data)} bytes")
     index = {
-        "about": "golden packets of the lossless codec (spec/codec-lossless.md); written by tools/make_lossless_fixtures.py",
+        "about": "golden packets of the lossless codec (spec/codec-lossless.md); "
+                 "written by tools/make_lossless_fixtures.py",
         "samples_hash": "SHA-256 of the decoded samples as int32 little-endian, frames x channels interleaved",
         "packets": packets,
     }

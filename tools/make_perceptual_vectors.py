@@ -131,7 +131,8 @@ def cases():
     n = 12000
     hiss = noise(n, 6000, 12) - np.roll(noise(n, 6000, 12), 1) // 2  # tilted up: loud high bands
     yield ("stereo16_noise_bands", "16-bit stereo, a tone over hiss: noise bands from 8 kHz up in LONG frames, "
-           "M/S and L/R", 16, stack(triangle(n, 150, 6000) + hiss, triangle(n, 150, 6000) + hiss // 2 + noise(n, 900, 13)),
+           "M/S and L/R", 16,
+           stack(triangle(n, 150, 6000) + hiss, triangle(n, 150, 6000) + hiss // 2 + noise(n, 900, 13)),
            dict(samplerate=44100, quality_db=6.0))
     yield ("handmade_noise_bands", "hand-built 16-bit stereo: noise bands in LONG and SHORT frames (the encoder "
            "writes LONG only), as the last band, next to coded bands, levels -200 and 120, per-channel generators", 16,

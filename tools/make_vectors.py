@@ -91,7 +91,8 @@ def rng_song(seed, frames, channels, bits, nstems):
 
 def valid_vectors():
     song = synthesize_song(duration=1.0, samplerate=44100, seed=7)
-    yield ("lossless-stereo16-4stems.snc", "synthetic mastered song, 1 s, 44.1 kHz stereo 16-bit, 4 stems, lossless codec",
+    yield ("lossless-stereo16-4stems.snc",
+           "synthetic mastered song, 1 s, 44.1 kHz stereo 16-bit, 4 stems, lossless codec",
            dict(mix=song.mix, stems=song.stems, samplerate=44100, bits=16), "int", 16)
     mix, stems = rng_song(1, 3000, 2, 16, 2)
     yield ("pcm-stereo16-2stems.snc", "two stems + residual with the pcm codec, 3000 frames, 4 segments of 1024",

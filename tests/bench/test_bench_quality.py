@@ -29,7 +29,8 @@ def speechlike(rate: int, seconds: float = 3.0, channels: int = 2, seed: int = 0
     env = np.clip(np.sin(2 * np.pi * 3.7 * t), 0, None) ** 2
     out = np.empty((t.size, channels))
     for c in range(channels):
-        tone = sum(np.sin(2 * np.pi * f * (1 + 0.01 * c) * t + k) / (k + 1) for k, f in enumerate((180, 360, 720, 1400)))
+        tone = sum(np.sin(2 * np.pi * f * (1 + 0.01 * c) * t + k) / (k + 1)
+                   for k, f in enumerate((180, 360, 720, 1400)))
         out[:, c] = 0.25 * env * (0.6 * tone / 2 + 0.4 * rng.standard_normal(t.size))
     return out
 

@@ -95,7 +95,8 @@ def test_unknown_stem_lists_the_stems(song, capsys):
 
 @pytest.mark.parametrize("tool,argv,needle", [
     ("encode", ["--stems", "bass={b}", "bass={d}"], "--stems gives 'bass' twice"),
-    ("encode", ["--stems", "bass={b}", "drums={d}", "--tag", "title=a", "--tag", "title=b"], "--tag gives 'title' twice"),
+    ("encode", ["--stems", "bass={b}", "drums={d}", "--tag", "title=a", "--tag", "title=b"],
+     "--tag gives 'title' twice"),
     ("encode", ["--stems", "bass={b}", "drums={d}", "--position", "bass=10", "--position", "bass=20"],
      "--position gives 'bass' twice"),
     ("encode", ["--stems", "bass={b}", "drums={d}", "--position", "bass=nan,0"], "not a valid value"),

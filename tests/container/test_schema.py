@@ -27,7 +27,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("schema,value,size", CASES, ids=[c[0].__class__.__name__ + str(i) for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("schema,value,size", CASES,
+                         ids=[c[0].__class__.__name__ + str(i) for i, c in enumerate(CASES)])
 def test_build_parse_roundtrip(schema, value, size):
     data = schema.build(value)
     again = schema.build(schema.parse(data))

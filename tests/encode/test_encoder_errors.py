@@ -63,7 +63,8 @@ def test_length_mismatch_within_one_second_warns_and_stays_exact(tmp_path, files
     paths, mix, stems = files
     short = _write(tmp_path / "short.wav", stems["s0"][:3000].astype(np.int16))
     with pytest.warns(snc.SncWarning, match="1000 frames shorter"):
-        report = snc.encode(paths["mix"], tmp_path / "o.snc", stems={"a": short, "b": paths["s1"]}, verify=True, preset="archival")
+        report = snc.encode(paths["mix"], tmp_path / "o.snc", stems={"a": short, "b": paths["s1"]}, verify=True,
+                            preset="archival")
     assert report.verified
     with snc.open(tmp_path / "o.snc") as f:
         assert np.array_equal(f.read(dtype="native"), mix)

@@ -143,7 +143,7 @@ def test_decoder_rejects_corrupt_packets():
         "integer width": good[:3] + bytes([40]) + good[4:],
         "empty": b"",
     }
-    for name, data in bad_packets.items():
+    for _name, data in bad_packets.items():
         with pytest.raises(CodecError):
             codec.decode(data, x.shape[0])
     with pytest.raises(CodecError):
@@ -417,7 +417,8 @@ def test_word_level_bit_packing_equals_the_bitwise_reference():
     for _ in range(20):
         widths = rng.integers(0, 65, int(rng.integers(0, 300)))
         widths[rng.random(widths.size) < 0.2] = 0
-        values = np.array([int(rng.integers(0, 2 ** 63)) * 2 + int(rng.integers(0, 2)) for _ in widths], dtype=np.uint64)
+        values = np.array([int(rng.integers(0, 2 ** 63)) * 2 + int(rng.integers(0, 2)) for _ in widths],
+                          dtype=np.uint64)
         values &= np.array([(1 << int(w)) - 1 if w < 64 else (1 << 64) - 1 for w in widths], dtype=np.uint64)
         packed = pack_fields(values, widths)
         assert packed == reference_pack(values, widths)

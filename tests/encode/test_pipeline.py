@@ -103,9 +103,11 @@ def test_stream_codecs_follow_the_preset():
     tuning = PERCEPTUAL_TUNING["transparent"]
     assert stream_codecs.stem_codec(INT16, PRESETS["archival"], None, has_stems=True, codec_id="pcm").codec_id == "pcm"
     stem = stream_codecs.stem_codec(INT16, PRESETS["transparent"], tuning, has_stems=True, codec_id="lossless")
-    assert (stem.settings.rounding, stem.settings.noise_substitution, stem.settings.drop_db) == (pc.STEM_ROUNDING, None, tuning.stem_drop_db)
+    assert (stem.settings.rounding, stem.settings.noise_substitution, stem.settings.drop_db) == (
+        pc.STEM_ROUNDING, None, tuning.stem_drop_db)
     alone = stream_codecs.stem_codec(INT16, PRESETS["transparent"], tuning, has_stems=False, codec_id="lossless")
-    assert (alone.settings.rounding, alone.settings.noise_substitution, alone.settings.drop_db) == (pc.ROUNDING, tuning.noise_alone, 0.0)
+    assert (alone.settings.rounding, alone.settings.noise_substitution, alone.settings.drop_db) == (
+        pc.ROUNDING, tuning.noise_alone, 0.0)
     res = stream_codecs.residual_codec(INT16, PRESETS["lossless"], tuning, codec_id="lossless")
     assert res.lossless and res.codec_id == "lossless"
     assert stream_codecs.lossless_codec(F32, "lossless").codec_id == "float"

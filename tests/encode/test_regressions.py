@@ -80,7 +80,8 @@ def test_codec_config_missing_bits_is_an_error_not_a_guess():
 
 def test_meta_tags_of_the_wrong_type_are_ignored():
     data, mix = _file()
-    bad = _rewrite(data, lambda t, b: s.MetaBody.build({"meta": {"tags": "abc", "profiles": []}}) if t == b"META" else b)
+    bad = _rewrite(data, lambda t, b: (s.MetaBody.build({"meta": {"tags": "abc", "profiles": []}})
+                                       if t == b"META" else b))
     with snc.open(io.BytesIO(bad)) as f:
         assert f.tags == {} and f.describe()["profiles"] == {}
         assert np.array_equal(f.read(dtype="native"), mix)
@@ -128,7 +129,8 @@ def test_writer_refuses_short_segment_in_the_middle():
     from snc.container.writer import SncWriter
 
     info = FileInfo(8000, 0, 1, "int", 16, "archival", 64, 2)
-    streams = [StreamInfo("a", "other", 1, "pcm", {}, index=0), StreamInfo("residual", "residual", 1, "pcm", {}, index=1)]
+    streams = [StreamInfo("a", "other", 1, "pcm", {}, index=0),
+               StreamInfo("residual", "residual", 1, "pcm", {}, index=1)]
     w = SncWriter(io.BytesIO(), info, streams)
     w.write_segment(10, [b"", b""])
     with pytest.raises(snc.InputError, match="only the last segment"):

@@ -61,7 +61,8 @@ def test_float_input_exact(tmp_path, dtype):
     a = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
     b = (rng.standard_normal((3000, 2)) * 0.2).astype(dtype)
     mix = np.tanh(a.astype(np.float64) + b).astype(dtype)  # "mastered": not the plain sum
-    report = snc.encode(mix, tmp_path / "f.snc", stems={"a": a, "b": b}, samplerate=48000, verify=True, preset="archival")
+    report = snc.encode(mix, tmp_path / "f.snc", stems={"a": a, "b": b}, samplerate=48000, verify=True,
+                        preset="archival")
     assert report.verified
     with snc.open(tmp_path / "f.snc") as f:
         out = f.read(dtype="native")

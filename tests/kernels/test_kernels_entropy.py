@@ -210,7 +210,7 @@ def test_rangecoder_carry_propagation_is_exercised():
     # long runs of near-certain bits make 0xFF bytes and carries into them
     rng = np.random.default_rng(RNG_SEED)
     carries = 0
-    for seed in range(4):
+    for _seed in range(4):
         ops = [(0, 0, int(rng.random() < 0.9995)) for _ in range(3000)] + random_ops(rng, 500)
         ref = RefEncoder()
         models = [rc.PROB_INIT] * 24
@@ -413,7 +413,8 @@ def ref_frame(coder, ch: RefChannel, short: bool, q=None, sf=None, nf=None, v2=F
             sc = 0
         else:
             sc = 1 + prevd_nz
-        d = delta(cc.M_SFZ + sc, cc.M_SFS + sc, cc.M_SFM + (0 if first else cc.SF_CAP - 1), sf[b] - pred if enc else None)
+        d = delta(cc.M_SFZ + sc, cc.M_SFS + sc, cc.M_SFM + (0 if first else cc.SF_CAP - 1),
+                  sf[b] - pred if enc else None)
         s = pred + d
         if not cc.SF_MIN <= s <= cc.SF_MAX:
             raise ValueError(cc.E_SF_RANGE)
@@ -683,18 +684,24 @@ def test_encoder_rejects_out_of_range_input():
     sf3[-1] = 10_000  # band 49 is zero: its sf is not coded, so not checked
     assert kernel_encode([(False, q, sf3, NO_NOISE)])[0] == cc.OK
     assert kernel_encode([(False, q, sf, NO_NOISE)], size=16)[0] == cc.E_OVERFLOW
-    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q[:512], sf, sf, False) == cc.E_SHAPE
-    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q, sf, sf[:10], True) == cc.E_SHAPE
+    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q[:512], sf, sf,
+                           False) == cc.E_SHAPE
+    assert cc.encode_frame(np.zeros(64, np.uint8), rc.enc_new(), cc.new_models(), False, q, sf, sf[:10],
+                           True) == cc.E_SHAPE
 
 
 def test_decoder_rejects_bad_shapes():
     data = np.zeros(8, np.uint8)
     st = rc.dec_new()
     rc.dec_init(data, st, 0, 8)
-    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1000, np.int32), np.zeros(50, np.int64), np.zeros(50, np.int64), False) == cc.E_SHAPE
-    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(32, np.int64), np.zeros(50, np.int64), False) == cc.E_SHAPE
-    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(50, np.int64), np.zeros(30, np.int64), True) == cc.E_SHAPE
-    assert cc.decode_frame(data, st, cc.new_models()[:100], True, np.zeros(1024, np.int32), np.zeros(32, np.int64), np.zeros(50, np.int64), False) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1000, np.int32), np.zeros(50, np.int64),
+                           np.zeros(50, np.int64), False) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(32, np.int64),
+                           np.zeros(50, np.int64), False) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models(), False, np.zeros(1024, np.int32), np.zeros(50, np.int64),
+                           np.zeros(30, np.int64), True) == cc.E_SHAPE
+    assert cc.decode_frame(data, st, cc.new_models()[:100], True, np.zeros(1024, np.int32), np.zeros(32, np.int64),
+                           np.zeros(50, np.int64), False) == cc.E_SHAPE
 
 
 @pytest.mark.parametrize("v2", [False, True])
@@ -728,7 +735,8 @@ def test_corrupt_data_gives_error_codes_only(v2):
         if err != cc.OK:
             bad += 1
         else:  # a damaged packet that decodes must at least be a different valid packet
-            assert case == data or any(not np.array_equal(a, f[1]) for a, f in zip(qs, frames)) or len(case) != len(data)
+            assert (case == data or any(not np.array_equal(a, f[1]) for a, f in zip(qs, frames))
+                    or len(case) != len(data))
     # almost every damaged packet is caught by the range checks and the end checks
     assert bad >= 0.9 * (len(cases) - 1)
     assert {cc.E_TRUNCATED, cc.E_TRAILING} <= seen

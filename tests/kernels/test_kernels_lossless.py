@@ -285,7 +285,8 @@ def kernel_decode(data: bytes, frames: int, channels: int, bits: int):
 def kernel_encode(x: np.ndarray, bits: int, block_frames: int = 4096, max_order: int = 32) -> bytes:
     frames, channels = x.shape
     buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
-    nbytes = le.encode_packet(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, max_order, buf, bitio.new_state())
+    nbytes = le.encode_packet(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, max_order, buf,
+                              bitio.new_state())
     assert nbytes > 0
     return buf[:nbytes].tobytes()
 
@@ -353,7 +354,8 @@ def test_zigzag_and_bit_length():
         assert rice.bit_length(u) == u.bit_length()
 
 
-@pytest.mark.parametrize("n,order,limit", [(4096, 0, 8), (4096, 32, 8), (4096, 17, 15), (4097, 2, 8), (96, 3, 8), (1, 0, 8), (64, 8, 8)])
+@pytest.mark.parametrize("n,order,limit", [(4096, 0, 8), (4096, 32, 8), (4096, 17, 15), (4097, 2, 8), (96, 3, 8),
+                                           (1, 0, 8), (64, 8, 8)])
 def test_max_partition_order(n, order, limit):
     p = max(q for q in range(min(limit, 15) + 1) if n % (1 << q) == 0 and (n >> q) >= order) if n >= order else 0
     assert rice.max_partition_order(n, order, limit) == p
@@ -378,7 +380,8 @@ def test_rice_write_read_match_reference(kind):
         "laplace": laplace_residuals(rng, n - order, 30.0),
         "big": rng.integers(-(2**20), 2**20, n - order),
         "zeros": np.zeros(n - order, dtype=np.int64),
-        "outliers": np.where(rng.random(n - order) < 0.01, rng.integers(-(2**21), 2**21, n - order), laplace_residuals(rng, n - order, 2.0)),
+        "outliers": np.where(rng.random(n - order) < 0.01, rng.integers(-(2**21), 2**21, n - order),
+                             laplace_residuals(rng, n - order, 2.0)),
         "wide": laplace_residuals(rng, n - order, 2.0**31),  # needs 6-bit parameters
         "wide_uniform": rng.integers(-(2**37), 2**37, n - order),  # escapes
     }[kind].astype(np.int64)
@@ -504,7 +507,8 @@ def test_quantize_matches_reference():
     assert lpc.quantize(np.zeros(4), 4, 12, 31, out) == -1
 
 
-@pytest.mark.parametrize("order,prec,ws,shift", [(1, 12, 16, 11), (12, 12, 16, 10), (32, 15, 16, 14), (32, 15, 33, 31), (4, 15, 33, 0), (0, 12, 16, 0)])
+@pytest.mark.parametrize("order,prec,ws,shift", [(1, 12, 16, 11), (12, 12, 16, 10), (32, 15, 16, 14),
+                                                  (32, 15, 33, 31), (4, 15, 33, 0), (0, 12, 16, 0)])
 def test_residual_and_restore_match_reference(order, prec, ws, shift):
     """The encoder's float-accumulated residual is exact even at the format's limits."""
     rng = np.random.default_rng(RNG_SEED + order + ws)
@@ -718,7 +722,8 @@ def kernel_encode_v2(x, bits, filters, block_frames=4096):
     buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
     orders = np.array([o for o, _ in filters], np.int64)
     shifts = np.array([s for _, s in filters], np.int64)
-    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts, buf, bitio.new_state())
+    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts, buf,
+                                 bitio.new_state())
     assert nbytes > 0
     return buf[:nbytes].tobytes()
 

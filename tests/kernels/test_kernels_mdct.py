@@ -255,7 +255,8 @@ def test_perfect_reconstruction_every_legal_sequence():
 @pytest.mark.parametrize("L", [1, 100, 1023, 1024, 1025, 5000, 20480])
 def test_perfect_reconstruction_lengths(L):
     rng = np.random.default_rng(L)
-    for kinds in (np.zeros(mdct.n_frames(L), np.int64), np.full(mdct.n_frames(L), SHORT), random_kinds(rng, mdct.n_frames(L))):
+    for kinds in (np.zeros(mdct.n_frames(L), np.int64), np.full(mdct.n_frames(L), SHORT),
+                  random_kinds(rng, mdct.n_frames(L))):
         x = rng.standard_normal(L) * 3e4
         y = mdct.inverse(mdct.forward(x, kinds), kinds, L)
         assert np.abs(y - x).max() < 1e-9 * np.abs(x).max()
@@ -475,7 +476,8 @@ def test_pre_echo_short_vs_long():
     x[p : p + 400] = burst(rng)
     pre = slice(p - 2048, p - 256)
     energies = {}
-    for name, kinds in (("short", mdct.plan_kinds(mdct.detect_transients(x))), ("long", np.zeros(mdct.n_frames(L), np.int64))):
+    for name, kinds in (("short", mdct.plan_kinds(mdct.detect_transients(x))),
+                        ("long", np.zeros(mdct.n_frames(L), np.int64))):
         c = mdct.forward(x, kinds)
         step = np.abs(c).max() / 6  # a handful of levels: audible noise
         q = np.round(c / step) * step

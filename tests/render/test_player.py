@@ -83,7 +83,8 @@ def test_player_remix_equals_the_files_remix_across_segments(segment_frames):
     """Blocks straddling segments shorter than the tile rule's context give the file's own remix."""
     with snc.open(io.BytesIO(_two_stem_file(segment_frames, seconds=1))) as f:
         for render, want in (({"gains": {"bass": -6.0}}, f.read(gains={"bass": -6.0})),
-                             ({"solo": ["vocals"], "attribution": "share"}, f.read(solo=["vocals"], attribution="share")),
+                             ({"solo": ["vocals"], "attribution": "share"},
+                              f.read(solo=["vocals"], attribution="share")),
                              ({}, f.read())):
             with f.player(blocksize=3001, **render) as player:
                 y = np.concatenate(list(player))

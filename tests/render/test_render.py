@@ -213,7 +213,7 @@ def test_profiles_json_refuses_nan_and_infinity_tokens(tmp_path):
 
     for token in ("NaN", "Infinity", "-Infinity"):
         with pytest.raises(snc.InputError, match=f"{token} is not a JSON number"):
-            load_profiles_json('{"p": {"gains": {"vocals": %s}}}' % token)
+            load_profiles_json('{"p": {"gains": {"vocals": ' + token + "}}}")
     import soundfile as sf
 
     sf.write(tmp_path / "mix.wav", np.zeros((RATE, 2), np.int16), RATE, subtype="PCM_16")

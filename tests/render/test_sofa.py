@@ -88,7 +88,8 @@ def test_declared_sizes_are_bounded_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda self, key: reads.append(self.name) or np.zeros(1))
     for shape, message in (((4, 2, 10 ** 6), "taps"), ((60_000, 2, 8192), "MiB"), ((10 ** 6, 2, 8), "measurements")):
         path = write_sofa(tmp_path / "bomb.sofa", positions=np.zeros((1, 3)) + 1,
-                          **{"Data.IR": lambda f, n, s=shape: f.create_dataset(n, shape=s, dtype="f8", chunks=(1, 2, min(s[2], 8192)),
+                          **{"Data.IR": lambda f, n, s=shape: f.create_dataset(n, shape=s, dtype="f8",
+                                                                               chunks=(1, 2, min(s[2], 8192)),
                                                                                compression="gzip")})
         assert (tmp_path / "bomb.sofa").stat().st_size < 100_000
         with pytest.raises(snc.InputError, match=message):
@@ -138,9 +139,12 @@ def test_cli_decode_with_a_pointing_sofa_file_writes_nothing(tmp_path, capsys, k
     from snc.cli import decode
 
     secret = _secret(tmp_path)
-    ir = (lambda f, n: f.create_dataset(n, shape=(4, 2, 32), dtype="<f8", external=[(str(secret), 0, h5py.h5f.UNLIMITED)])
-          if kind == "external_storage" else
-          lambda f, n: f.__setitem__(n, h5py.ExternalLink(str(tmp_path / "secret.h5"), "/x")))
+    if kind == "external_storage":
+        def ir(f, n):
+            return f.create_dataset(n, shape=(4, 2, 32), dtype="<f8", external=[(str(secret), 0, h5py.h5f.UNLIMITED)])
+    else:
+        def ir(f, n):
+            return f.__setitem__(n, h5py.ExternalLink(str(tmp_path / "secret.h5"), "/x"))
     evil = write_sofa(tmp_path / "evil.sofa", **{"Data.IR": ir})
     rng = np.random.default_rng(2)
     mix = (rng.standard_normal((4000, 2)) * 2000).astype(np.int16)

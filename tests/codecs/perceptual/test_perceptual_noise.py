@@ -39,7 +39,8 @@ def test_noise_substitution_rules(monkeypatch):
         sent.append((kinds.copy(), nf.copy(), q.copy()))
         return real(kinds, ms, sf, nf, q, buf)
 
-    x = np.concatenate([np.random.default_rng(9).normal(0, 3000, (8192, 2)), drum_hit(8192, 4000, 30000.0).repeat(2, 1)])
+    x = np.concatenate([np.random.default_rng(9).normal(0, 3000, (8192, 2)),
+                        drum_hit(8192, 4000, 30000.0).repeat(2, 1)])
     x = x.astype(np.int32)
     codec = make_codec(channels=2, quality_db=6.0)
     F = mdct.n_frames(len(x))

@@ -40,7 +40,8 @@ def test_quantiser_takes_the_coarsest_step_within_tolerance():
     got, coarser = noise(sf), noise(sf + 1)
     free = active & (sf > floor)  # not held fine by the coder's range
     assert (got[active] <= budget[active] * tables.NOISE_TOLERANCE * (1 + 1e-9)).all()
-    assert (coarser[free] > budget[free] * tables.NOISE_TOLERANCE).mean() > 0.95  # noise is almost monotonic in the step
+    # noise is almost monotonic in the step
+    assert (coarser[free] > budget[free] * tables.NOISE_TOLERANCE).mean() > 0.95
     assert not q[np.repeat(~active, widths, axis=-1)].any()  # a band below its budget is not coded
 
 
