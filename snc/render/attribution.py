@@ -21,7 +21,7 @@ With every gain 1, ``g_R = 1`` everywhere and the inverse transform gives the re
 float rounding): the remix of all-0 dB gains is the mix.
 
 The rules' measured effect (the muted lead's coding noise left in a karaoke render) is in
-docs/tuning-render.md, with the bench command that reproduces it.
+docs/tuning.md ("Render"), with the bench command that reproduces it.
 """
 
 from __future__ import annotations
