@@ -53,11 +53,11 @@ class PerceptualTuning:
     #: a mix coded alone, and of the residual (None: off): noise is cheaper than the waveform it stands for
     noise_alone: tuple | None = (8000.0, 10.0)
     noise_residual: tuple | None = None
-    #: ``noise_alone`` also fills high bands the budget drops whole (:attr:`PerceptualCodec.noise_fill`); set
+    #: ``noise_alone`` also fills high bands the budget drops whole (:attr:`~snc.codecs.perceptual.EncoderSettings.noise_fill`); set
     #: by :meth:`shifted` coarser than the preset, where a band floor below 0 dB lets whole bands drop
     noise_fill: bool = False
     #: a stem's band is left uncoded unless its energy is this far above its budget (dB;
-    #: :attr:`snc.codecs.perceptual.PerceptualCodec.drop_db`): uncoded, its energy goes to the residual, which
+    #: :attr:`snc.codecs.perceptual.EncoderSettings.drop_db`): uncoded, its energy goes to the residual, which
     #: codes it only where the *mix* needs it.  3 dB is the stem budget's own margin (the stems get half the
     #: remix mask, :data:`snc.encode.allocation.STEM_SHARE`), so a dropped band stays under the mask of a remix
     #: within the headroom.  Not for streams heard as they are
