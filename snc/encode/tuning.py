@@ -53,8 +53,9 @@ class PerceptualTuning:
     #: a mix coded alone, and of the residual (None: off): noise is cheaper than the waveform it stands for
     noise_alone: tuple | None = (8000.0, 10.0)
     noise_residual: tuple | None = None
-    #: ``noise_alone`` also fills high bands the budget drops whole (:attr:`~snc.codecs.perceptual.EncoderSettings.noise_fill`); set
-    #: by :meth:`shifted` coarser than the preset, where a band floor below 0 dB lets whole bands drop
+    #: ``noise_alone`` also fills high bands the budget drops whole
+    #: (:attr:`~snc.codecs.perceptual.EncoderSettings.noise_fill`); set by :meth:`shifted` coarser than the preset,
+    #: where a band floor below 0 dB lets whole bands drop
     noise_fill: bool = False
     #: a stem's band is left uncoded unless its energy is this far above its budget (dB;
     #: :attr:`snc.codecs.perceptual.EncoderSettings.drop_db`): uncoded, its energy goes to the residual, which
