@@ -90,7 +90,7 @@ def test_meta_tags_of_the_wrong_type_are_ignored():
 def test_damaged_hash_chunk_still_decodes_but_cannot_verify():
     data, mix = _file()
     with snc.open(io.BytesIO(data)) as f:
-        assert f._reader.mix_hash is not None
+        assert f.container.mix_hash is not None
     pos = data.index(b"HASH", len(data) - 500)
     damaged = bytearray(data)
     damaged[pos + 20] ^= 0xFF
@@ -205,8 +205,8 @@ def test_residual_gain_does_not_overflow_with_huge_mean_squares():
     data, _ = _file()
     bad = _rewrite(_rewrite(data, _patch_stream(0, mean_square_db=390.0)), _patch_stream(1, mean_square_db=380.0))
     with snc.open(io.BytesIO(bad)) as f:
-        f._reader.streams[0].mean_square_db = 4000.0  # also values no file can carry (API users may set them)
-        f._reader.streams[1].mean_square_db = 3990.0
+        f.container.streams[0].mean_square_db = 4000.0  # also values no file can carry (API users may set them)
+        f.container.streams[1].mean_square_db = 3990.0
         w0, w1 = 1.0, 0.1
         assert f.remix_gains({"s1": -math.inf})[2] == pytest.approx(w0 / (w0 + w1))
 
@@ -274,9 +274,9 @@ def test_codec_id_longer_than_32_characters_is_a_format_error():
 def test_thousands_of_unknown_chunks_are_skipped_but_not_all_listed():
     data, mix = _file()
     with snc.open(io.BytesIO(data)) as f:
-        first_segment = f._reader.segments[0].offset
+        first_segment = f.container.segments[0].offset
     extra = s.build_chunk(b"XTRA", b"") * 1000
     patched = data[:first_segment] + extra + data[first_segment:]
     with snc.open(io.BytesIO(patched)) as f:
-        assert f._reader.unknown_chunk_count == 1000 and len(f.describe()["unknown_chunks"]) == 256
+        assert f.container.unknown_chunk_count == 1000 and len(f.describe()["unknown_chunks"]) == 256
         assert np.array_equal(f.read(dtype="native"), mix)
