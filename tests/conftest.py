@@ -22,6 +22,18 @@ def random_multitrack(seed: int = 0, frames: int = 5000, channels: int = 2, bits
     return mix, parts
 
 
+def archival_bytes(seed: int, frames: int) -> bytes:
+    """An archival ``.snc`` (bytes) of :func:`random_multitrack` at 8 kHz, three stems, 2048-frame segments."""
+    import io
+
+    import snc
+
+    mix, stems = random_multitrack(seed, frames=frames, channels=2, stems=3)
+    buf = io.BytesIO()
+    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, segment_frames=2048, preset="archival")
+    return buf.getvalue()
+
+
 @pytest.fixture
 def multitrack():
     return random_multitrack()

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import random_multitrack
+from conftest import archival_bytes
 
 import snc
 from snc.render.options import RenderOptions
@@ -17,10 +17,7 @@ from snc.render.renderer import render
 
 @pytest.fixture(scope="module")
 def data():
-    mix, stems = random_multitrack(4, frames=8000, channels=2, stems=3)
-    buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, segment_frames=2048, preset="archival")
-    return buf.getvalue()
+    return archival_bytes(4, frames=8000)
 
 
 @pytest.mark.parametrize("settings, match", [

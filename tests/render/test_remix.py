@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import random_multitrack
+from conftest import archival_bytes
 
 import snc
 from snc.render import remix
@@ -17,10 +17,7 @@ from snc.render.profiles import Profile
 
 @pytest.fixture(scope="module")
 def data():
-    mix, stems = random_multitrack(3, frames=6000, channels=2, stems=3)
-    buf = io.BytesIO()
-    snc.encode(mix, buf, stems=stems, samplerate=8000, bits=16, segment_frames=2048, preset="archival")
-    return buf.getvalue()
+    return archival_bytes(3, frames=6000)
 
 
 def test_residual_gain_weights_the_stem_gains_by_power():
