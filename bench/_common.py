@@ -29,8 +29,18 @@ def manifest() -> dict:
     return json.loads(path.read_text())
 
 
+#: manifest kinds whose items have true stems: plain multitracks and the mastered variants (the same stems, a mix
+#: through a real mastering chain, so mix - sum(stems) is loud as in commercial music)
+STEM_KINDS = ("multitrack", "multitrack-mastered")
+
+
+def has_stems(item: dict) -> bool:
+    return item["kind"] in STEM_KINDS
+
+
 def multitrack_items() -> list[dict]:
-    return [it for it in manifest()["items"] if it["kind"] == "multitrack"]
+    """Every corpus item with true stems, the mastered ones included."""
+    return [it for it in manifest()["items"] if has_stems(it)]
 
 
 def read_int(path: Path) -> tuple[np.ndarray, int, int]:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import quality as q  # noqa: E402
 import soundfile as sf  # noqa: E402
-from _common import CORPUS, flac8_bytes, manifest, print_table, read_int  # noqa: E402
+from _common import CORPUS, flac8_bytes, has_stems, manifest, print_table, read_int  # noqa: E402
 
 BITRATES = (64, 96, 128, 192, 256)
 STOI_TARGET = 0.996
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     bitrates = tuple(int(b) for b in args.bitrates.split(","))
-    items = [it for it in manifest()["items"] if it["kind"] in ("multitrack", "mixed")]
+    items = [it for it in manifest()["items"] if has_stems(it) or it["kind"] == "mixed"]
     if args.items:
         wanted = set(args.items.split(","))
         items = [it for it in items if it["id"] in wanted]

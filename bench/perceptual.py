@@ -686,13 +686,13 @@ def main(argv=None) -> int:
     bitrates = tuple(int(b) for b in args.bitrates.split(",") if b) or (QUICK_BITRATES if args.quick else BITRATES)
     excerpt = tuple(args.excerpt) if args.excerpt else (QUICK_EXCERPT if args.quick else None)
     span = f"{excerpt[1]:g} s excerpts from {excerpt[0]:g} s" if excerpt else "full 45 s files"
-    all_items = [it for it in manifest()["items"] if it["kind"] in ("multitrack", "mixed")]
+    all_items = [it for it in manifest()["items"] if _common.has_stems(it) or it["kind"] == "mixed"]
     if args.items:
         wanted = args.items.split(",")
         all_items = [it for it in all_items if it["id"] in wanted]
     elif args.quick:
-        all_items = [it for it in all_items if it["kind"] == "multitrack"][:1]
-    multi = [it for it in all_items if it["kind"] == "multitrack"]
+        all_items = [it for it in all_items if _common.has_stems(it)][:1]
+    multi = [it for it in all_items if _common.has_stems(it)]
 
     reason = q.visqol_unavailable()
     use_visqol = reason is None

@@ -211,7 +211,7 @@ def main(argv=None) -> int:
 
     files = {}
     for item in items:
-        mix, stems, rate = load(item, excerpt) if item["kind"] == "multitrack" else (None, {}, None)
+        mix, stems, rate = load(item, excerpt) if _common.has_stems(item) else (None, {}, None)
         if mix is None:
             start, frames = excerpt(item)
             mix, rate, _ = _common.read_int(_common.CORPUS / item["path"] / "mix.flac")
