@@ -96,7 +96,9 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
     out = []
     for s, snr_db in zip(stem_power, snrs):
         e = band_power(s, edges)
-        n = np.minimum(e, bound)  # quieter than the bound: dropped there (its noise is its own energy)
+        # a band quieter than the bound is dropped (its noise is its own energy): its budget stays the bound, so
+        # the codec, whose integer transform adds its own rounding noise, never spends bits to code it
+        n = np.array(np.broadcast_to(bound, e.shape))
         out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, float(snr_db), drop_db), 1e-12), edges))
     return out, res_noise
 
@@ -134,11 +136,21 @@ def _meet_snr(noise: np.ndarray, energy: np.ndarray, widths: np.ndarray, snr_db:
 SPEECH_BAND_HZ = (150.0, 4300.0)
 
 
+#: the floors keep every band of the mix coded because a hole in the spectrum is heard; above the upper limit
+#: of human hearing none is, so there (a hi-res file's ultrasonic band and dither, the last 2 kHz at 44.1 kHz)
+#: the mix's own mask alone decides
+HEARING_LIMIT_HZ = 20000.0
+
+
+def bin_frequencies(samplerate: int, n: int = 1024) -> np.ndarray:
+    """Centre frequency (Hz) of each of the ``n`` MDCT bins."""
+    return (np.arange(n) + 0.5) * samplerate / (2.0 * n)
+
+
 def third_octave_floor(power: np.ndarray, samplerate: int, snr_db: float) -> np.ndarray:
     """Per bin (F, C, 1024): the mean power of the bin's third-octave band, ``snr_db`` lower, inside
     :data:`SPEECH_BAND_HZ`; infinite elsewhere.  ``power``: (F, C, 1024) per-bin power of the mix."""
-    n = power.shape[-1]
-    freqs = (np.arange(n) + 0.5) * samplerate / (2.0 * n)
+    freqs = bin_frequencies(samplerate, power.shape[-1])
     lo, hi = SPEECH_BAND_HZ
     out = np.full(power.shape, np.inf)
     # third-octave bands centred at 150 * 2^(j/3) Hz, as in STOI's filter bank
@@ -177,6 +189,7 @@ def noise_budgets(mix_block, stem_blocks, fmt, *, tuning, headroom_db: float, ha
     mix_power = power_spectrum(mix)
     floors = np.minimum(third_octave_floor(mix_power, fmt.sample_rate, tuning.speech_snr_db),
                         band_floor(mix_power, tuning.band_snr_db))
+    floors[..., bin_frequencies(fmt.sample_rate) >= HEARING_LIMIT_HZ] = np.inf
     mix_mask = np.minimum(mask, floors * 10.0 ** (-quality_db / 10.0))
     if not has_stems:
         return [mix_mask * 10.0 ** (quality_db / 10.0)], np.full_like(mask, np.inf)

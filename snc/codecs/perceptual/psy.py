@@ -49,7 +49,7 @@ from numba import njit
 
 from .spectrum import CHUNK, HOP, NBINS, SHORT, as_2d, fft_frames, frame_blocks, windows
 
-__all__ = ["masking_threshold", "psd_to_bands"]
+__all__ = ["absolute_threshold", "masking_threshold", "psd_to_bands"]
 
 NOISE_OFFSET_DB = 5.5        # Johnston 1988: noise masking tone
 TONE_OFFSET_DB = 14.5        # Johnston 1988: tone masking noise, + z (Bark)
@@ -248,6 +248,13 @@ def _subblock_log_energy(blocks, length, samplerate, tab):
     return ln
 
 
+def absolute_threshold(samplerate: int, full_scale: float, *, spl_full_scale: float = 96.0) -> np.ndarray:
+    """Step 6 alone: the threshold in quiet per MDCT bin (1024,), in the units of :func:`masking_threshold`
+    (which is never below it), clamped to the output floor."""
+    ath = _tables(int(samplerate))["ath_unit"] * full_scale ** 2 * 10.0 ** (-spl_full_scale / 10.0)
+    return np.maximum(ath, FLOOR_REL * full_scale ** 2)
+
+
 def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: float = 96.0,
                       pairs=None) -> np.ndarray:
     """Just-masked noise variance per MDCT coefficient, float64 (F, C, 1024), F = ceil(L / 1024) + 1.
@@ -320,9 +327,8 @@ def masking_threshold(x, samplerate: int, full_scale: float, *, spl_full_scale: 
     bmld = 10.0 ** (BMLD_MARGIN_DB / 10.0) / np.maximum(rho, 1e-3) ** 2
 
     # steps 6-8: to bins, ATH, stereo guard, floor
-    ath = tab["ath_unit"] * full_scale ** 2 * 10.0 ** (-spl_full_scale / 10.0)
+    ath = absolute_threshold(samplerate, full_scale, spl_full_scale=spl_full_scale)
     out = np.empty((nframes, chans, NBINS))
-    ath = np.maximum(ath, FLOOR_REL * full_scale ** 2)
     _expand(ln_thr, tab["i0"], tab["i1"], tab["frac"], ath, pa, pb, bmld, tab["pid"], out)
     return out
 

@@ -155,6 +155,7 @@ def test_silence_gives_the_absolute_threshold(fs):
     thr = psy.masking_threshold(np.zeros((3000, 2)), fs, FULL)
     assert np.all(np.isfinite(thr)) and np.all(thr > 0)
     assert np.all(thr == thr[:1, :1])                  # every frame and channel alike
+    np.testing.assert_array_equal(thr[0, 0], psy.absolute_threshold(fs, FULL))  # silence masks nothing more
     q = thr[0, 0]
     k1 = bin_of(1000, fs)
     # calibration (96 dB SPL full scale): noise filling a critical band at ATH(f) dB SPL
