@@ -1,0 +1,96 @@
+"""How much of a mastered mix's residual would a time-varying gain explain?  A probe for issue 18 part 1
+(mastering-aware coding), run before any format change: it measures, it encodes nothing with SNC.
+
+For every corpus item with true stems: ``D = sum(stems)`` and the mix ``M`` (16-bit integers), and the residual
+``M - P`` for
+
+- ``none``: ``P = D`` (what the format stores today);
+- ``gain B``: ``P = (g[t] * D[t] + 2^13) >> 14`` per channel, ``g`` a Q14 gain interpolated linearly between knots
+  every ``B`` frames, the knots fitted by least squares on the whole item (integer arithmetic from the fitted
+  knots on, as a decoder would run it).
+
+Printed: the residual's RMS re the mix's (dB) and the bytes of ``flac -8`` of the residual (a lossless coder's
+view of its cost), and the knots' raw size (16 bits each; an entropy coder would take less).  A compressor
+or limiter is a gain that follows the music's envelope; an EQ in the chain is not a gain, which the probe shows
+as what ``gain`` leaves.
+
+Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+from _common import CORPUS, flac8_bytes_of, multitrack_items, print_table, read_int  # noqa: E402
+
+Q = 14
+
+
+def fit_knots(m: np.ndarray, d: np.ndarray, spacing: int) -> np.ndarray:
+    """Least-squares knots (float) of a gain linear between knots every ``spacing`` frames: ``m ~ g(t) d``."""
+    n = len(m)
+    t = np.arange(n)
+    k, f = t // spacing, (t % spacing) / spacing
+    count = n // spacing + 2
+    a, b = (1.0 - f) * d, f * d
+    ata = np.zeros((count, count))
+    aty = np.zeros(count)
+    np.add.at(ata, (k, k), a * a)
+    np.add.at(ata, (k + 1, k + 1), b * b)
+    np.add.at(ata, (k, k + 1), a * b)
+    np.add.at(ata, (k + 1, k), a * b)
+    np.add.at(aty, k, a * m)
+    np.add.at(aty, k + 1, b * m)
+    ata += np.eye(count) * 1e-6 * max(ata.diagonal().mean(), 1.0)  # knots over silence: stay finite
+    return np.linalg.solve(ata, aty)
+
+
+def predict(d: np.ndarray, knots: np.ndarray, spacing: int) -> np.ndarray:
+    """Integer prediction from Q14 knots, as a decoder would compute it."""
+    g = np.round(knots * (1 << Q)).astype(np.int64)
+    t = np.arange(len(d))
+    k, r = t // spacing, t % spacing
+    gain = (g[k] * (spacing - r) + g[k + 1] * r + spacing // 2) // spacing
+    return (gain * d.astype(np.int64) + (1 << (Q - 1))) >> Q
+
+
+def measure(item_id: str, name: str, residual: np.ndarray, mix_power: float, rate: int, side_bytes: int = 0):
+    """A table row: the residual's RMS re the mix (dB), flac -8 bytes of it, the knots' raw bytes."""
+    db = 10 * np.log10(max(float((residual.astype(np.float64) ** 2).mean()), 1e-30) / mix_power)
+    flac = flac8_bytes_of(np.clip(residual, -(1 << 23), (1 << 23) - 1).astype(np.int32), rate, 24)
+    print(f"  {item_id} {name}: {db:.1f} dB, {flac:,} B", flush=True)
+    return [item_id, name, f"{db:.1f}", f"{flac:,}", f"{side_bytes:,}"]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", default="", help="comma-separated item ids (default: every item with stems)")
+    ap.add_argument("--knots", default="128,512,2048", help="knot spacings in frames")
+    args = ap.parse_args(argv)
+    spacings = [int(x) for x in args.knots.split(",")]
+    rows = []
+    for item in multitrack_items():
+        if args.items and item["id"] not in args.items.split(","):
+            continue
+        root = CORPUS / item["path"]
+        mix, rate, bits = read_int(root / "mix.flac")
+        d = sum(read_int(p)[0].astype(np.int64) for p in sorted((root / "stems").glob("*.flac")))
+        mix_power = float((mix.astype(np.float64) ** 2).mean())
+
+        rows.append(measure(item["id"], "none", mix - d, mix_power, rate))
+        for spacing in spacings:
+            p = np.stack([predict(d[:, c], fit_knots(mix[:, c].astype(np.float64), d[:, c].astype(np.float64),
+                                                     spacing), spacing) for c in range(mix.shape[1])], axis=1)
+            rows.append(measure(item["id"], f"gain {spacing}", mix - p, mix_power, rate,
+                                side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2)))
+    print()
+    print_table(["item", "prediction", "residual dB re mix", "flac -8 of residual", "knots raw bytes"], rows,
+                title="the residual after a time-varying gain on the sum of the stems")
+
+
+if __name__ == "__main__":
+    main()
