@@ -46,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codecs.perceptual.psy import masking_threshold, psd_to_bands
-from ..codecs.perceptual.spectrum import power_spectrum
+from ..codecs.perceptual.spectrum import bin_frequencies, power_spectrum
 from ..kernels.bands import band_edges, band_power, expand_bands
 
 #: the stems get this share of the masked noise, the residual the rest
@@ -98,8 +98,7 @@ def allocate(mask: np.ndarray, stem_power: list[np.ndarray], *, headroom_db: flo
         e = band_power(s, edges)
         # a band quieter than the bound is dropped (its noise is its own energy): its budget stays the bound, so
         # the codec, whose integer transform adds its own rounding noise, never spends bits to code it
-        n = np.array(np.broadcast_to(bound, e.shape))
-        out.append(expand_bands(np.maximum(_meet_snr(n, e, widths, float(snr_db), drop_db), 1e-12), edges))
+        out.append(expand_bands(np.maximum(_meet_snr(bound, e, widths, float(snr_db), drop_db), 1e-12), edges))
     return out, res_noise
 
 
@@ -140,11 +139,6 @@ SPEECH_BAND_HZ = (150.0, 4300.0)
 #: of human hearing none is, so there (a hi-res file's ultrasonic band and dither, the last 2 kHz at 44.1 kHz)
 #: the mix's own mask alone decides
 HEARING_LIMIT_HZ = 20000.0
-
-
-def bin_frequencies(samplerate: int, n: int = 1024) -> np.ndarray:
-    """Centre frequency (Hz) of each of the ``n`` MDCT bins."""
-    return (np.arange(n) + 0.5) * samplerate / (2.0 * n)
 
 
 def third_octave_floor(power: np.ndarray, samplerate: int, snr_db: float) -> np.ndarray:

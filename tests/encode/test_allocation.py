@@ -211,7 +211,9 @@ def test_mix_floors_stop_at_the_limit_of_hearing():
     _, res = allocation.noise_budgets(mix, [mix // 2, mix - mix // 2], AudioFormat(rate, 2, "int", bits),
                                       tuning=tuning, headroom_db=6.0, has_stems=True,
                                       stem_snr_db=[tuning.stem_snr_db] * 2)
-    freqs = allocation.bin_frequencies(rate)
+    from snc.codecs.perceptual.spectrum import bin_frequencies
+
+    freqs = bin_frequencies(rate)
     edges = band_edges(1024)
     whole = np.repeat(freqs[edges[:-1]] >= allocation.HEARING_LIMIT_HZ, np.diff(edges))  # bands wholly above
     assert whole.sum() > 300

@@ -24,12 +24,7 @@ def test_player_ramps_changes_without_steps():
     with snc.open(buf) as f:
         mix = f.read()
         player = f.player(blocksize=1000)
-        blocks = []
-        for i, block in enumerate(player):
-            blocks.append(block)
-            if i == 100:
-                player.set(mute=["vocals"])
-        y = np.concatenate(blocks)
+        y = _play_muting_vocals_after(player, 100)
         assert y.shape == mix.shape
         np.testing.assert_array_equal(y[:101_000], mix[:101_000])  # before the change: the exact mix
         step = np.abs(np.diff(y, axis=0)).max()
@@ -40,6 +35,16 @@ def test_player_ramps_changes_without_steps():
         player.seek(RATE)  # sample-exact, with the current settings
         first = np.concatenate([b for b, _ in zip(player, range(3))])
         np.testing.assert_allclose(first, f.read(start=RATE, frames=len(first), mute=["vocals"]), atol=1e-12)
+
+
+def _play_muting_vocals_after(player, block: int) -> np.ndarray:
+    """Everything ``player`` plays, the vocals muted once block ``block`` is out."""
+    blocks = []
+    for i, out in enumerate(player):
+        blocks.append(out)
+        if i == block:
+            player.set(mute=["vocals"])
+    return np.concatenate(blocks)
 
 
 def _two_stem_file(segment_frames=8192, seconds=2, preset="archival"):
@@ -67,12 +72,7 @@ def test_player_crossfade_is_the_linear_ramp_between_the_two_renders():
         old, new = f.read(), f.read(mute=["vocals"])
         ramp = int(round(RAMP_MS * RATE / 1000))
         with f.player(blocksize=100) as player:  # the ramp spans several blocks
-            blocks = []
-            for i, block in enumerate(player):
-                blocks.append(block)
-                if i == 99:
-                    player.set(mute=["vocals"])
-        y = np.concatenate(blocks)
+            y = _play_muting_vocals_after(player, 99)
         r = np.clip((np.arange(len(y)) - 10_000 + 1) / ramp, 0.0, 1.0)[:, None]
         np.testing.assert_allclose(y, (1 - r) * old + r * new, rtol=0, atol=1e-12)
         assert 0 < r[10_000 + ramp // 2, 0] < 1

@@ -47,7 +47,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from .spectrum import CHUNK, HOP, NBINS, SHORT, as_2d, fft_frames, frame_blocks, windows
+from .spectrum import CHUNK, HOP, NBINS, SHORT, as_2d, bin_frequencies, fft_frames, frame_blocks, windows
 
 __all__ = ["absolute_threshold", "masking_threshold", "psd_to_bands"]
 
@@ -82,7 +82,7 @@ def _ath_db(f):
 def _tables(samplerate: int):
     """Partitions, spreading matrix, interpolation, ATH shape and pre-echo regions for one rate."""
     fs = float(samplerate)
-    fk = (np.arange(NBINS) + 0.5) * fs / (2 * NBINS)
+    fk = bin_frequencies(samplerate)
     zk = _bark(fk)
     _, pid = np.unique(np.floor(3.0 * zk).astype(np.int64), return_inverse=True)   # 1/3-Bark partitions
     starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])

@@ -28,6 +28,11 @@ def windows():
     return long_w / np.sqrt(long_w @ long_w), short_w / np.sqrt(short_w @ short_w), w2
 
 
+def bin_frequencies(samplerate: int, n: int = NBINS) -> np.ndarray:
+    """Centre frequency (Hz) of each of the ``n`` MDCT bins: bin k at (k + 1/2) samplerate / 2n."""
+    return (np.arange(n) + 0.5) * samplerate / (2.0 * n)
+
+
 def as_2d(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
