@@ -10,7 +10,7 @@ flac command's own encode (WAV -> FLAC) and decode (FLAC -> WAV) speed timed in
 the same run.  Then the ``archival`` preset on the multitrack items: file size /
 (FLAC -8 of the mix + FLAC -8 of every stem).
 
-Usage: python bench/lossless.py [--files N] [--match TEXT]
+Usage: python bench/lossless.py [--files N] [--match TEXT] [--archival-only]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
-from _common import CORPUS, best_time, multitrack_items, one_core, print_table, read_int  # noqa: E402
+from _common import CORPUS, best_time, flac8_bytes, multitrack_items, one_core, print_table, read_int  # noqa: E402
 
 import snc  # noqa: E402
 from snc.codecs.lossless import LosslessCodec  # noqa: E402
@@ -75,7 +75,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=0, help="only the first N files (0: all)")
     ap.add_argument("--match", default="", help="only files whose corpus path contains this text")
+    ap.add_argument("--archival-only", action="store_true", help="only the archival table (flac -8 measured for it)")
     args = ap.parse_args(argv)
+    if args.archival_only:
+        archival_table(lambda path: flac8_bytes(CORPUS / path))
+        return 0
     one_core()
     files = sorted(CORPUS.glob("*/mix.flac")) + sorted(CORPUS.glob("*/stems/*.flac"))
     files = sorted(files)
@@ -134,25 +138,36 @@ def main(argv=None) -> int:
     print(f"files below the speed targets ({ENC_TARGET:g}x enc / {DEC_TARGET:g}x dec): {len(slow)} of {len(res)}"
           + (": " + ", ".join(slow) if slow else ""))
 
+    fl = {r["name"]: r["flac"] for r in res}
+    archival_table(lambda path: fl.get(path, 0))
+    return 0 if all(r["exact"] for r in res) else 1
+
+
+def archival_table(flac_bytes) -> None:
+    """The archival preset on every item with stems, against ``flac_bytes(corpus path)`` of its mix and stems
+    (0: not measured, the item is left out); the master stream's share is its own column."""
     rows, ratios = [], []
     for item in multitrack_items():
         root = CORPUS / item["path"]
         mix, rate, bits = read_int(root / "mix.flac")
         stems = {n: read_int(root / "stems" / f"{n}.flac")[0] for n in item["stems"]}
         buf = io.BytesIO()
-        snc.encode(mix, buf, stems=stems, samplerate=rate, bits=bits, preset="archival")
-        fl = {r["name"]: r["flac"] for r in res}
-        denom = fl.get(f"{item['path']}/mix.flac", 0) + sum(fl.get(f"{item['path']}/stems/{n}.flac", 0) for n in stems)
-        if not denom:
+        report = snc.encode(mix, buf, stems=stems, samplerate=rate, bits=bits, preset="archival")
+        parts = [f"{item['path']}/mix.flac"] + [f"{item['path']}/stems/{n}.flac" for n in stems]
+        sizes = [flac_bytes(p) for p in parts]
+        if not all(sizes):
             continue
+        denom = sum(sizes)
+        by_role = {s["role"]: s["bytes"] for s in report.streams}
         ratios.append(len(buf.getvalue()) / denom)
-        rows.append([item["id"], len(stems), f"{len(buf.getvalue()):,}", f"{denom:,}", f"{ratios[-1]:.4f}"])
+        rows.append([item["id"], len(stems), f"{len(buf.getvalue()):,}", f"{by_role['residual']:,}",
+                     f"{by_role.get('master', 0):,}", f"{denom:,}", f"{ratios[-1]:.4f}"])
+        print(f"  {item['id']}: {ratios[-1]:.4f}", flush=True)
     if rows:
-        rows.append(["mean", "", "", "", f"{np.mean(ratios):.4f}"])
+        rows.append(["mean", "", "", "", "", "", f"{np.mean(ratios):.4f}"])
         print()
-        print_table(["item", "stems", "snc archival", "flac -8 mix + stems", "ratio"], rows,
+        print_table(["item", "stems", "snc archival", "residual", "master", "flac -8 mix + stems", "ratio"], rows,
                     title="archival preset (mix + true stems + residual) vs FLAC -8 of the mix and every stem")
-    return 0 if all(r["exact"] for r in res) else 1
 
 
 if __name__ == "__main__":

@@ -111,6 +111,75 @@ def valid_vectors():
            dict(mix=fmix, stems={"a": a, "b": b}, samplerate=44100), "float32", 32)
 
 
+def master_song():
+    """3 stems over 4 segments of 1024 frames: two with the mix the plain sum (unity packets), two through a
+    gain that falls and rises, as a compressor's (knot packets)."""
+    rng = np.random.default_rng(11)
+    frames = 4096
+    t = np.arange(frames)
+    stems = {}
+    for k, name in enumerate(("drums", "bass", "vocals")):
+        tone = np.sin(2 * np.pi * (0.004 + 0.003 * k) * t)[:, None] * [4000.0, 3000.0]
+        stems[name] = np.round(tone + rng.normal(0, 300, (frames, 2))).astype(np.int32)
+    total = sum(v.astype(np.float64) for v in stems.values())
+    gain = np.where(t < 2048, 1.0, 1.3 - 0.4 * np.sin(np.pi * (t - 2048) / 2048.0))
+    mix = np.clip(np.round(gain[:, None] * total), -32768, 32767).astype(np.int32)
+    mix[:2048] = np.clip(total[:2048], -32768, 32767).astype(np.int32)
+    return mix, stems
+
+
+def spec_gain(knots, frames: int, shift: int) -> np.ndarray:
+    """The gain of spec section 18.5, one sample at a time in Python integers (not snc's code)."""
+    b = 1 << shift
+    out = np.empty((frames, knots.shape[1]), dtype=np.int64)
+    for t in range(frames):
+        j, r = t >> shift, t & (b - 1)
+        for c in range(knots.shape[1]):
+            out[t, c] = (int(knots[j, c]) * (b - r) + int(knots[j + 1, c]) * r + b // 2) >> shift
+    return out
+
+
+def master_vector():
+    """``(name, description, bytes, expected)`` of the master-stream vector: the knots are the encoder's
+    choice, everything else is computed from them and the input by the spec's formulas (sections 3.7, 18.5)."""
+    from snc.encode.master import fit_master
+    from snc.encode.options import EncodeOptions
+
+    mix, stems = master_song()
+    kw = dict(samplerate=44100, bits=16, segment_frames=1024)
+    plan = fit_master(mix, stems, EncodeOptions(preset="archival", **kw))
+    data = encode_bytes(mix, stems, **kw)
+    gains, residual = [], []
+    for index, knots in enumerate(plan.knots):
+        lo, hi = index * 1024, min(len(mix), (index + 1) * 1024)
+        g = (np.full((hi - lo, 2), 1 << 14, dtype=np.int64) if knots is None
+             else spec_gain(knots, hi - lo, plan.codec.knot_shift))
+        played = sum((g * v[lo:hi].astype(np.int64) + (1 << 13)) >> 14 for v in stems.values())
+        gains.append(g)
+        residual.append(mix[lo:hi].astype(np.int64) - played)
+    expected = dict(mix_sha256=sha(mix, "int"), frames=len(mix), channels=2,
+                    streams_sha256={**{n: sha(v, "int") for n, v in stems.items()},
+                                    "residual": sha(np.concatenate(residual), "int"),
+                                    "master": sha(np.concatenate(gains), "int")})
+    kinds = "".join("u" if k is None else "k" for k in plan.knots)
+    desc = (f"master stream (format 1.1): 3 stems, 4 segments of 1024 frames, gain packets {kinds} "
+            f"(u = unity, k = knots every {1 << plan.codec.knot_shift} frames)")
+    return "master-stereo16-3stems.snc", desc, data, expected
+
+
+def add_valid() -> None:
+    """New valid vectors only (the master stream's): golden files already written are never rewritten."""
+    path = ROOT / "valid" / "expected.json"
+    expected = json.loads(path.read_text())
+    name, desc, data, want = master_vector()
+    if not (ROOT / "valid" / name).exists():
+        (ROOT / "valid" / name).write_bytes(data)
+        expected[name] = dict(description=desc, **want)
+        print(f"wrote valid/{name} ({len(data)} bytes)")
+    write_json(path, expected)
+    write_readme("valid")
+
+
 def uncommon_vectors():
     mix, stems = rng_song(5, 1, 2, 16, 1)
     yield ("one-frame.snc", "a single frame", dict(mix=mix, stems=stems, samplerate=8000, bits=16), "int", 16, None)
@@ -322,6 +391,10 @@ def faulty_vectors():
     yield ("stream-count-mismatch.snc", "INFO announces 4 streams, 3 STRM chunks follow",
            rebuild(base, lambda t, b: b[:20] + struct.pack("<H", 4) + b[22:] if t == b"INFO" else b),
            "FormatError", "open", "INFO announces 4 streams")
+    master = master_vector()[2]
+    yield ("two-masters.snc", "the master vector with stem 'drums' given the role 'master' too (spec 3.7)",
+           rebuild(master, lambda t, b: b.replace(b"\x05drums\x05drums", b"\x05drums\x06master", 1)
+                   if t == b"STRM" else b), "FormatError", "open", "master stream must be the only one")
     yield "not-snc-wav.snc", "a WAV file", b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + bytes(28), \
         "FormatError", "open", "not an SNC file"
     yield from crafted_vectors()
@@ -388,6 +461,8 @@ def main(argv=None) -> int:
     p.add_argument("--add-faulty", action="store_true",
                    help="write only the faulty vectors not yet present (the existing ones stay untouched) and "
                         "the expected keys the generator adds to existing entries")
+    p.add_argument("--add-valid", action="store_true",
+                   help="write only the valid vectors added since the first run (the master stream's)")
     args = p.parse_args(argv)
     if args.readmes_only:
         for folder in INTROS:
@@ -395,6 +470,9 @@ def main(argv=None) -> int:
         return 0
     if args.add_faulty:
         add_faulty()
+        return 0
+    if args.add_valid:
+        add_valid()
         return 0
     for sub in ("valid", "uncommon", "faulty"):
         folder = ROOT / sub

@@ -51,7 +51,8 @@ def _text(d: dict, path: str, *, full: bool = False) -> str:
         f"{d['duration_s']:.3f} s ({d['frames']} frames), {human_bytes(d['file_bytes'])} bytes",
         f"  {'#':>2}  {'name':<16} {'role':<10} {'codec':<9} {'bytes':>14} {'share':>7}  provenance",
     ]
-    for i, s in enumerate(d["streams"]):
+    master = [d["master"]] if d.get("master") else []  # the gain every stem plays through (spec 3.7)
+    for i, s in enumerate([*d["streams"], *master]):
         lines.append(f"  {i:>2}  {show(s['name']):<16} {show(s['role']):<10} {show(s['codec']):<9} "
                      f"{human_bytes(s['bytes']):>14} {100 * s['share']:6.2f}%  {_provenance_text(s, show)}")
     from ..render.profiles import BUILTIN

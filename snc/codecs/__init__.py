@@ -8,6 +8,7 @@ from .base import Codec
 from .registry import available_codecs, codec_class, get_codec, register_codec, register_lazy
 
 register_lazy("float", f"{__name__}.floating")
+register_lazy("gain", f"{__name__}.gain")
 register_lazy("lossless", f"{__name__}.lossless")
 register_lazy("pcm", f"{__name__}.pcm")
 register_lazy("perceptual", f"{__name__}.perceptual")

@@ -10,6 +10,8 @@ from . import schema as _s
 
 PRESETS = ("archival", "lossless", "transparent", "compact")
 RESIDUAL_ROLE = "residual"
+#: the role of the master stream (spec section 3.7): the gain every stem plays through in the mix
+MASTER_ROLE = "master"
 
 # Default colour per role (sRGB), used when the encoder is not given one.
 ROLE_COLOURS = {
@@ -114,6 +116,10 @@ class StreamInfo:
     @property
     def is_residual(self) -> bool:
         return self.role == RESIDUAL_ROLE
+
+    @property
+    def is_master(self) -> bool:
+        return self.role == MASTER_ROLE
 
     def to_body(self) -> bytes:
         colour = self.colour.lstrip("#")

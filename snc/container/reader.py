@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ChecksumError, FormatError, InputError, TruncatedError, UnsupportedError
 from . import schema as _s
-from .model import RESIDUAL_ROLE, FileInfo, StreamInfo
+from .model import MASTER_ROLE, RESIDUAL_ROLE, FileInfo, StreamInfo
 from .segments import SegmentEntry, SegmentIndex
 
 MAX_CODEC_ID = 32
@@ -168,6 +168,10 @@ class ContainerReader:
         residuals = [s for s in streams if s.role == RESIDUAL_ROLE]
         if len(residuals) != 1:
             raise FormatError(f"a file has exactly one residual stream, found {len(residuals)}")
+        masters = [s.index for s in streams if s.role == MASTER_ROLE]
+        if masters and (len(masters) > 1 or masters[0] != len(streams) - 1 or info.sample_format != "int"
+                        or len(streams) < 3):
+            raise FormatError("a master stream must be the only one, the last stream, in an integer file with stems")
 
     # ------------------------------------------------------------------ index
     def _check_size_for_segments(self, first_segment: int) -> None:

@@ -69,7 +69,10 @@ MAX_STREAM_JSON_VALUES = 1 << 10  # codec_config and provenance_detail hold a ha
 MAX_UNKNOWN_CHUNKS_LISTED = 256
 
 MAX_SEGMENTS = (MAX_CHUNK_LENGTH - 4) // 16  # the SIDX chunk must fit in one chunk
-FORMAT_VERSION = (1, 0)
+#: the version this code reads and writes; a file is written with the lowest minor version that describes it
+#: (1.1 only with a master stream, spec section 4.2)
+FORMAT_VERSION = (1, 1)
+MASTER_MINOR_VERSION = 1
 
 
 def max_packet_bytes(frames: int, channels: int) -> int:
@@ -223,7 +226,7 @@ InfoBody = Struct(
 
 # ---------------------------------------------------------------------------
 # Spec section "STRM chunk": one per stream, in stream order.
-Provenance = Enum(Int8ul, unknown=0, studio=1, separated=2, mix=3, residual=4)
+Provenance = Enum(Int8ul, unknown=0, studio=1, separated=2, mix=3, residual=4, master=5)
 StreamBody = Struct(
     "index" / Int16ul,
     "name" / PascalString(Int8ul, "utf8"),

@@ -75,8 +75,8 @@ class SncWriter:
             raise
 
     def _write_header(self, info, streams, meta, pictures) -> None:
-        self._fh.write(_s.FileHeader.build(dict(version_major=_s.FORMAT_VERSION[0],
-                                                version_minor=_s.FORMAT_VERSION[1])))
+        minor = _s.MASTER_MINOR_VERSION if any(st.is_master for st in streams) else 0
+        self._fh.write(_s.FileHeader.build(dict(version_major=_s.FORMAT_VERSION[0], version_minor=minor)))
         self._info_offset = self._fh.tell()
         self._write_chunk(b"INFO", info.to_body())
         self._stream_offsets = [self._write_chunk(b"STRM", stream.to_body()) for stream in streams]

@@ -18,7 +18,7 @@ from ..container.hashing import SignalHasher
 from ..container.model import FileInfo, StreamInfo
 from ..container.reader import ContainerReader, open_binary
 from ..errors import ChecksumError, InputError
-from ..signal.mixing import exact_mix
+from ..signal.mixing import exact_mix, mastered
 from .blocks import (
     check_blocksize,
     check_dtype,
@@ -51,6 +51,11 @@ class Decoder:
             raise
         self._packets = PacketDecoder(self._reader)
         self._bytes_filled = False
+        streams = self._reader.streams
+        #: the master stream's index (the last stream, spec section 3.7), or None; it is no stem: the stems are
+        #: the other streams, each played through its gain
+        self._master = len(streams) - 1 if streams[-1].is_master else None
+        self._public = streams[:self._master] if self._master is not None else streams
 
     # ------------------------------------------------------------------ properties
     @property
@@ -84,29 +89,44 @@ class Decoder:
 
     @property
     def streams(self) -> list[StreamInfo]:
-        """All streams (stems, then the residual), with their packet bytes filled in (which reads
-        every segment header)."""
+        """The stems, then the residual, with their packet bytes filled in (which reads every segment
+        header).  A master stream is not among them (:attr:`master`)."""
         if not self._bytes_filled:
             for st, n in zip(self._reader.streams, self._reader.stream_bytes()):
                 st.bytes = n
             self._bytes_filled = True
-        return self._reader.streams
+        return self._public
 
     @property
     def stream_infos(self) -> list[StreamInfo]:
-        """All streams as the header declares them, without reading the segments (packet bytes unset
+        """:attr:`streams` as the header declares them, without reading the segments (packet bytes unset
         until :attr:`streams` is asked for)."""
-        return self._reader.streams
+        return self._public
+
+    @property
+    def master(self) -> StreamInfo | None:
+        """The master stream (spec section 3.7: the gain every stem plays through in the mix), or None."""
+        if self._master is None:
+            return None
+        self.streams  # noqa: B018 -- fills in its bytes
+        return self._reader.streams[self._master]
+
+    def master_gain(self, seg) -> _np.ndarray | None:
+        """The master's gain over segment ``seg`` (int32 Q14, ``(frames, channels)``, spec section 3.7), or
+        None when the file has no master stream."""
+        if self._master is None:
+            return None
+        return self._packets.cached(seg, self._master, strict=self.strict)
 
     @property
     def stems(self) -> list[str]:
         """Names of the stem streams (not the residual), in stream order."""
-        return [s.name for s in self._reader.streams if not s.is_residual]
+        return [s.name for s in self._public if not s.is_residual]
 
     @property
     def residual_index(self) -> int:
         """The index of the residual stream."""
-        return next(i for i, s in enumerate(self._reader.streams) if s.is_residual)
+        return next(i for i, s in enumerate(self._public) if s.is_residual)
 
     @property
     def metadata(self) -> dict:
@@ -150,10 +170,10 @@ class Decoder:
     # ------------------------------------------------------------------ the seams
     def stream_index(self, name: str) -> int:
         """The index of the stream called ``name`` (an InputError naming the streams if none is)."""
-        for i, st in enumerate(self._reader.streams):
+        for i, st in enumerate(self._public):
             if st.name == name:
                 return i
-        raise InputError(f"no stream named {name!r}; this file has: {', '.join(s.name for s in self._reader.streams)}")
+        raise InputError(f"no stream named {name!r}; this file has: {', '.join(s.name for s in self._public)}")
 
     def codec(self, i: int):
         """The codec of stream ``i`` (a FormatError when its config does not fit the file)."""
@@ -164,37 +184,51 @@ class Decoder:
         return segment_cuts(self._reader.segments, self.info.segment_frames, start, stop)
 
     def decode_packet(self, seg, i: int, *, strict: bool | None = None) -> _np.ndarray:
-        """Stream ``i`` of segment ``seg``, in its codec's native dtype; a damaged packet is concealed
-        (silence, reported in :attr:`damaged`) unless ``strict`` (default: the file's :attr:`strict`)."""
-        return self._packets.decode(seg, i, strict=self.strict if strict is None else strict)
+        """Stream ``i`` of segment ``seg`` as it plays in the mix, in its codec's native dtype: a stem of a
+        file with a master stream through the master's gain (spec section 3.7).  A damaged packet is
+        concealed (silence, reported in :attr:`damaged`) unless ``strict`` (default: the file's :attr:`strict`)."""
+        strict = self.strict if strict is None else strict
+        return self._played(seg, i, self._packets.decode(seg, i, strict=strict), slice(None), strict)
+
+    def _played(self, seg, i: int, block: _np.ndarray, cut: slice, strict: bool) -> _np.ndarray:
+        """``block`` (frames ``cut`` of stream ``i`` in ``seg``) as it plays in the mix."""
+        if self._master is None or self._public[i].is_residual:
+            return block
+        return mastered(self._packets.cached(seg, self._master, strict=strict)[cut], block)
 
     def stream_span(self, i: int, start: int, stop: int) -> _np.ndarray:
-        """Stream ``i`` over frames ``[start, stop)`` (clipped to the file), float64 in native units.
-        The last two decoded packets of each stream are kept, so spans that look behind and ahead of
-        a sequential read decode every packet once."""
+        """Stream ``i`` over frames ``[start, stop)`` (clipped to the file) as it plays in the mix
+        (:meth:`decode_packet`), float64 in native units.  The last two decoded packets of each stream
+        are kept, so spans that look behind and ahead of a sequential read decode every packet once."""
         start, stop = max(start, 0), min(stop, self.frames)
         out = _np.empty((stop - start, self.channels))
         for seg, cut in self.segment_cuts(start, stop):
             at = seg.start_frame + cut.start - start
-            out[at:at + cut.stop - cut.start] = self._packets.cached(seg, i, strict=self.strict)[cut]
+            block = self._packets.cached(seg, i, strict=self.strict)[cut]
+            out[at:at + cut.stop - cut.start] = self._played(seg, i, block, cut, self.strict)
         return out
 
     def segment_mix(self, seg, stream_hashers=None) -> _np.ndarray:
         """The exact mix of one segment, in native units, its streams decoded one at a time into the
         sum: memory for one decoded stream, however many streams the file has.  With ``stream_hashers``
-        (verification) each stream is hashed on the way and damage is not concealed."""
+        (verification) each stream is hashed as its packet decodes and damage is not concealed."""
+        strict = True if stream_hashers is not None else self.strict
+        if stream_hashers is not None and self._master is not None:
+            stream_hashers[self._master].update(self._packets.cached(seg, self._master, strict=True))
+
         def streams():
-            for i in range(len(self._reader.streams)):
-                block = self.decode_packet(seg, i, strict=True if stream_hashers is not None else None)
+            for i in range(len(self._public)):
+                block = self._packets.decode(seg, i, strict=strict)
                 if stream_hashers is not None:
                     stream_hashers[i].update(block)
-                yield block
+                yield self._played(seg, i, block, slice(None), strict)
 
         return exact_mix(streams(), self.info.sample_format, self.info.bits)
 
     def segment_signal(self, seg, stem: int | None, dtype: str) -> _np.ndarray:
-        """One segment of the exact mix (``stem`` None) or of stream ``stem``, in ``dtype``."""
-        out = self.decode_packet(seg, stem) if stem is not None else self.segment_mix(seg)
+        """One segment of the exact mix (``stem`` None) or of stream ``stem`` as stored (a stem before any
+        master gain: what the encoder was given, exactly so for ``archival``), in ``dtype``."""
+        out = self._packets.decode(seg, stem, strict=self.strict) if stem is not None else self.segment_mix(seg)
         if dtype == "native":
             return out
         return (out.astype(_np.float64) / self.scale).astype(dtype)
@@ -267,8 +301,8 @@ class Decoder:
             "preset": self.preset,
             "segment_frames": self.info.segment_frames,
             "file_bytes": self.file_size,
-            "streams": [dict(s.describe(), share=round(s.bytes / self.file_size, 4) if self.file_size else 0.0)
-                        for s in streams],
+            "streams": [self._described(s) for s in streams],
+            "master": self._described(self.master) if self.master is not None else None,
             "tags": self.tags,
             "profiles": self.metadata.get("profiles", {}),
             "lead": self.lead,
@@ -276,6 +310,9 @@ class Decoder:
                               bytes=len(p["data"])) for p in self.pictures],
             "unknown_chunks": [t.decode("latin-1") for t, _, _ in self._reader.unknown_chunks],
         }
+
+    def _described(self, st: StreamInfo) -> dict:
+        return dict(st.describe(), share=round(st.bytes / self.file_size, 4) if self.file_size else 0.0)
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

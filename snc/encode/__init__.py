@@ -3,7 +3,8 @@
 1. :mod:`.options`: every option checked before any work (:class:`EncodeOptions`); :mod:`.presets`: what
    each preset keeps exact and how it codes (:class:`Preset`), :mod:`.tuning`: the perceptual tuning.
 2. :mod:`.separation`: the user's stems, or a separator's, or none (:mod:`.sources` opens and checks them).
-3. :mod:`.profile_loudness`: a first pass measuring the loudness of every profile's render.
+3. :mod:`.master`: with user stems, a first pass fitting the gain a mastering chain put on their sum (the
+   master stream, where it pays); :mod:`.profile_loudness`: one measuring the loudness of every profile's render.
 4. :mod:`.bitrate`: with ``bitrate=``, the tuning offset whose file comes closest to the rate.
 5. :mod:`.coding`: segment by segment, the noise budgets (:mod:`.allocation`), the stems coded with their
    codecs (:mod:`.stream_codecs`) and the closed-loop residual (:mod:`.residual`), written to the file.
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from ..fileutil import check_output, is_path
 from .bitrate import offset_for_bitrate
 from .coding import encode_file
+from .master import fit_master
 from .options import EncodeOptions
 from .presets import PRESETS, Preset
 from .profile_loudness import measure_profiles
@@ -46,6 +48,10 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     converted to the mix's sample format; the residual keeps the mix exact.
     ``pictures``: cover art as dicts ``{"picture_type": 3, "mime": "image/png",
     "description": "", "data": bytes}`` (types as in FLAC's PICTURE block).
+
+    A mix that is not the sum of its stems because a compressor or limiter followed them (a mastered
+    mix) gets a master stream where it pays: the gain the stems play through in the mix, so the residual
+    holds only what no gain explains (spec snc-format.md section 3.7, ``docs/mastering.md``).
 
     Presets: ``archival`` codes everything losslessly (``codec`` picks the stream
     codec); ``lossless`` codes the stems perceptually and the residual losslessly
@@ -86,13 +92,15 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
 def _encode_stems(mix, output, stems: dict, separated, options: EncodeOptions, t0: float) -> EncodeReport:
     """:func:`encode` once the stems are known; ``separated``: the separator's provenance (None: user stems)."""
     options.check_stems(list(stems))
+    master = fit_master(mix, stems, options) if stems and separated is None else None
     profile_loudness = {} if not options.preset.profile_loudness else measure_profiles(
         mix, stems, options.samplerate, options.bits, options.profiles, options.lead, options.segment_frames,
-        options.progress)
+        options.progress, master)
+
 
     def encode_at(out, offset_db, progress=None):
         return encode_file(mix, stems, out, options, separated=separated, profile_loudness=profile_loudness,
-                           offset_db=offset_db, progress=progress)
+                           offset_db=offset_db, progress=progress, master=master)
 
     offset_db = None  # the preset's own tuning
     if options.bitrate is not None:

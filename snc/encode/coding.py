@@ -18,6 +18,7 @@ from ..container.model import StreamInfo
 from ..container.writer import SncWriter
 from ..errors import SncWarning
 from ..signal.loudness import LoudnessMeter
+from ..signal.mixing import mastered
 from .report import EncodeReport
 from .residual import code_segment
 from .sources import checked_sources, warn_clipped
@@ -48,19 +49,23 @@ class StreamStats:
             stream.true_peak_dbtp = self.meter.true_peak_dbtp()
 
 
-def encode_file(mix, stems, output, options, *, separated, profile_loudness: dict, offset_db, progress) -> EncodeReport:
+def encode_file(mix, stems, output, options, *, separated, profile_loudness: dict, offset_db, progress,
+                master=None) -> EncodeReport:
     """Encode ``mix`` and ``stems`` (sources as :func:`snc.encode` takes them; None: the mix alone) to ``output``
     with :class:`~snc.encode.options.EncodeOptions` ``options``; ``separated``: the separator's provenance (None:
-    user stems); ``offset_db``: the tuning offset of ``--bitrate`` (None: the preset's own tuning)."""
+    user stems); ``offset_db``: the tuning offset of ``--bitrate`` (None: the preset's own tuning); ``master``:
+    the master stream's plan (:func:`snc.encode.master.fit_master`; None: no master stream)."""
     with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
         return _encode_sources(mix_src, stem_srcs, output, options, separated=separated,
-                               profile_loudness=profile_loudness, offset_db=offset_db, progress=progress)
+                               profile_loudness=profile_loudness, offset_db=offset_db, progress=progress,
+                               master=master)
 
 
-def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_loudness, offset_db, progress):
+def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_loudness, offset_db, progress,
+                    master):
     preset = options.preset
     plan = plan_streams(mix_src.format, list(stem_srcs), preset, codec_id=options.codec, separated=separated,
-                        lead=options.lead, offset_db=offset_db)
+                        lead=options.lead, offset_db=offset_db, master=master)
     fmt = plan.fmt
     streams = describe_streams(plan, separated=separated, positions=options.positions)
     info = file_info(plan, mix_src.frames, preset.name, options.segment_frames, len(streams))
@@ -68,9 +73,12 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
                      lead=options.lead, profile_loudness=profile_loudness)
 
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
-    stats = [StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams]
+    stats = [StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams
+             if not st.is_master]  # the master's gain is no signal: no statistics
     mix_hash = SignalHasher(fmt.sample_format)
     stream_hashes = [SignalHasher(c.format) for c in plan.codecs]
+    if plan.master is not None:
+        stream_hashes.append(SignalHasher(plan.master.codec.format))
     bytes_per_stream = [0] * len(streams)
     negative_zeros = 0
     with SncWriter(output, info, streams, meta=meta, pictures=options.pictures) as writer:
@@ -80,20 +88,23 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
             mix_block = mix_src.read(n, fmt)
             stem_blocks = [src.read(n, fmt) for src in stem_srcs.values()] if plan.has_stems else [mix_block]
             packets, decoded, decoded_mix = code_segment(plan, mix_block, stem_blocks,
-                                                         headroom_db=float(options.remix_headroom), frame=done)
+                                                         headroom_db=float(options.remix_headroom), frame=done,
+                                                         segment=done // options.segment_frames)
             if fmt.sample_format != "int":
                 negative_zeros += int(np.count_nonzero(np.signbit(mix_block) & ~np.signbit(decoded_mix)))
             writer.write_segment(n, packets)
+            gain = decoded[-1] if plan.master is not None else None
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
-                stats[k].update(blk)
                 bytes_per_stream[k] += len(pkt)
+                if k < len(stats):  # a stem's statistics are of the stem as it plays in the mix
+                    stats[k].update(blk if gain is None or k >= len(plan.names) else mastered(gain, blk))
             # hash what a decoder will produce (equal to the input mix when the residual is lossless)
             mix_hash.update(decoded_mix)
             done += n
             if progress is not None:
                 progress({"stage": "encode", "frames_done": done, "frames_total": mix_src.frames})
-        for st, st_stats in zip(streams, stats):
+        for st, st_stats in zip(streams, stats):  # the master, last, has none
             st_stats.store(st)
         writer.close(mix_hash.digest(), [h.digest() for h in stream_hashes])
     warn_clipped([mix_src, *stem_srcs.values()], fmt)

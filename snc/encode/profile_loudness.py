@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..signal.mixing import mastered
 from .sources import checked_sources, role_for
 
 
-def measure_profiles(mix, stems, samplerate, bits, profiles: dict, lead, block: int, progress) -> dict:
+def measure_profiles(mix, stems, samplerate, bits, profiles: dict, lead, block: int, progress, master=None) -> dict:
     """``{profile name: loudness}`` of the plain mix (name ``""``), the built-in and the authored ``profiles``
-    (:mod:`snc.render.measure`), reading ``block`` frames at a time."""
+    (:mod:`snc.render.measure`), reading ``block`` frames (a segment) at a time; with a ``master``
+    (:class:`snc.encode.master.MasterPlan`) the stems as they will play, through its gain."""
     from ..render.measure import ProfileMeters
     from ..render.profiles import BUILTIN, Profile
 
@@ -29,7 +31,11 @@ def measure_profiles(mix, stems, samplerate, bits, profiles: dict, lead, block: 
         while done < mix_src.frames:
             n = min(block, mix_src.frames - done)
             m = mix_src.read(n, fmt).astype(np.float64) / scale
-            parts = [src.read(n, fmt).astype(np.float64) / scale for src in stem_srcs.values()] or [m]
+            blocks = [src.read(n, fmt) for src in stem_srcs.values()]
+            if master is not None:
+                gain = master.codec.decode(master.packet(done // block), n)
+                blocks = [mastered(gain, b) for b in blocks]
+            parts = [b.astype(np.float64) / scale for b in blocks] or [m]
             meters.update(m, parts)
             done += n
             if progress is not None:

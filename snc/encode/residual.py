@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..codecs.gain import UNITY
 from ..errors import InputError
 from ..signal.audio_io import AudioFormat
-from ..signal.mixing import accumulator_dtype, exact_mix, sum_streams
+from ..signal.mixing import accumulator_dtype, exact_mix, mastered, sum_streams
 
 
 def code(codec, block: np.ndarray, noise: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
@@ -49,23 +50,37 @@ def residual_block(mix_block: np.ndarray, decoded: list[np.ndarray], fmt: AudioF
     return residual.astype(np.int32)
 
 
-def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, headroom_db: float, frame: int):
-    """One segment of every stream: ``(packets, decoded, decoded_mix)`` in stream order, the residual last.
+def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, headroom_db: float, frame: int,
+                 segment: int = 0):
+    """One segment of every stream: ``(packets, decoded, decoded_mix)`` in stream order -- the stems, the
+    residual, then the master's gain when the plan has a master stream (spec section 3.7).
 
     ``plan``: the :class:`~snc.encode.streams.StreamPlan`; ``stem_blocks``: the stems' samples (without stems
-    ``[mix_block]``); ``frame``: the segment's first frame.  ``decoded_mix`` is what a decoder's exact mix gives."""
+    ``[mix_block]``); ``frame``: the segment's first frame; ``segment``: its index.  ``decoded`` holds each
+    stream as its packet decodes (a stem before the master's gain); ``decoded_mix`` is what a decoder's
+    exact mix gives."""
     fmt = plan.fmt
+    gain = master_packet = None
+    if plan.master is not None:
+        master_packet = plan.master.packet(segment)
+        gain = plan.master.codec.decode(master_packet, len(mix_block))
+    heard = (lambda block: block) if gain is None else (lambda block: mastered(gain, block))
     stem_noise = res_noise = None
     if plan.tuning is not None:
         from . import allocation  # here: the psychoacoustic model's kernels load only when a budget is needed
 
+        # the budgets of the stems as they play in the mix; a stem is coded before the master's gain, which
+        # scales its noise by the gain's power in each transform frame
         stem_noise, res_noise = allocation.noise_budgets(
-            plan.as_coded(mix_block), [plan.as_coded(b) for b in stem_blocks], plan.budget_fmt, tuning=plan.tuning,
-            headroom_db=headroom_db, has_stems=plan.has_stems, stem_snr_db=plan.stem_snr_db)
-    packets, decoded = [], []
+            plan.as_coded(mix_block), [plan.as_coded(heard(b)) for b in stem_blocks], plan.budget_fmt,
+            tuning=plan.tuning, headroom_db=headroom_db, has_stems=plan.has_stems, stem_snr_db=plan.stem_snr_db)
+        if gain is not None:
+            power = frame_gain_power(gain)
+            stem_noise = [n / power for n in stem_noise]
+    packets, decoded, played = [], [], []
     for k, (codec, block) in enumerate(zip(plan.codecs, stem_blocks)):
         if k == plan.rest:
-            block, clipped = rest_of_mix(mix_block, decoded, fmt, accumulator_dtype(fmt.sample_format))
+            block, clipped = rest_of_mix(mix_block, played, fmt, accumulator_dtype(fmt.sample_format))
             packet, out = code(codec, block, res_noise)
             if not clipped:  # the residual holds only the rest's coding noise, within the mix's budget
                 res_noise = np.full_like(res_noise, np.inf)
@@ -73,13 +88,29 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
             packet, out = code(codec, block, None if stem_noise is None else stem_noise[k])
         packets.append(packet)
         decoded.append(out)
-    residual = residual_block(mix_block, decoded, fmt, plan.residual_fmt, has_stems=plan.has_stems, frame=frame)
+        played.append(heard(out))
+    residual = residual_block(mix_block, played, fmt, plan.residual_fmt, has_stems=plan.has_stems, frame=frame)
     packet, out = code(plan.residual_codec, residual, res_noise)
     packets.append(packet)
     decoded.append(out)
-    decoded_mix = exact_mix(decoded, fmt.sample_format, fmt.bits)
+    decoded_mix = exact_mix([*played, out], fmt.sample_format, fmt.bits)
     if fmt.sample_format != "int" and not np.array_equal(decoded_mix, mix_block):
         # float sums are exact unless stems cancel far beyond the mix's precision
         raise InputError(f"float stems near frame {frame} cancel too much for the mix to be stored "
                          f"exactly (stems far louder than the mix?)")
+    if gain is not None:
+        packets.append(master_packet)
+        decoded.append(gain)
     return packets, decoded, decoded_mix
+
+
+def frame_gain_power(gain: np.ndarray) -> np.ndarray:
+    """The master gain's mean power in each transform frame of a packet, ``(F, channels, 1)`` like a noise
+    budget: frame ``f`` spans samples ``(f - 1) * HOP .. (f + 1) * HOP`` (spec codec-perceptual.md)."""
+    from ..kernels.mdct import HOP, n_frames
+
+    g2 = (gain.astype(np.float64) / UNITY) ** 2
+    frames = n_frames(len(gain))
+    padded = np.pad(g2, ((HOP, (frames + 1) * HOP - HOP - len(gain)), (0, 0)), mode="edge")
+    windows = padded.reshape(frames + 1, HOP, -1).mean(axis=1)
+    return ((windows[:-1] + windows[1:]) / 2.0)[:, :, None]

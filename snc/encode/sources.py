@@ -11,7 +11,7 @@ import math
 import shlex
 import warnings
 
-from ..container.model import KNOWN_ROLES, RESIDUAL_ROLE
+from ..container.model import KNOWN_ROLES, MASTER_ROLE, RESIDUAL_ROLE
 from ..container.schema import MAX_STREAMS
 from ..errors import InputError, NotAvailableError, SncWarning
 from ..signal.audio_io import AudioFormat, AudioSource
@@ -22,6 +22,10 @@ LENGTH_TOLERANCE_S = 1.0
 #: integer input is rounded to it, and float input is quantised to it (full scale 1.0 = 2^23).  No dither:
 #: the rounding error, 2^-24 of full scale, lies over 100 dB below the coding noise the presets allow
 PERCEPTUAL_MAX_BITS = 24
+
+
+#: the names of the file's own streams: no stem may take them
+RESERVED_NAMES = (RESIDUAL_ROLE, MASTER_ROLE)
 
 
 def role_for(name: str) -> str:
@@ -43,8 +47,8 @@ def open_sources(mix, stems, samplerate, bits) -> tuple[AudioSource, dict[str, A
     stem_srcs: dict[str, AudioSource] = {}
     try:
         for name, src in (stems or {}).items():
-            if not isinstance(name, str) or not name or len(name.encode()) > 255 or name == RESIDUAL_ROLE:
-                raise InputError(f"invalid stem name {name!r} (1..255 bytes, not {RESIDUAL_ROLE!r})")
+            if not isinstance(name, str) or not name or len(name.encode()) > 255 or name in RESERVED_NAMES:
+                raise InputError(f"invalid stem name {name!r} (1..255 bytes, not {' or '.join(RESERVED_NAMES)})")
             stem_srcs[name] = AudioSource(src, name=f"stem {name!r}", samplerate=samplerate, bits=bits)
     except BaseException:
         mix_src.close()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..container.model import RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, StreamInfo
+from ..container.model import MASTER_ROLE, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, StreamInfo
 from ..signal.audio_io import AudioFormat
 from ..version import __version__
 from . import stream_codecs
@@ -47,6 +47,8 @@ class StreamPlan:
     #: the budgets of float stems are set on their 24-bit integers: the view and its format
     as_coded: Callable[[np.ndarray], np.ndarray] = _unchanged
     budget_fmt: AudioFormat | None = None
+    #: the master stream (:class:`snc.encode.master.MasterPlan`), after the residual; None: the file has none
+    master: object = None
 
     @property
     def residual_codec(self):
@@ -54,9 +56,10 @@ class StreamPlan:
 
 
 def plan_streams(source_fmt: AudioFormat, stem_names: list[str], preset, *, codec_id: str, separated, lead,
-                 offset_db: float | None) -> StreamPlan:
+                 offset_db: float | None, master=None) -> StreamPlan:
     """The plan of a file of ``stem_names`` (empty: the mix alone) from a source in ``source_fmt``;
-    ``separated``: a separator made the stems; ``offset_db``: ``--bitrate``'s offset of the tuning."""
+    ``separated``: a separator made the stems; ``offset_db``: ``--bitrate``'s offset of the tuning;
+    ``master``: the master stream's plan (:func:`snc.encode.master.fit_master`), or None."""
     has_stems = bool(stem_names)
     perceptual = preset.perceptual_stems(has_stems)
     fmt = coded_format(source_fmt) if preset.perceptual_residual else source_fmt
@@ -73,7 +76,7 @@ def plan_streams(source_fmt: AudioFormat, stem_names: list[str], preset, *, code
     stem_codec = stream_codecs.stem_codec(fmt, preset, tuning, has_stems=has_stems, codec_id=codec_id)
     res_codec = stream_codecs.residual_codec(res_fmt, preset, tuning, codec_id=codec_id)
     plan = StreamPlan(fmt=fmt, residual_fmt=res_fmt, names=names, has_stems=has_stems, stem_codec=stem_codec,
-                      codecs=[stem_codec] * len(names) + [res_codec], tuning=tuning, budget_fmt=fmt)
+                      codecs=[stem_codec] * len(names) + [res_codec], tuning=tuning, budget_fmt=fmt, master=master)
     if not perceptual:
         return plan
     # separated stems: the separator's last stem (it takes what the others miss, snc.separate.base) is coded as
@@ -108,6 +111,11 @@ def describe_streams(plan: StreamPlan, *, separated, positions: dict) -> list[St
     streams.append(StreamInfo(name=RESIDUAL_ROLE, role=RESIDUAL_ROLE, channels=plan.fmt.channels,
                               codec_id=res_codec.codec_id, codec_config=res_codec.get_config(),
                               index=len(plan.names), colour=ROLE_COLOURS[RESIDUAL_ROLE], provenance="residual"))
+    if plan.master is not None:
+        codec = plan.master.codec
+        streams.append(StreamInfo(name=MASTER_ROLE, role=MASTER_ROLE, channels=plan.fmt.channels,
+                                  codec_id=codec.codec_id, codec_config=codec.get_config(), index=len(streams),
+                                  colour=ROLE_COLOURS[RESIDUAL_ROLE], provenance="master"))
     return streams
 
 

@@ -31,6 +31,18 @@ def sum_streams(blocks: Iterable[_np.ndarray], sample_format: str) -> _np.ndarra
     return acc
 
 
+#: the master gain's fixed point (spec section 3.7): 2^14 is 1.0
+GAIN_SHIFT = 14
+
+
+def mastered(gain: _np.ndarray, block: _np.ndarray) -> _np.ndarray:
+    """A stem as it plays in the mix of a file with a master stream: ``(G * S + 2^13) >> 14`` per sample
+    (spec section 3.7; int64 products, an arithmetic shift: exact on every machine)."""
+    out = gain.astype(_np.int64) * block + (1 << (GAIN_SHIFT - 1))
+    out >>= GAIN_SHIFT
+    return out.astype(_np.int32)
+
+
 def exact_mix(blocks: Iterable[_np.ndarray], sample_format: str, bits: int) -> _np.ndarray:
     """Sum decoded stream blocks (stems then residual, in stream order) into the mix."""
     acc = sum_streams(blocks, sample_format)

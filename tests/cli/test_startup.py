@@ -68,7 +68,7 @@ def test_unknown_attribute_is_an_attribute_error():
 
 def test_codecs_are_known_before_their_module_is_imported():
     code = ("from snc.codecs import available_codecs\n"
-            "assert available_codecs() == ['float', 'lossless', 'pcm', 'perceptual'], available_codecs()")
+            "assert available_codecs() == ['float', 'gain', 'lossless', 'pcm', 'perceptual'], available_codecs()")
     assert _loaded_after(code) == []
 
 
@@ -84,7 +84,7 @@ def test_unknown_codec_names_the_lazy_ones():
     from snc.codecs import get_codec
     from snc.errors import UnsupportedError
 
-    with pytest.raises(UnsupportedError, match="knows: float, lossless, pcm, perceptual"):
+    with pytest.raises(UnsupportedError, match="knows: float, gain, lossless, pcm, perceptual"):
         get_codec("nope", {})
 
 

@@ -1,0 +1,98 @@
+"""``gain``: the codec of the master stream -- a gain per frame and channel, Q14, linear between knots.
+
+A mastered mix is mostly the sum of its stems through a time-varying gain (a compressor, a limiter), so the
+file may carry that gain as a stream of role ``master`` (spec snc-format.md section 3.7): every stem plays
+in the mix as ``(G * S + 2^13) >> 14``.  This codec stores ``G`` (spec section 18.5):
+
+- a packet starts with a ``u8`` mode: 0 is unity (``G = 2^14`` everywhere, nothing follows); 1 is knots;
+- knots ``k[j, c]`` sit every ``B = 2^knot_shift`` frames from the segment's first frame, ``K =
+  (frames - 1) // B + 2`` of them (the last one at or past the segment's end), integers ``0..MAX_KNOT``
+  coded as a ``K`` x channels signal of :data:`KNOT_BITS`-bit samples by the ``lossless`` codec
+  (spec codec-lossless.md): its prediction takes the knots' smoothness;
+- ``G[t, c] = (k[j, c] * (B - r) + k[j + 1, c] * r + B / 2) >> knot_shift`` with ``j = t >> knot_shift``,
+  ``r = t & (B - 1)``: integers only, the same gain on every machine.
+
+:meth:`GainCodec.encode` takes the knots (``None``: unity), :meth:`GainCodec.decode` gives the per-frame gain.
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from ..errors import CodecError
+from ..signal.mixing import GAIN_SHIFT
+from .base import Codec
+from .registry import register_codec
+
+UNITY = 1 << GAIN_SHIFT
+#: the largest knot: +24 dB, more than any mastering chain adds to its input
+MAX_KNOT = 1 << 18
+#: knots are coded as signed samples of this width (0..MAX_KNOT fits)
+KNOT_BITS = 20
+MODE_UNITY, MODE_KNOTS = 0, 1
+#: knot spacings 2^4 .. 2^12 frames
+MIN_KNOT_SHIFT, MAX_KNOT_SHIFT = 4, 12
+
+
+def knot_count(frames: int, knot_shift: int) -> int:
+    """Knots of a segment of ``frames`` frames: one every ``2^knot_shift`` frames, the last at or past its end."""
+    return 0 if frames <= 0 else ((frames - 1) >> knot_shift) + 2
+
+
+def interpolate(knots: _np.ndarray, frames: int, knot_shift: int) -> _np.ndarray:
+    """The per-frame gain (int32, (frames, channels)) linear between ``knots`` (spec section 18.5)."""
+    t = _np.arange(frames, dtype=_np.int64)
+    j, r = t >> knot_shift, (t & ((1 << knot_shift) - 1))[:, None]
+    k = knots.astype(_np.int64)
+    g = (k[j] * ((1 << knot_shift) - r) + k[j + 1] * r + (1 << (knot_shift - 1))) >> knot_shift
+    return g.astype(_np.int32)
+
+
+@register_codec
+class GainCodec(Codec):
+    codec_id = "gain"
+    lossless = True
+
+    def __init__(self, *, format: str = "int", bits: int = KNOT_BITS, channels: int = 1, knot_shift: int = 7):
+        super().__init__(format=format, bits=bits, channels=channels)
+        if format != "int" or bits != KNOT_BITS:
+            raise CodecError(f"gain: the format is int with bits {KNOT_BITS}, got {format!r} {bits!r}")
+        if not (isinstance(knot_shift, int) and MIN_KNOT_SHIFT <= knot_shift <= MAX_KNOT_SHIFT):
+            raise CodecError(f"gain: knot_shift must be {MIN_KNOT_SHIFT}..{MAX_KNOT_SHIFT}, got {knot_shift!r}")
+        self.knot_shift = knot_shift
+        from .lossless import LosslessCodec
+
+        self._knots_codec = LosslessCodec(format="int", bits=KNOT_BITS, channels=channels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "knot_shift": self.knot_shift}
+
+    @property
+    def knot_frames(self) -> int:
+        return 1 << self.knot_shift
+
+    def encode(self, block: _np.ndarray | None, noise=None) -> bytes:
+        """One packet of the knots ``block`` ((K, channels) integers 0..MAX_KNOT), or of unity (None)."""
+        if block is None:
+            return bytes([MODE_UNITY])
+        knots = self.check_block(block)
+        if knots.size and (knots.min() < 0 or knots.max() > MAX_KNOT):
+            raise CodecError(f"gain: knots must be 0..{MAX_KNOT}")
+        return bytes([MODE_KNOTS]) + self._knots_codec.encode(knots)
+
+    def decode(self, data: bytes, frames: int) -> _np.ndarray:
+        if not (isinstance(frames, (int, _np.integer)) and frames >= 0):
+            raise CodecError(f"gain: invalid frame count {frames!r}")
+        data = bytes(data)
+        if data == bytes([MODE_UNITY]):
+            return self.unity(int(frames))
+        if not data or data[0] != MODE_KNOTS:
+            raise CodecError(f"gain: unknown packet mode {data[0] if data else 'none'}")
+        knots = self._knots_codec.decode(data[1:], knot_count(int(frames), self.knot_shift))
+        if knots.size and (knots.min() < 0 or knots.max() > MAX_KNOT):
+            raise CodecError(f"gain: corrupt packet: a knot outside 0..{MAX_KNOT}")
+        return interpolate(knots, int(frames), self.knot_shift)
+
+    def unity(self, frames: int) -> _np.ndarray:
+        """The gain of a unity packet; also what a damaged packet is concealed as (the stems as they are)."""
+        return _np.full((frames, self.channels), UNITY, dtype=_np.int32)

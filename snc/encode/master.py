@@ -1,0 +1,113 @@
+"""The master stream: the gain a mastering chain put on the sum of the stems, fitted per segment.
+
+A compressor or limiter after the stems' sum makes ``mix - sum(stems)`` loud (docs/mastering.md); most of it
+is a gain that follows the music's envelope.  A first pass (:func:`fit_master`) fits, per segment and
+channel, knots of a gain linear between them (:mod:`snc.codecs.gain`) by least squares to
+``mix ~ G * sum(stems)``, and keeps them only where they pay in bytes: the residual with and without the
+gain is coded by the ``lossless`` codec, and the gain stays where its packet plus that residual is the
+smaller.  Measured, not modelled: on unmastered music the gain fits the residual's noise, and what that
+saves is worth no more than the knots.  A file whose every segment keeps unity has no master stream (and
+stays a version 1.0 file).  The decision is made once, on the stems as given, for every preset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..codecs import get_codec
+from ..codecs.gain import MAX_KNOT, MAX_KNOT_SHIFT, MIN_KNOT_SHIFT, UNITY, GainCodec, interpolate, knot_count
+from ..container.schema import MAX_SEGMENT_SAMPLES, MAX_STREAMS
+from ..signal.mixing import mastered
+from .sources import checked_sources, coded_format, residual_format
+
+#: the knots' spacing in seconds: a limiter's attack (it moves the gain no faster), rounded to a power of two
+#: of frames (128 at 44.1 and 48 kHz)
+KNOT_SECONDS = 0.003
+#: the least-squares fit leans towards unity by this fraction of a knot's mean weight: knots over silence
+#: (nothing to fit) stay at 1.0 instead of anywhere
+RIDGE = 1e-6
+
+
+@dataclass
+class MasterPlan:
+    """The master stream of one file: its codec and every segment's knots (None: unity)."""
+
+    codec: GainCodec
+    knots: list[np.ndarray | None]
+
+    def packet(self, segment: int) -> bytes:
+        return self.codec.encode(self.knots[segment])
+
+
+def knot_shift_for(sample_rate: int) -> int:
+    """log2 of the knot spacing: :data:`KNOT_SECONDS` in frames, to the nearest power of two."""
+    return min(max(round(math.log2(sample_rate * KNOT_SECONDS)), MIN_KNOT_SHIFT), MAX_KNOT_SHIFT)
+
+
+def fit_knots(mix: np.ndarray, total: np.ndarray, knot_shift: int) -> np.ndarray:
+    """Least-squares Q14 knots ((K, channels) int32, 0..MAX_KNOT) of ``mix ~ G * total`` per channel.
+
+    The gain is linear in its knots, so the normal equations are tridiagonal (each frame touches two knots)."""
+    from scipy.linalg import solveh_banded  # here: scipy is no import-time cost of snc.encode
+    frames, channels = mix.shape
+    count = knot_count(frames, knot_shift)
+    t = np.arange(frames)
+    j = t >> knot_shift
+    f = (t & ((1 << knot_shift) - 1)) / float(1 << knot_shift)
+    out = np.empty((count, channels), dtype=np.int32)
+    for c in range(channels):
+        d, m = total[:, c].astype(np.float64), mix[:, c].astype(np.float64)
+        a, b = (1.0 - f) * d, f * d
+        diag = np.bincount(j, a * a, count) + np.bincount(j + 1, b * b, count)
+        upper = np.bincount(j, a * b, count)[:-1]
+        rhs = np.bincount(j, a * m, count) + np.bincount(j + 1, b * m, count)
+        ridge = RIDGE * max(diag.mean(), 1.0)
+        bands = np.zeros((2, count))
+        bands[0, 1:], bands[1] = upper, diag + ridge
+        g = solveh_banded(bands, rhs + ridge, check_finite=False)
+        out[:, c] = np.clip(np.rint(g * UNITY), 0, MAX_KNOT)
+    return out
+
+
+def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list[np.ndarray]):
+    """The knots of one segment, or None where unity costs fewer bytes (module docstring) or the gained
+    stems would leave a residual wider than its format (``residual_codec``: lossless, in that format)."""
+    total = sum(s.astype(np.int64) for s in stems)
+    plain = mix.astype(np.int64) - total
+    if not plain.any():
+        return None
+    knots = fit_knots(mix, total, codec.knot_shift)
+    gain = interpolate(knots, len(mix), codec.knot_shift)
+    rest = mix.astype(np.int64) - sum(mastered(gain, s).astype(np.int64) for s in stems)
+    lo, hi = -(1 << (residual_codec.bits - 1)), (1 << (residual_codec.bits - 1)) - 1
+    if rest.min() < lo or rest.max() > hi:
+        return None
+    with_gain = len(codec.encode(knots)) + len(residual_codec.encode(rest.astype(np.int32)))
+    return knots if with_gain < len(residual_codec.encode(plain.astype(np.int32))) else None
+
+
+def fit_master(mix, stems, options) -> MasterPlan | None:
+    """The first pass over user stems (:class:`~snc.encode.options.EncodeOptions` ``options``): the master
+    stream's plan, or None when no segment's gain pays, the file is float, or the limits leave no room."""
+    with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
+        source_fmt = mix_src.format
+        fmt = coded_format(source_fmt) if options.preset.perceptual_residual else source_fmt
+        streams = len(stem_srcs) + 2
+        if (fmt.sample_format != "int" or not stem_srcs or streams > MAX_STREAMS
+                or streams * fmt.channels * options.segment_frames > MAX_SEGMENT_SAMPLES):
+            return None
+        codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift_for(fmt.sample_rate))
+        res_fmt = residual_format(fmt, len(stem_srcs))
+        residual_codec = get_codec("lossless", {"format": "int", "bits": res_fmt.bits, "channels": fmt.channels})
+        knots, done = [], 0
+        while done < mix_src.frames:
+            n = min(options.segment_frames, mix_src.frames - done)
+            knots.append(segment_knots(codec, residual_codec, mix_src.read(n, fmt),
+                                       [s.read(n, fmt) for s in stem_srcs.values()]))
+            done += n
+            if options.progress is not None:
+                options.progress({"stage": "master", "frames_done": done, "frames_total": mix_src.frames})
+    return MasterPlan(codec, knots) if any(k is not None for k in knots) else None

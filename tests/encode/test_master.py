@@ -1,0 +1,163 @@
+"""The master stream (spec snc-format.md section 3.7): a mastered mix's gain on the sum of the stems, chosen
+per segment by bytes, exact through every preset, the stems as they play in every remix."""
+
+from __future__ import annotations
+
+import io
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import snc
+from snc.codecs.gain import UNITY
+from snc.container.model import MASTER_ROLE
+from snc.encode.master import fit_knots
+from snc.signal.mixing import mastered
+
+RATE = 44100
+
+
+def _stems(frames: int = 3 * RATE, seed: int = 0) -> dict[str, np.ndarray]:
+    """Three stems with envelopes of their own: a compressor on their sum has something to do."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / RATE
+    out = {}
+    for k, name in enumerate(("drums", "bass", "vocals")):
+        env = 0.5 + 0.5 * np.sin(2 * np.pi * (0.7 + k) * t) ** 2
+        tone = np.sin(2 * np.pi * (110 * (k + 1)) * t)[:, None] * [1.0, 0.8]
+        noise = np.convolve(rng.standard_normal(frames), np.ones(8) / 8, "same")[:, None] * [0.3, 0.4]
+        out[name] = np.round(5000 * env[:, None] * (tone + noise)).astype(np.int32)
+    return out
+
+
+def _compressed(stems: dict, seed: int = 0) -> np.ndarray:
+    """A mix through a slow gain (a compressor's), plus its own dither: mostly a gain, not only one."""
+    total = sum(s.astype(np.float64) for s in stems.values())
+    t = np.arange(len(total)) / RATE
+    gain = 1.4 - 0.5 * np.abs(np.sin(2 * np.pi * 0.9 * t))
+    dither = np.random.default_rng(seed + 1).integers(-1, 2, total.shape)
+    return np.clip(np.round(gain[:, None] * total) + dither, -32768, 32767).astype(np.int32)
+
+
+def _encode(mix, stems, preset, **kw):
+    buf = io.BytesIO()
+    report = snc.encode(mix, buf, stems=stems, samplerate=RATE, bits=16, preset=preset, **kw)
+    buf.seek(0)
+    return report, buf
+
+
+@pytest.fixture(scope="module")
+def song():
+    stems = _stems()
+    return _compressed(stems), stems
+
+
+def test_knots_fit_a_known_gain():
+    rng = np.random.default_rng(3)
+    total = rng.integers(-9000, 9000, (1000, 2))
+    knots = np.stack([np.linspace(0.5, 1.5, 9), np.linspace(1.2, 0.9, 9)], axis=1) * UNITY
+    from snc.codecs.gain import interpolate
+
+    mix = mastered(interpolate(np.round(knots), 1000, 7), total)
+    assert np.abs(fit_knots(mix, total, 7) - np.round(knots)).max() <= 2
+
+
+@pytest.mark.parametrize("preset", ["archival", "lossless"])
+def test_mastered_mix_is_exact_and_the_stems_as_given(song, preset):
+    mix, stems = song
+    report, buf = _encode(mix, stems, preset)
+    roles = [s["role"] for s in report.streams]
+    assert roles[-2:] == ["residual", MASTER_ROLE]
+    with snc.open(buf) as f:
+        assert f.describe()["format_version"] == "1.1"
+        assert f.stems == list(stems) and f.master is not None and f.master.bytes > 0
+        assert f.describe()["master"]["codec"] == "gain"
+        assert np.array_equal(f.read(dtype="native"), mix)
+        if preset == "archival":
+            for name, stem in stems.items():
+                assert np.array_equal(f.read(stem=name, dtype="native"), stem)
+        result = f.verify()
+        assert result["mix"] and all(result["streams"].values()) and MASTER_ROLE in result["streams"]
+
+
+def test_the_master_makes_the_residual_small(song, monkeypatch):
+    """What the master stream is for: against the same file without it the residual costs far less, and
+    the whole file too; an unmastered mix of the same stems gets none."""
+    mix, stems = song
+    with_master = _encode(mix, stems, "archival")[0]
+    by_role = {s["role"]: s["bytes"] for s in with_master.streams}
+    monkeypatch.setattr(sys.modules["snc.encode"], "fit_master", lambda *a, **k: None)
+    without = _encode(mix, stems, "archival")[0]
+    assert without.streams[-1]["role"] == "residual"
+    assert by_role["residual"] + by_role[MASTER_ROLE] < 0.6 * without.streams[-1]["bytes"]
+    assert with_master.file_bytes < without.file_bytes
+
+
+def test_an_unmastered_file_has_no_master_and_stays_version_1_0(song):
+    _, stems = song
+    mix = sum(stems.values()).astype(np.int32)
+    report, buf = _encode(mix, stems, "transparent")
+    assert [s["role"] for s in report.streams][-1] == "residual"
+    with snc.open(buf) as f:
+        assert f.describe()["format_version"] == "1.0" and f.master is None
+
+
+def _played(f, name: str) -> np.ndarray:
+    """A stem as it plays in the mix (through the master's gain), the whole file."""
+    i = f.stream_index(name)
+    return np.concatenate([f.decode_packet(seg, i) for seg in f.segments]).astype(np.float64)
+
+
+def test_a_remix_plays_the_stems_through_the_master(song):
+    """Muting a stem takes its mastered part with it: what karaoke leaves of the vocals is the residual's
+    share, far below the vocals."""
+    mix, stems = song
+    _, buf = _encode(mix, stems, "archival")
+    with snc.open(buf) as f:
+        karaoke = f.read(mute=["vocals"], attribution="global") * f.scale
+        others = _played(f, "drums") + _played(f, "bass")
+        vocals = _played(f, "vocals")
+        assert not np.array_equal(vocals, stems["vocals"])  # played through the gain, not as given
+        assert np.array_equal(f.read(stem="vocals", dtype="native"), stems["vocals"])
+    leak_db = 10 * np.log10(((karaoke - others) ** 2).mean() / (vocals ** 2).mean())
+    assert leak_db < -30.0
+
+
+def test_a_damaged_master_packet_is_concealed_as_unity(song):
+    mix, stems = song
+    _, buf = _encode(mix, stems, "archival", segment_frames=RATE)
+    data = bytearray(buf.getvalue())
+    with snc.open(io.BytesIO(bytes(data))) as f:
+        seg = f.segments[1]
+        master = len(f.streams)
+        data[seg.packet_offsets[master] + 2] ^= 0x10
+    span = slice(seg.start_frame, seg.start_frame + seg.frames)
+    with snc.open(io.BytesIO(bytes(data))) as f, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = f.read(dtype="native")
+        assert [d["stream"] for d in f.damaged] == [MASTER_ROLE]
+    assert any("master" in str(w.message) for w in caught)
+    assert np.array_equal(out[:seg.start_frame], mix[:seg.start_frame])  # the other segments are exact
+    # the concealed segment: the stems as they are (unity gain) plus the residual
+    with snc.open(io.BytesIO(bytes(data))) as f:
+        residual = f.read(stem="residual", dtype="native")[span]
+    unity = sum(s[span].astype(np.int64) for s in stems.values()) + residual
+    assert np.array_equal(out[span], np.clip(unity, -32768, 32767))
+    with snc.open(io.BytesIO(bytes(data)), strict=True) as f, pytest.raises(snc.SncError):
+        f.read()
+
+
+def test_a_reader_without_the_gain_codec_gives_stems_but_no_exact_mix(song, monkeypatch):
+    """What a version 1.0 reader does (spec section 3.7): the gain codec is unknown to it."""
+    from snc.codecs import registry
+
+    mix, stems = song
+    _, buf = _encode(mix, stems, "archival")
+    monkeypatch.delitem(registry._LAZY, "gain")
+    monkeypatch.delitem(registry._REGISTRY, "gain", raising=False)
+    with snc.open(buf) as f:
+        assert np.array_equal(f.read(stem="bass", dtype="native"), stems["bass"])
+        with pytest.raises(snc.UnsupportedError, match="gain"):
+            f.read()
