@@ -10,6 +10,8 @@ default), ``share`` and ``global`` rules of spec section 19), and what is left o
 relative to its own energy:
 
 - ``coherent``: the part of ``Y - (M - V)`` along ``V`` (least-squares projection): the stem's own signal;
+  in a file with a master stream ``V`` is the stem as it plays in the mix, through the master's gain
+  (spec snc-format.md 3.7): that, not the stem as delivered, is what the mastered mix holds of it;
 - ``noise``: the muted stem's coding noise ``n = V' - V`` (``V'`` decoded) as the residual passes it on --
   ``g_R * n`` under the global rule, the tile gains applied to ``n`` (``snc.render.attribution``) otherwise;
 - ``left``: the two together -- the number the target (<= -30 dB) is about;
@@ -53,6 +55,7 @@ from snc.encode import tuning as snc_encoder  # noqa: E402
 from snc.render.attribution import attributed_residual  # noqa: E402
 from snc.render.profiles import BUILTIN  # noqa: E402
 from snc.signal.loudness import LoudnessMeter  # noqa: E402
+from snc.signal.mixing import mastered  # noqa: E402
 
 LEAD_NAMES = ("vocals", "lead", "guitar")
 KARAOKE_TARGET_DB = -30.0
@@ -107,8 +110,11 @@ def karaoke(items, files) -> None:
         plain = plain_bytes(mix, stems, rate)
         with snc.open(io.BytesIO(data)) as f:
             names = f.stems
-            decoded = {n: f.read(stem=n) for n in names}
-            v = stems[lead] / 32768.0
+            # the stems as they play in the mix: through the master's gain where the file has one (spec 3.7)
+            gain = np.concatenate([f.master_gain(seg) for seg in f.segments]) if f.master is not None else None
+            decoded = {n: np.concatenate([f.decode_packet(seg, f.stream_index(n)) for seg in f.segments]) / 32768.0
+                       for n in names}
+            v = (stems[lead] if gain is None else mastered(gain, stems[lead])) / 32768.0
             m = mix / 32768.0
             ev = float(np.sum(v * v))
             noise = decoded[lead] - v
