@@ -43,6 +43,9 @@ def get_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--stem", metavar="NAME", help="write only this stem (or 'residual')")
     which.add_argument("--stems-dir", metavar="DIR", help="write every stem and the residual into DIR")
+    p.add_argument("--as-played", action="store_true",
+                   help="with --stem/--stems-dir: stems as they play in the mix, through the file's master gain "
+                        "(they and the residual then sum to the mix); default: as the encoder was given them")
     p.add_argument("--gain", action="append", default=[], metavar="NAME=DB",
                    help=f"stem gain in dB, {REMIX_GAIN_RANGE_DB[0]:g}..{REMIX_GAIN_RANGE_DB[1]:+g} (repeatable)")
     p.add_argument("--mute", action="append", default=[], metavar="NAME", help="mute a stem (repeatable)")
@@ -95,12 +98,14 @@ def _check_stem(f: SncFile, name: str) -> None:
         raise InputError(f"--stem {name!r}: no such stem; the file has: {', '.join(map(printable, names))}")
 
 
-def _stem_format(f: SncFile, name: str, fmt: AudioFormat, start: int, frames: int) -> AudioFormat:
-    """Stems share the mix's format; the residual may exceed it and is then written as float32 WAV."""
-    if not f.streams[[s.name for s in f.streams].index(name)].is_residual or fmt.sample_format != "int":
+def _stem_format(f: SncFile, name: str, fmt: AudioFormat, start: int, frames: int, played: bool) -> AudioFormat:
+    """Stems share the mix's format; the residual, or a stem through a master's gain, may exceed it and is
+    then written as float32 WAV."""
+    residual = f.streams[[s.name for s in f.streams].index(name)].is_residual
+    if not (residual or (played and f.master is not None)) or fmt.sample_format != "int":
         return fmt
     limit = 1 << (fmt.bits - 1)
-    for block in f.blocks(start=start, frames=frames, stem=name, dtype="native"):
+    for block in f.blocks(start=start, frames=frames, stem=name, dtype="native", played=played):
         if block.size and (block.min() < -limit or block.max() >= limit):
             return AudioFormat(fmt.sample_rate, fmt.channels, "float32", 32)
     return fmt
@@ -113,12 +118,12 @@ class _Output:
         self.name, self.fmt, self.blocks, self.tags, self.layout = name, fmt, blocks, tags, layout
 
 
-def _stem_output(f, name, path: str, fmt, start, frames) -> _Output:
-    sfmt = _stem_format(f, name, fmt, start, frames)
+def _stem_output(f, name, path: str, fmt, start, frames, played: bool = False) -> _Output:
+    sfmt = _stem_format(f, name, fmt, start, frames, played)
     if sfmt.sample_format == "float32" and Path(path).suffix.lower() == ".flac":
         path = str(Path(path).with_suffix(".wav"))  # FLAC has no float samples; float32 holds the residual exactly
     dtype = "native" if sfmt is fmt else "float32"
-    return _Output(path, sfmt, lambda: f.blocks(start=start, frames=frames, stem=name, dtype=dtype),
+    return _Output(path, sfmt, lambda: f.blocks(start=start, frames=frames, stem=name, dtype=dtype, played=played),
                    tags=stem_tags(f.tags, name))
 
 
@@ -162,6 +167,8 @@ def _body(args) -> int:
         if (args.layout or positions or args.head_yaw or args.hrtf) else {}
     rendered = args.profile is not None or context is not None or args.target_lufs is not None or bool(spatial)
     remix = bool(gains or args.mute or args.solo)
+    if args.as_played and not (args.stem or args.stems_dir):
+        raise InputError("--as-played reads stems: give --stem NAME or --stems-dir DIR")
     if (remix or rendered) and (args.stem or args.stems_dir):
         raise InputError("--gain/--mute/--solo/--profile/--context/--target-lufs render the mix; they do not "
                          "combine with --stem/--stems-dir")
@@ -174,7 +181,7 @@ def _body(args) -> int:
         if args.stems_dir is not None:
             outputs += _stems_dir_outputs(f, args, fmt, start, frames)
         if args.stem is not None:
-            outputs.append(_stem_output(f, args.stem, args.output, fmt, start, frames))
+            outputs.append(_stem_output(f, args.stem, args.output, fmt, start, frames, args.as_played))
         elif args.output is not None:
             outputs.append(_mix_output(f, args, fmt, start, frames, gains=gains, context=context, spatial=spatial,
                                        rendered=rendered, remix=remix))
@@ -191,7 +198,7 @@ def _stems_dir_outputs(f, args, fmt, start, frames) -> list[_Output]:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--stems-dir {out_dir} exists and is not a directory")
     ext = Path(args.output).suffix if args.output else ".wav"
-    return [_stem_output(f, st.name, str(out_dir / f"{file_name}{ext}"), fmt, start, frames)
+    return [_stem_output(f, st.name, str(out_dir / f"{file_name}{ext}"), fmt, start, frames, args.as_played)
             for st, file_name in zip(f.streams, stem_file_names([st.name for st in f.streams]))]
 
 

@@ -225,34 +225,42 @@ class Decoder:
 
         return exact_mix(streams(), self.info.sample_format, self.info.bits)
 
-    def segment_signal(self, seg, stem: int | None, dtype: str) -> _np.ndarray:
+    def segment_signal(self, seg, stem: int | None, dtype: str, played: bool = False) -> _np.ndarray:
         """One segment of the exact mix (``stem`` None) or of stream ``stem`` as stored (a stem before any
-        master gain: what the encoder was given, exactly so for ``archival``), in ``dtype``."""
-        out = self._packets.decode(seg, stem, strict=self.strict) if stem is not None else self.segment_mix(seg)
+        master gain: what the encoder was given, exactly so for ``archival``; ``played``: as it plays in the
+        mix, :meth:`decode_packet`), in ``dtype``."""
+        if stem is None:
+            out = self.segment_mix(seg)
+        else:
+            out = self.decode_packet(seg, stem) if played else self._packets.decode(seg, stem, strict=self.strict)
         if dtype == "native":
             return out
         return (out.astype(_np.float64) / self.scale).astype(dtype)
 
     # ------------------------------------------------------------------ reading
     def blocks(self, blocksize: int | None = None, *, start: int = 0, frames: int | None = None,
-               stem: str | None = None, dtype: str = "float64") -> Iterator[_np.ndarray]:
+               stem: str | None = None, dtype: str = "float64", played: bool = False) -> Iterator[_np.ndarray]:
         """Yield the exact mix or one ``stem`` in blocks of ``blocksize`` frames (the last may be
-        shorter).  Only the packets of the needed streams and segments are read; memory stays
-        bounded by a few segments plus one block."""
+        shorter), as :meth:`read`.  Only the packets of the needed streams and segments are read; memory
+        stays bounded by a few segments plus one block."""
         start, stop, stem_index = self._selection(start, frames, stem, dtype)
         blocksize = check_blocksize(blocksize or self.info.segment_frames)
-        return rechunk(self.segment_pieces(lambda seg: self.segment_signal(seg, stem_index, dtype), start, stop),
-                       blocksize)
+        return rechunk(self.segment_pieces(lambda seg: self.segment_signal(seg, stem_index, dtype, played), start,
+                                           stop), blocksize)
 
     def read(self, frames: int | None = None, *, start: int = 0, stem: str | None = None,
-             dtype: str = "float64") -> _np.ndarray:
+             dtype: str = "float64", played: bool = False) -> _np.ndarray:
         """Read ``frames`` frames (all by default) from ``start``: the exact mix or one ``stem``.
+
+        A stem is read as stored (as the encoder was given it); ``played=True`` reads it as it plays in the
+        mix: through the master stream's gain where the file has one (spec section 3.7), so that the stems
+        so read and the residual sum to the exact mix.  Without a master stream the two are the same.
 
         ``dtype``: ``"float64"``/``"float32"`` scaled to [-1, 1), or ``"native"`` -- the exact stored
         samples (int32 holding the file's integer values, or floats for float files).
         """
         start, stop, stem_index = self._selection(start, frames, stem, dtype)
-        pieces = self.segment_pieces(lambda seg: self.segment_signal(seg, stem_index, dtype), start, stop)
+        pieces = self.segment_pieces(lambda seg: self.segment_signal(seg, stem_index, dtype, played), start, stop)
         return self.joined(pieces, stop - start, dtype)
 
     def segment_pieces(self, signal, start: int, stop: int) -> Iterator[_np.ndarray]:

@@ -45,7 +45,7 @@ class SncFile(Decoder):
 
     def blocks(self, blocksize: int | None = None, *, start: int = 0, frames: int | None = None,
                stem: str | None = None, gains: Mapping[str, float] | None = None, mute=(), solo=(),
-               dtype: str = "float64", attribution: str = "tiles") -> Iterator[_np.ndarray]:
+               dtype: str = "float64", attribution: str = "tiles", played: bool = False) -> Iterator[_np.ndarray]:
         """Yield the selected signal in blocks of ``blocksize`` frames (the last may be shorter).
 
         Only the packets of the needed streams and segments are read (a remix with the ``tiles``
@@ -54,15 +54,18 @@ class SncFile(Decoder):
         """
         remix = self._remix_selection(start, frames, stem, gains, mute, solo, dtype, attribution)
         if remix is None:
-            return super().blocks(blocksize, start=start, frames=frames, stem=stem, dtype=dtype)
+            return super().blocks(blocksize, start=start, frames=frames, stem=stem, dtype=dtype, played=played)
         first, stop, linear = remix
         blocksize = check_blocksize(blocksize or self.info.segment_frames)
         return rechunk(self._remix_pieces(first, stop, linear, dtype, attribution), blocksize)
 
     def read(self, frames: int | None = None, *, start: int = 0, stem: str | None = None,
              gains: Mapping[str, float] | None = None, mute=(), solo=(), dtype: str = "float64",
-             attribution: str = "tiles") -> _np.ndarray:
+             attribution: str = "tiles", played: bool = False) -> _np.ndarray:
         """Read ``frames`` frames (all by default) from ``start``: the mix, one ``stem``, or a remix.
+
+        ``played``: a ``stem`` as it plays in the mix, through a master stream's gain
+        (:meth:`snc.decode.Decoder.read`); default: as stored.
 
         ``dtype``: ``"float64"``/``"float32"`` scaled to [-1, 1), or ``"native"`` -- the exact stored
         samples (int32 holding the file's integer values, or floats for float files).
@@ -73,7 +76,7 @@ class SncFile(Decoder):
         """
         remix = self._remix_selection(start, frames, stem, gains, mute, solo, dtype, attribution)
         if remix is None:
-            return super().read(frames, start=start, stem=stem, dtype=dtype)
+            return super().read(frames, start=start, stem=stem, dtype=dtype, played=played)
         first, stop, linear = remix
         return self.joined(self._remix_pieces(first, stop, linear, dtype, attribution), stop - first, dtype)
 

@@ -161,3 +161,27 @@ def test_a_reader_without_the_gain_codec_gives_stems_but_no_exact_mix(song, monk
         assert np.array_equal(f.read(stem="bass", dtype="native"), stems["bass"])
         with pytest.raises(snc.UnsupportedError, match="gain"):
             f.read()
+
+
+def test_the_command_line_shows_the_master_and_writes_stems_as_played(song, tmp_path, capsys):
+    """snc-info lists the master stream; snc-decode --stems-dir --as-played writes stems that, with the
+    residual, sum to the mix exactly (as delivered they do not, in a mastered file)."""
+    import soundfile as sf
+
+    from snc.cli import decode, info
+
+    mix, stems = song
+    path = tmp_path / "song.snc"
+    snc.encode(mix, path, stems=stems, samplerate=RATE, bits=16, preset="archival")
+    assert info.main([str(path)]) == 0
+    assert any(line.split()[1:4] == ["master", "master", "gain"] for line in capsys.readouterr().out.splitlines()
+               if line.strip()[:1].isdigit())
+    for flag, exact in (([], False), (["--as-played"], True)):
+        out = tmp_path / f"stems{len(flag)}"
+        assert decode.main([str(path), "--stems-dir", str(out), *flag]) == 0
+        total = sum(sf.read(p, dtype="int32")[0].astype(np.int64) >> 16 if sf.info(p).subtype == "PCM_16"
+                    else np.round(sf.read(p, dtype="float64")[0] * 32768).astype(np.int64)
+                    for p in sorted(out.iterdir()))
+        assert np.array_equal(total, mix) == exact
+    assert decode.main([str(path), "-o", str(tmp_path / "x.wav"), "--as-played"]) == 1
+    assert "--as-played" in capsys.readouterr().err
