@@ -185,3 +185,18 @@ def test_the_command_line_shows_the_master_and_writes_stems_as_played(song, tmp_
         assert np.array_equal(total, mix) == exact
     assert decode.main([str(path), "-o", str(tmp_path / "x.wav"), "--as-played"]) == 1
     assert "--as-played" in capsys.readouterr().err
+
+
+def test_frame_gain_power_is_the_mean_square_gain_over_each_transform_frame():
+    """The stems' noise budgets are divided by it (snc.encode.residual): frame f spans samples
+    (f - 1) * 1024 .. (f + 1) * 1024, the gain held at its edge values outside the packet."""
+    from snc.encode.residual import frame_gain_power
+
+    rng = np.random.default_rng(5)
+    gain = rng.integers(8000, 30000, (3000, 2)).astype(np.int32)
+    got = frame_gain_power(gain)
+    g2 = (gain / UNITY) ** 2
+    assert got.shape == (4, 2, 1)
+    for f in range(4):
+        idx = np.clip(np.arange((f - 1) * 1024, (f + 1) * 1024), 0, len(gain) - 1)
+        assert np.allclose(got[f, :, 0], g2[idx].mean(axis=0))
