@@ -4,7 +4,8 @@ One ``.snc`` file stores a song as independently coded stems plus a mastering
 residual, so a player gets the exact mix, any stem and any remix from one file.
 
 Public API: :func:`open` / :class:`SncFile` to read, :func:`encode` to write,
-:func:`info` to describe; every error derives from :class:`SncError`.
+:func:`info` to describe, :func:`encode_many` to encode a library (:mod:`snc.batch`); every error
+derives from :class:`SncError`.
 
 ``import snc`` is cheap: the decoder and encoder (and through them NumPy, the
 codec kernels and SciPy) load on first use of a name that needs them (PEP 562).
@@ -34,6 +35,8 @@ _LAZY = {
     "SncFile": "render.file",
     "encode": "encode",
     "EncodeReport": "encode",
+    "encode_many": "batch",
+    "EncodeJob": "batch",
 }
 
 
@@ -76,7 +79,7 @@ def info(source) -> dict:
 
 
 __all__ = [
-    "__version__", "open", "encode", "info", "SncFile", "EncodeReport",
+    "__version__", "open", "encode", "info", "SncFile", "EncodeReport", "encode_many", "EncodeJob",
     "SncError", "InputError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedError",
     "NotAvailableError", "CodecError", "SncWarning",
 ]

@@ -77,7 +77,12 @@ def temp_beside(target) -> tuple[int, str]:
     """``(fd, path)`` of a new private temporary file in ``target``'s directory (same file system: the
     final rename is atomic)."""
     target = Path(target)
-    return tempfile.mkstemp(prefix=f".{target.name[:_MAX_STEM]}.", suffix=TEMP_SUFFIX, dir=target.parent)
+    return tempfile.mkstemp(prefix=temp_prefix(target), suffix=TEMP_SUFFIX, dir=target.parent)
+
+
+def temp_prefix(target) -> str:
+    """The name prefix of :func:`temp_beside`'s files for ``target`` (they end in :data:`TEMP_SUFFIX`)."""
+    return f".{Path(target).name[:_MAX_STEM]}."
 
 
 def current_umask() -> int:

@@ -36,11 +36,28 @@ def get_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Encode a mix and its stems into one .snc file (stems + residual; the mix stays exact "
                     "in the archival and lossless presets).",
-        epilog="example: snc-encode mix.wav -o song.snc --stems vocals=v.wav drums=d.wav bass=b.wav --verify",
+        epilog="examples: snc-encode mix.wav -o song.snc --stems vocals=v.wav drums=d.wav bass=b.wav --verify\n"
+               "          snc-encode library/ -O snc/ -j 2          (every song under library/, resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("mix", help="the mix: any file soundfile reads (WAV, FLAC, AIFF, ...); - reads stdin")
-    p.add_argument("-o", "--output", required=True,
-                   help="output .snc file (refused if it exists, unless -f; - writes stdout)")
+    p.add_argument("inputs", nargs="*", metavar="IN",
+                   help="the mix: any file soundfile reads (WAV, FLAC, AIFF, ...); - reads stdin.  With -O: any "
+                        "number of mixes and folders (walked for audio files)")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", help="output .snc file (refused if it exists, unless -f; - writes stdout)")
+    out.add_argument("-O", "--output-dir", metavar="DIR",
+                     help="batch: one .snc per song in DIR, named after the input tree (see --name); a journal "
+                          "there makes a rerun skip songs that are done and unchanged (-f redoes them)")
+    batch = p.add_argument_group("batch (with -O)")
+    batch.add_argument("--manifest", metavar="FILE",
+                       help="songs as CSV (columns mix, output, stem:NAME, tag:KEY, lead) or JSON lines "
+                            "({mix, output, stems: {name: path}, tags, lead, positions}) instead of inputs")
+    batch.add_argument("-j", "--jobs", type=positive_int, metavar="N",
+                       help="songs encoded at once, each in its own process (default: one per CPU)")
+    batch.add_argument("--name", default="{relpath}.snc", metavar="TEMPLATE",
+                       help="output name under DIR: {relpath} (the input's path under the folder given, no "
+                            "suffix), {name}, {parent} (default: {relpath}.snc)")
+    batch.add_argument("--dry-run", action="store_true", help="print what would be encoded, skipped or refused")
     p.add_argument("--stems", nargs="+", metavar="NAME=PATH", default=[],
                    help="studio stems, e.g. vocals=v.wav drums=d.wav (same rate and channels as the mix)")
     p.add_argument("--separator", choices=SEPARATORS, default="auto",
@@ -79,6 +96,13 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def _body(args) -> int:
+    if args.output_dir is not None:
+        return _batch(args)
+    if len(args.inputs) != 1:
+        raise InputError("give one mix with -o (or any number of inputs with -O DIR)")
+    args.mix = args.inputs[0]
+    if args.manifest or args.jobs or args.dry_run:
+        raise InputError("--manifest, -j and --dry-run are batch options: give -O DIR")
     stems = parse_assignments(args.stems, "--stems")
     if STDIO in stems.values():
         raise InputError("only the mix can be read from stdin (-); give the stems as files")
@@ -100,6 +124,17 @@ def _body(args) -> int:
         progress.done(report.frames)
     _summary(report, say, _display_name(args.output))
     return 0
+
+
+def _batch(args) -> int:
+    from .batch import run_batch
+
+    options = dict(preset=args.preset, separator=args.separator, bitrate=args.bitrate, verify=args.verify,
+                   tags=parse_assignments(args.tag, "--tag") or None, codec=args.codec,
+                   remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, model=args.model,
+                   threads=args.threads, profiles=_read_profiles(args.profiles),
+                   positions=parse_assignments(args.position, "--position", parse_position) or None, lead=args.lead)
+    return run_batch(args, {k: v for k, v in options.items() if v is not None})
 
 
 def _read_profiles(path) -> str | None:

@@ -1,0 +1,87 @@
+"""snc-encode's batch mode: ``snc-encode IN... -O OUTDIR`` (files and folders) or ``--manifest FILE -O OUTDIR``.
+
+Every single-song option applies to each song.  The journal in OUTDIR (:mod:`snc.batch.journal`) makes a rerun
+skip songs that are done and unchanged; ``-f`` redoes them.  One bad song does not stop the batch: it gets one
+line, the summary counts it and the exit status is 1.  Progress: a bar over the songs (count, audio hours, ETA)
+on a terminal, else one line per song.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .common import STDIO, human_bytes
+
+
+def run_batch(args, options: dict) -> int:
+    from ..batch import Journal, encode_many, jobs_from_manifest, jobs_from_paths, plan
+
+    if args.stems:
+        raise InputError("--stems names one song's stems; in a batch give each song's stems in --manifest")
+    if args.output is not None:
+        raise InputError("give -o FILE for one song or -O DIR for a batch, not both")
+    if STDIO in args.inputs:
+        raise InputError("a batch reads files and folders, not stdin (-)")
+    if args.manifest and args.inputs:
+        raise InputError("give inputs or --manifest, not both")
+    outdir = Path(args.output_dir)
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"-O {outdir}: exists and is not a folder")
+    if args.manifest:
+        jobs = jobs_from_manifest(args.manifest, outdir, template=args.name, options=options)
+    else:
+        jobs = jobs_from_paths(args.inputs, outdir, template=args.name, options=options)
+    if not jobs:
+        raise InputError("no audio files found in " + (args.manifest or ", ".join(args.inputs)))
+    journal = Journal(outdir)
+    if args.dry_run:
+        for job, _, action in plan(jobs, journal, args.force):
+            print(f"{action:<8} {job.name}  <-  {job.mix}" + (f" + {len(job.stems)} stems" if job.stems else ""))
+        return 0
+    outdir.mkdir(parents=True, exist_ok=True)
+    return _report(encode_many(jobs, journal=journal, force=args.force, workers=args.jobs), len(jobs), args)
+
+
+def _report(results, total: int, args) -> int:
+    """Consume the results: progress while they come, the summary at the end; the exit status."""
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="song", file=sys.stderr, dynamic_ncols=True)
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    t0 = time.perf_counter()
+    audio = written = 0.0
+    for n, r in enumerate(results, 1):
+        counts[r.status] += 1
+        audio += r.audio_seconds
+        written += r.file_bytes
+        line = _line(r)
+        if bar is not None:
+            if r.status == "failed" or args.verbose:
+                bar.write(line, file=sys.stderr)
+            bar.set_postfix_str(f"{audio / 3600:.2f} h of audio, {counts['failed']} failed")
+            bar.update(1)
+        elif not args.quiet or r.status == "failed":
+            print(f"[{n}/{total}] {line}", file=sys.stderr, flush=True)
+    if bar is not None:
+        bar.close()
+    wall = time.perf_counter() - t0
+    speed = f", {audio / wall:.1f}x realtime" if audio and wall > 0 else ""
+    summary = (f"{counts['done']} encoded, {counts['skipped']} skipped (done before), {counts['failed']} failed; "
+               f"{human_bytes(int(written))} bytes written, {audio / 60:.1f} min of audio in {wall:.1f} s{speed}")
+    if not args.quiet or counts["failed"]:
+        print(summary, file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def _line(r) -> str:
+    if r.status == "failed":
+        return f"{r.job.name}: FAILED: {r.error}"
+    if r.status == "skipped":
+        return f"{r.job.name}: skipped (done, inputs and options unchanged)"
+    speed = r.audio_seconds / r.seconds if r.seconds else 0.0
+    return f"{r.job.name}: {human_bytes(r.file_bytes)} bytes, {r.audio_seconds:.1f} s of audio, {speed:.1f}x realtime"
