@@ -42,6 +42,13 @@ def run_batch(args, options: dict) -> int:
             print(f"{action:<8} {job.name}  <-  {job.mix}" + (f" + {len(job.stems)} stems" if job.stems else ""))
         return 0
     outdir.mkdir(parents=True, exist_ok=True)
+    if args.dask_scheduler or args.dask_local:
+        if args.jobs:
+            raise InputError("-j sets the local workers; a Dask cluster has its own")
+        from ..batch.cluster import dask_executor
+
+        with dask_executor(args.dask_scheduler, args.dask_local) as executor:
+            return _report(encode_many(jobs, executor=executor, journal=journal, force=args.force), len(jobs), args)
     return _report(encode_many(jobs, journal=journal, force=args.force, workers=args.jobs), len(jobs), args)
 
 

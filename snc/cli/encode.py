@@ -58,6 +58,12 @@ def get_parser() -> argparse.ArgumentParser:
                        help="output name under DIR: {relpath} (the input's path under the folder given, no "
                             "suffix), {name}, {parent} (default: {relpath}.snc)")
     batch.add_argument("--dry-run", action="store_true", help="print what would be encoded, skipped or refused")
+    cluster = batch.add_mutually_exclusive_group()
+    cluster.add_argument("--dask-scheduler", metavar="ADDRESS",
+                         help="run the songs on this Dask cluster (pip install 'snc[cluster]'); its workers must "
+                              "reach the inputs and DIR under the same paths (a shared filesystem)")
+    cluster.add_argument("--dask-local", type=positive_int, metavar="N",
+                         help="run the songs on a Dask LocalCluster of N worker processes on this machine")
     p.add_argument("--stems", nargs="+", metavar="NAME=PATH", default=[],
                    help="studio stems, e.g. vocals=v.wav drums=d.wav (same rate and channels as the mix)")
     p.add_argument("--separator", choices=SEPARATORS, default="auto",
@@ -101,8 +107,8 @@ def _body(args) -> int:
     if len(args.inputs) != 1:
         raise InputError("give one mix with -o (or any number of inputs with -O DIR)")
     args.mix = args.inputs[0]
-    if args.manifest or args.jobs or args.dry_run:
-        raise InputError("--manifest, -j and --dry-run are batch options: give -O DIR")
+    if args.manifest or args.jobs or args.dry_run or args.dask_scheduler or args.dask_local:
+        raise InputError("--manifest, -j, --dry-run and --dask-* are batch options: give -O DIR")
     stems = parse_assignments(args.stems, "--stems")
     if STDIO in stems.values():
         raise InputError("only the mix can be read from stdin (-); give the stems as files")

@@ -115,6 +115,7 @@ def test_a_foreign_output_is_refused_without_force(library, tmp_path):
     assert [r.status for r in encode_many(jobs[:1], executor=_threads(), journal=Journal(out), force=True)] == ["done"]
 
 
+@pytest.mark.slow
 def test_a_bad_song_in_the_middle_fails_alone(library, tmp_path, capsys):
     (library / "a" / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     out = tmp_path / "out"
@@ -152,6 +153,7 @@ def test_the_command_line_batch(library, tmp_path, capsys):
     assert "batch options" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_default_executor_is_a_process_pool(library, tmp_path):
     out = tmp_path / "out"
     jobs = jobs_from_paths([library], out, options=OPTIONS)
@@ -159,6 +161,7 @@ def test_the_default_executor_is_a_process_pool(library, tmp_path):
     assert sorted(r.status for r in results) == ["done"] * 3 and all(r.audio_seconds == 1.0 for r in results)
 
 
+@pytest.mark.slow
 def test_a_killed_batch_resumes_without_redoing_or_leaving_partial_files(tmp_path):
     """kill -9 of the whole batch (parent and workers) while it encodes: a rerun finishes the rest, skips
     what was recorded done, replaces what it had started, and leaves no temporary file."""
@@ -188,3 +191,20 @@ def test_a_killed_batch_resumes_without_redoing_or_leaving_partial_files(tmp_pat
     for k in range(6):
         with snc.open(out / f"s{k}.snc") as f:
             assert f.frames == 20 * RATE and f.verify()["mix"]
+
+
+@pytest.mark.slow
+def test_a_dask_local_cluster_writes_the_same_bytes(library, tmp_path, capsys):
+    """--dask-local: the songs run on a real LocalCluster (worker processes on 127.0.0.1) and the outputs are
+    byte-identical to the local pool's."""
+    pytest.importorskip("distributed", reason="the cluster extra (dask.distributed) is not installed")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    args = [str(library), "--separator", "none", "--preset", "transparent", "-q"]
+    assert encode_cli.main([*args, "-O", str(local), "-j", "1"]) == 0
+    assert encode_cli.main([*args, "-O", str(dask), "--dask-local", "2"]) == 0
+    names = sorted(p.relative_to(local) for p in local.rglob("*.snc"))
+    assert len(names) == 3 and names == sorted(p.relative_to(dask) for p in dask.rglob("*.snc"))
+    assert all((local / n).read_bytes() == (dask / n).read_bytes() for n in names)
+    assert encode_cli.main([*args, "-O", str(dask), "--dask-local", "1"]) == 0  # a rerun: all skipped
+    assert encode_cli.main([*args, "-O", str(dask), "--dask-local", "2", "-j", "2"]) == 1
+    assert "-j sets the local workers" in capsys.readouterr().err
