@@ -38,6 +38,12 @@ def dask_executor(scheduler: str | None = None, local_workers: int | None = None
             except OSError as exc:
                 raise NotAvailableError(f"--dask-scheduler {scheduler}: cannot connect ({exc})") from None
         else:
+            # Dask starts workers with glibc's MALLOC_TRIM_THRESHOLD_ at 64 KiB, to return memory early; the
+            # encoder frees MB-sized arrays every segment, and trimming on each free doubles its time (and
+            # multiplies the system time by ten, bench/scale.py's notes in docs/scaling.md): not for these workers
+            import dask
+
+            stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}))
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=local_workers, threads_per_worker=1, processes=True, dashboard_address=None,
                 host="127.0.0.1"))
