@@ -10,7 +10,7 @@ over ``-j 1`` (scaling efficiency = speed-up / 2).
 Part 2 -- peak memory.  Songs of 1 and 6 minutes built by concatenating corpus items (mix and stems alike),
 16-bit 44.1 kHz, each encoded in a fresh process (transparent, with its true stems and with the dsp separator),
 then decoded (the whole mix through ``f.blocks``) and rendered (``f.render_blocks(profile='karaoke')``) in fresh
-processes; the peak resident set of each process (``ru_maxrss``) and its x realtime.
+processes; the peak resident set of each process (``VmHWM`` of ``/proc/self/status``) and its x realtime.
 
 Usage: python bench/scale.py [--skip 1|2] [--minutes 1,6]
 """
@@ -72,7 +72,7 @@ def batch(tmp: Path) -> None:
 
 
 MEASURE = r'''
-import resource, sys, time, json
+import sys, time, json
 import snc
 kind, path, out, extra = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 t0 = time.perf_counter()
@@ -86,7 +86,10 @@ else:
         for _ in blocks:
             pass
 wall = time.perf_counter() - t0
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "x": seconds / wall}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over execve, so a child started by a big parent reports the
+# parent's size; the high-water mark of this address space starts afresh
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"rss_mb": peak / 1024, "x": seconds / wall}))
 '''
 
 
