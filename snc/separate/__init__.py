@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as _np
 
 from ..errors import InputError, NotAvailableError
-from ..signal.audio_io import AudioSource, NativeAudio, to_native
+from ..signal.audio_io import AudioSource, NativeAudio, release_pages, to_native
 from .base import STEM_NAMES, ProgressCallback, Separator
 
 SEPARATORS = ("auto", "dsp", "demucs", "none")
@@ -155,6 +155,8 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
         if fmt.sample_format == "int":  # already native units: only the range to keep
             last = _np.clip(last, -(1 << (fmt.bits - 1)), (1 << (fmt.bits - 1)) - 1)
         stems[names[-1]][a:b] = last.astype(fmt.dtype)
+        for arr in stems.values():  # written: out of this process's memory, kept in the file
+            release_pages(arr, a, b)
         # slide: keep the context before the next chunk
         new_start = max(0, b - context)
         buf = buf[new_start - start:]

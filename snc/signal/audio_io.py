@@ -7,6 +7,7 @@ Integer files are read as the exact integers they hold (``int32`` carrying
 
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass
 
@@ -51,6 +52,21 @@ class NativeAudio:
 
     array: _np.ndarray  # (frames, channels), fmt.dtype
     format: AudioFormat
+
+
+def release_pages(array: _np.ndarray, start: int, stop: int) -> None:
+    """Unmap frames ``[start, stop)`` of a memory-mapped ``array`` from this process (madvise DONTNEED): the
+    data stays in its file (a dirty page is still written back), but no longer counts in the process's
+    resident memory, so streaming through a long mapped signal keeps memory flat.  Anything else: no-op."""
+    mm = getattr(array, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED") or stop <= start:
+        return
+    row = array.strides[0]
+    skew = array.offset % mmap.ALLOCATIONGRANULARITY  # where the array starts inside the mapping
+    lo = -(-(skew + start * row) // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages only
+    hi = (skew + stop * row) // mmap.PAGESIZE * mmap.PAGESIZE
+    if hi > lo:
+        mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 class AudioSource:
@@ -132,7 +148,13 @@ class AudioSource:
     # ------------------------------------------------------------------
     def read(self, frames: int, target: AudioFormat) -> _np.ndarray:
         """Next ``frames`` frames converted to ``target``'s sample format (zero-padded past the end)."""
-        block = self._read_file(frames) if self._sf is not None else self._array[self._pos:self._pos + frames]
+        if self._sf is not None:
+            block = self._read_file(frames)
+        elif isinstance(self._array, _np.memmap):  # a copy, and the pages read given back (release_pages)
+            block = _np.array(self._array[self._pos:self._pos + frames])
+            release_pages(self._array, self._pos, self._pos + frames)
+        else:
+            block = self._array[self._pos:self._pos + frames]
         if block.dtype.kind == "f" and not _np.isfinite(block).all():
             bad = int(_np.argmax(~_np.isfinite(block).all(axis=1)))
             raise InputError(f"{self.name}: NaN or infinite sample near frame {self._pos + bad}")
