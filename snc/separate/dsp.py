@@ -74,7 +74,10 @@ class DspSeparator(Separator):
     """The ``dsp`` separator (see the module docstring); stems vocals, drums, bass, other."""
 
     name = "dsp"
-    chunk_seconds = 60.0
+    #: a chunk's transforms and masks are most of an encode's memory (about 10 MB per second of stereo at 44.1
+    #: kHz); 20 s keeps them near the encoder's own, and with the context below the stems are those of longer
+    #: chunks to within 1 LSB (docs/scaling.md)
+    chunk_seconds = 20.0
     #: the time median reaches 0.15 s, the percussive hold decays by e^-5 in 3 s
     context_seconds = 3.0
     stem_names = STEM_NAMES
