@@ -12,7 +12,9 @@ Part 2 -- peak memory.  Songs of 1 and 6 minutes built by concatenating corpus i
 then decoded (the whole mix through ``f.blocks``) and rendered (``f.render_blocks(profile='karaoke')``) in fresh
 processes; the peak resident set of each process (``VmHWM`` of ``/proc/self/status``) and its x realtime.
 
-Usage: python bench/scale.py [--skip 1|2] [--minutes 1,6]
+``--hires``: part 2 with the songs resampled to 96 kHz 24-bit as ``bench/hires.py`` makes its copies.
+
+Usage: python bench/scale.py [--skip 1|2] [--minutes 1,6] [--hires]
 """
 
 from __future__ import annotations
@@ -101,8 +103,17 @@ def measure(kind: str, path: str, out: str, extra: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def long_song(tmp: Path, minutes: float) -> tuple[Path, dict]:
-    """A song of ``minutes`` from the corpus's items with stems in turn, four stems (missing ones silent)."""
+def hires(x: np.ndarray) -> np.ndarray:
+    """44.1 kHz 16-bit -> 96 kHz 24-bit, as bench/hires.py makes its copies (resample_poly 320/147, x256)."""
+    from scipy.signal import resample_poly
+
+    y = np.round(resample_poly(x.astype(np.float64), 320, 147, axis=0) * 256.0)
+    return np.clip(y, -(1 << 23), (1 << 23) - 1).astype(np.int32)
+
+
+def long_song(tmp: Path, minutes: float, hi_res: bool = False) -> tuple[Path, dict]:
+    """A song of ``minutes`` from the corpus's items with stems in turn, four stems (missing ones silent);
+    ``hi_res``: resampled to 96 kHz 24-bit (:func:`hires`), one signal at a time."""
     items = multitrack_items()
     names = ("vocals", "drums", "bass", "other")
     frames = int(minutes * 60 * 44100)
@@ -121,20 +132,26 @@ def long_song(tmp: Path, minutes: float) -> tuple[Path, dict]:
             for path in files[4:]:
                 stems["other"][at:at + n] += read_int(path)[0][:n]
         at, k = at + n, k + 1
-    folder = tmp / f"long{minutes:g}"
+    folder = tmp / f"long{minutes:g}{'-hires' if hi_res else ''}"
     folder.mkdir()
-    sf.write(folder / "mix.wav", mix.astype(np.int16), 44100, subtype="PCM_16")
+    rate, subtype = (96000, "PCM_24") if hi_res else (44100, "PCM_16")
+
+    def write(path, x):
+        x = hires(x) if hi_res else np.clip(x, -32768, 32767).astype(np.int16)
+        sf.write(path, x << 8 if hi_res else x, rate, subtype=subtype)  # int32 holds 24-bit samples in its top bits
+
+    write(folder / "mix.wav", mix)
     paths = {}
-    for name, x in stems.items():
-        sf.write(folder / f"{name}.wav", np.clip(x, -32768, 32767).astype(np.int16), 44100, subtype="PCM_16")
+    for name in list(stems):
+        write(folder / f"{name}.wav", stems.pop(name))
         paths[name] = str(folder / f"{name}.wav")
     return folder / "mix.wav", paths
 
 
-def memory(tmp: Path, minutes_list) -> None:
+def memory(tmp: Path, minutes_list, hi_res: bool = False) -> None:
     rows = []
     for minutes in minutes_list:
-        mix, stems = long_song(tmp, minutes)
+        mix, stems = long_song(tmp, minutes, hi_res)
         for label, extra in (("true stems", {"stems": stems}), ("dsp separator", {"separator": "dsp"})):
             out = str(tmp / f"m{minutes:g}-{label[:3]}.snc")
             enc = measure("encode", str(mix), out, extra)
@@ -145,13 +162,15 @@ def memory(tmp: Path, minutes_list) -> None:
             print(f"  {minutes:g} min {label}: encode {enc}, decode {dec}, render {ren}", flush=True)
     print_table(["length", "stems", "encode peak MB", "encode x RT", "decode peak MB", "decode x RT",
                  "karaoke render peak MB", "render x RT"], rows,
-                title="peak resident memory per process, 16-bit 44.1 kHz stereo, transparent (fresh process each)")
+                title=f"peak resident memory per process, {'24-bit 96' if hi_res else '16-bit 44.1'} kHz stereo, "
+                      f"transparent (fresh process each)")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip", default="", help="'1' or '2': skip that part")
     ap.add_argument("--minutes", default="1,6", help="song lengths for part 2")
+    ap.add_argument("--hires", action="store_true", help="part 2 at 96 kHz 24-bit (resampled as bench/hires.py)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix="snc-scale-") as tmpd:
@@ -159,7 +178,7 @@ def main(argv=None) -> int:
         if "1" not in args.skip:
             batch(tmp)
         if "2" not in args.skip:
-            memory(tmp, [float(m) for m in args.minutes.split(",")])
+            memory(tmp, [float(m) for m in args.minutes.split(",")], args.hires)
     return 0
 
 
