@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SncError
-from ..fileutil import TEMP_SUFFIX
+from ..fileutil import TEMP_SUFFIX, temp_prefix
 from .jobs import EncodeJob
 from .journal import Journal
 
@@ -143,8 +143,6 @@ def encode_many(jobs: Iterable[EncodeJob], *, executor: Executor | None = None, 
 def remove_temporaries(output: str) -> None:
     """Delete what a killed writer of ``output`` left: its temporary files beside it
     (:func:`snc.fileutil.temp_beside`), never the output itself."""
-    from ..fileutil import temp_prefix
-
     target = Path(output)
     if target.parent.is_dir():
         for path in target.parent.glob(f"{glob.escape(temp_prefix(target))}*{TEMP_SUFFIX}"):

@@ -100,6 +100,10 @@ class Codec:
         """The ``frames`` x channels samples of one packet; :class:`~snc.errors.CodecError` on malformed bytes."""
         raise NotImplementedError
 
+    def concealment(self, frames: int) -> _np.ndarray:
+        """What a damaged packet of ``frames`` frames decodes as: silence (spec snc-format.md 16.4)."""
+        return _np.zeros((frames, self.channels), dtype=self.dtype)
+
     def check_block(self, block: _np.ndarray) -> _np.ndarray:
         """Validate a block given to :meth:`encode` and return it as a C-contiguous array."""
         block = _np.asarray(block)

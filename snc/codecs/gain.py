@@ -67,10 +67,6 @@ class GainCodec(Codec):
     def get_config(self) -> dict:
         return {**super().get_config(), "knot_shift": self.knot_shift}
 
-    @property
-    def knot_frames(self) -> int:
-        return 1 << self.knot_shift
-
     def encode(self, block: _np.ndarray | None, noise=None) -> bytes:
         """One packet of the knots ``block`` ((K, channels) integers 0..MAX_KNOT), or of unity (None)."""
         if block is None:
@@ -94,5 +90,9 @@ class GainCodec(Codec):
         return interpolate(knots, int(frames), self.knot_shift)
 
     def unity(self, frames: int) -> _np.ndarray:
-        """The gain of a unity packet; also what a damaged packet is concealed as (the stems as they are)."""
+        """The gain of a unity packet."""
         return _np.full((frames, self.channels), UNITY, dtype=_np.int32)
+
+    def concealment(self, frames: int) -> _np.ndarray:
+        """A damaged packet is unity: the stems as they are (spec snc-format.md 3.7)."""
+        return self.unity(frames)

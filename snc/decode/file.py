@@ -111,12 +111,12 @@ class Decoder:
         self.streams  # noqa: B018 -- fills in its bytes
         return self._reader.streams[self._master]
 
-    def master_gain(self, seg) -> _np.ndarray | None:
+    def master_gain(self, seg, *, strict: bool | None = None) -> _np.ndarray | None:
         """The master's gain over segment ``seg`` (int32 Q14, ``(frames, channels)``, spec section 3.7), or
         None when the file has no master stream."""
         if self._master is None:
             return None
-        return self._packets.cached(seg, self._master, strict=self.strict)
+        return self._packets.cached(seg, self._master, strict=self.strict if strict is None else strict)
 
     @property
     def stems(self) -> list[str]:
@@ -194,7 +194,7 @@ class Decoder:
         """``block`` (frames ``cut`` of stream ``i`` in ``seg``) as it plays in the mix."""
         if self._master is None or self._public[i].is_residual:
             return block
-        return mastered(self._packets.cached(seg, self._master, strict=strict)[cut], block)
+        return mastered(self.master_gain(seg, strict=strict)[cut], block)
 
     def stream_span(self, i: int, start: int, stop: int) -> _np.ndarray:
         """Stream ``i`` over frames ``[start, stop)`` (clipped to the file) as it plays in the mix
@@ -214,7 +214,7 @@ class Decoder:
         (verification) each stream is hashed as its packet decodes and damage is not concealed."""
         strict = True if stream_hashers is not None else self.strict
         if stream_hashers is not None and self._master is not None:
-            stream_hashers[self._master].update(self._packets.cached(seg, self._master, strict=True))
+            stream_hashers[self._master].update(self.master_gain(seg, strict=True))
 
         def streams():
             for i in range(len(self._public)):

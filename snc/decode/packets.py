@@ -84,7 +84,8 @@ class PacketDecoder:
         return block
 
     def _conceal(self, codec, seg, i: int, exc: Exception) -> _np.ndarray:
-        """Silence in place of a damaged packet (unity for a master stream's gain), reported once per packet."""
+        """The codec's concealment in place of a damaged packet (silence; unity for a master's gain), reported
+        once per packet."""
         name = self.reader.streams[i].name
         if (i, seg.index) not in self._damaged:
             self._damaged[(i, seg.index)] = dict(stream=name, segment=seg.index, start=seg.start_frame,
@@ -92,6 +93,4 @@ class PacketDecoder:
             warnings.warn(f"damaged packet concealed: stream {name!r}, frames {seg.start_frame}.."
                           f"{seg.start_frame + seg.frames} (segment {seg.index}) are silent ({exc})",
                           SncWarning, stacklevel=4)
-        if hasattr(codec, "unity"):  # a master stream's gain: the stems as they are
-            return codec.unity(seg.frames)
-        return _np.zeros((seg.frames, self.reader.info.channels), dtype=NATIVE[codec.format])
+        return codec.concealment(seg.frames)

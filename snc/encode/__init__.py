@@ -97,7 +97,6 @@ def _encode_stems(mix, output, stems: dict, separated, options: EncodeOptions, t
         mix, stems, options.samplerate, options.bits, options.profiles, options.lead, options.segment_frames,
         options.progress, master)
 
-
     def encode_at(out, offset_db, progress=None):
         return encode_file(mix, stems, out, options, separated=separated, profile_loudness=profile_loudness,
                            offset_db=offset_db, progress=progress, master=master)

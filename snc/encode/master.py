@@ -33,13 +33,16 @@ RIDGE = 1e-6
 
 @dataclass
 class MasterPlan:
-    """The master stream of one file: its codec and every segment's knots (None: unity)."""
+    """The master stream of one file: its codec, every segment's knots (None: unity) and their packets."""
 
     codec: GainCodec
     knots: list[np.ndarray | None]
+    packets: list[bytes]
 
-    def packet(self, segment: int) -> bytes:
-        return self.codec.encode(self.knots[segment])
+    def gain(self, segment: int, frames: int) -> np.ndarray:
+        """The segment's gain, as a decoder gets it from the packet (the codec is lossless)."""
+        knots = self.knots[segment]
+        return self.codec.unity(frames) if knots is None else interpolate(knots, frames, self.codec.knot_shift)
 
 
 def knot_shift_for(sample_rate: int) -> int:
@@ -52,6 +55,7 @@ def fit_knots(mix: np.ndarray, total: np.ndarray, knot_shift: int) -> np.ndarray
 
     The gain is linear in its knots, so the normal equations are tridiagonal (each frame touches two knots)."""
     from scipy.linalg import solveh_banded  # here: scipy is no import-time cost of snc.encode
+
     frames, channels = mix.shape
     count = knot_count(frames, knot_shift)
     t = np.arange(frames)
@@ -73,26 +77,28 @@ def fit_knots(mix: np.ndarray, total: np.ndarray, knot_shift: int) -> np.ndarray
 
 
 def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list[np.ndarray]):
-    """The knots of one segment, or None where unity costs fewer bytes (module docstring) or the gained
-    stems would leave a residual wider than its format (``residual_codec``: lossless, in that format)."""
+    """``(knots, packet)`` of one segment; knots None where unity costs fewer bytes (module docstring) or the
+    gained stems would leave a residual wider than its format (``residual_codec``: lossless, in that format)."""
+    unity = None, codec.encode(None)
     total = sum(s.astype(np.int64) for s in stems)
     plain = mix.astype(np.int64) - total
     if not plain.any():
-        return None
+        return unity
     knots = fit_knots(mix, total, codec.knot_shift)
     gain = interpolate(knots, len(mix), codec.knot_shift)
     rest = mix.astype(np.int64) - sum(mastered(gain, s).astype(np.int64) for s in stems)
     lo, hi = -(1 << (residual_codec.bits - 1)), (1 << (residual_codec.bits - 1)) - 1
     if rest.min() < lo or rest.max() > hi:
-        return None
+        return unity
     # least squares on a residual the gain does not explain (noise) still removes about knots / samples of its
     # energy, one sample's worth per free knot: a fit that removes no more has found nothing to save
     explained = 1.0 - np.einsum("ij,ij->", rest, rest, dtype=np.float64) / np.einsum("ij,ij->", plain, plain,
                                                                                     dtype=np.float64)
     if explained <= knots.size / mix.size:
-        return None
-    with_gain = len(codec.encode(knots)) + len(residual_codec.encode(rest.astype(np.int32)))
-    return knots if with_gain < len(residual_codec.encode(plain.astype(np.int32))) else None
+        return unity
+    packet = codec.encode(knots)
+    with_gain = len(packet) + len(residual_codec.encode(rest.astype(np.int32)))
+    return (knots, packet) if with_gain < len(residual_codec.encode(plain.astype(np.int32))) else unity
 
 
 def fit_master(mix, stems, options) -> MasterPlan | None:
@@ -111,12 +117,14 @@ def fit_master(mix, stems, options) -> MasterPlan | None:
         # linear prediction alone, without the adaptive cascade: half the time, and it ranks two residuals of
         # the same kind as the full codec does (the same choices on every corpus item)
         residual_codec.filters = ()
-        knots, done = [], 0
+        chosen, done = [], 0
         while done < mix_src.frames:
             n = min(options.segment_frames, mix_src.frames - done)
-            knots.append(segment_knots(codec, residual_codec, mix_src.read(n, fmt),
+            chosen.append(segment_knots(codec, residual_codec, mix_src.read(n, fmt),
                                        [s.read(n, fmt) for s in stem_srcs.values()]))
             done += n
             if options.progress is not None:
                 options.progress({"stage": "master", "frames_done": done, "frames_total": mix_src.frames})
-    return MasterPlan(codec, knots) if any(k is not None for k in knots) else None
+    if all(knots is None for knots, _ in chosen):
+        return None
+    return MasterPlan(codec, [knots for knots, _ in chosen], [packet for _, packet in chosen])

@@ -62,8 +62,8 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
     fmt = plan.fmt
     gain = master_packet = None
     if plan.master is not None:
-        master_packet = plan.master.packet(segment)
-        gain = plan.master.codec.decode(master_packet, len(mix_block))
+        master_packet = plan.master.packets[segment]
+        gain = plan.master.gain(segment, len(mix_block))
     heard = (lambda block: block) if gain is None else (lambda block: mastered(gain, block))
     stem_noise = res_noise = None
     if plan.tuning is not None:
