@@ -11,9 +11,10 @@ before are skipped, and each finished song is recorded before it is yielded.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,12 +102,14 @@ def plan(jobs: Iterable[EncodeJob], journal: Journal | None, force: bool = False
 
 
 def encode_many(jobs: Iterable[EncodeJob], *, executor: Executor | None = None, journal: Journal | None = None,
-                force: bool = False, workers: int | None = None) -> Iterator[BatchResult]:
+                force: bool = False, workers: int | None = None,
+                on_start: Callable[[EncodeJob], None] | None = None) -> Iterator[BatchResult]:
     """Encode ``jobs``, yielding a :class:`BatchResult` per job as it completes (skipped ones first).
 
     ``executor``: any ``concurrent.futures``-style executor (default: :func:`default_executor` of ``workers``);
     ``journal``: a :class:`~snc.batch.journal.Journal` (None: nothing skipped, nothing recorded);
-    ``force``: redo songs done before and replace outputs that exist."""
+    ``force``: redo songs done before and replace outputs that exist; ``on_start(job)``: called when a job
+    takes a free worker (the executor runs jobs in the order they are given, each worker one at a time)."""
     planned = plan(jobs, journal, force)
     todo = []
     for job, inputs, action in planned:
@@ -128,6 +131,10 @@ def encode_many(jobs: Iterable[EncodeJob], *, executor: Executor | None = None, 
                 journal.record(job, inputs, status="started")
             remove_temporaries(job.output)
             futures[executor.submit(encode_job, job, overwrite)] = (job, inputs)
+        queue = iter(job for job, _, _ in todo)
+        for job in itertools.islice(queue, executor_slots(executor) or len(todo)):
+            if on_start is not None:
+                on_start(job)
         for future in as_completed(futures):
             job, inputs = futures[future]
             try:
@@ -135,9 +142,22 @@ def encode_many(jobs: Iterable[EncodeJob], *, executor: Executor | None = None, 
             except Exception as exc:  # noqa: BLE001 -- a worker that died (killed, out of memory) fails its song
                 outcome = {"error": f"worker failed: {type(exc).__name__}: {exc}".splitlines()[0]}
             yield _finish(journal, job, inputs, outcome)
+            following = next(queue, None)  # has taken the worker this song freed
+            if on_start is not None and following is not None:
+                on_start(following)
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def executor_slots(executor: Executor) -> int | None:
+    """How many jobs ``executor`` runs at once, where it says: a pool's workers, a Dask client's threads."""
+    if isinstance(getattr(executor, "_max_workers", None), int):  # concurrent.futures' pools
+        return executor._max_workers
+    client = getattr(executor, "_client", None)  # distributed's ClientExecutor
+    if client is not None and hasattr(client, "nthreads"):
+        return sum(client.nthreads().values()) or None
+    return None
 
 
 def remove_temporaries(output: str) -> None:

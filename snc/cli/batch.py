@@ -3,7 +3,7 @@
 Every single-song option applies to each song.  The journal in OUTDIR (:mod:`snc.batch.journal`) makes a rerun
 skip songs that are done and unchanged; ``-f`` redoes them.  One bad song does not stop the batch: it gets one
 line, the summary counts it and the exit status is 1.  Progress: a bar over the songs (count, audio hours, ETA)
-on a terminal, else one line per song.
+with the songs in work on a terminal, else one line per song.
 """
 
 from __future__ import annotations
@@ -48,41 +48,69 @@ def run_batch(args, options: dict) -> int:
         from ..batch.cluster import dask_executor
 
         with dask_executor(args.dask_scheduler, args.dask_local) as executor:
-            return _report(encode_many(jobs, executor=executor, journal=journal, force=args.force), len(jobs), args)
-    return _report(encode_many(jobs, journal=journal, force=args.force, workers=args.jobs), len(jobs), args)
+            progress = _Progress(len(jobs), args)
+            return progress.report(encode_many(jobs, executor=executor, journal=journal, force=args.force,
+                                               on_start=progress.started))
+    progress = _Progress(len(jobs), args)
+    return progress.report(encode_many(jobs, journal=journal, force=args.force, workers=args.jobs,
+                                       on_start=progress.started))
 
 
-def _report(results, total: int, args) -> int:
-    """Consume the results: progress while they come, the summary at the end; the exit status."""
-    bar = None
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
+class _Progress:
+    """What the user sees while a batch runs: on a terminal a bar over the songs (count, hours of audio, ETA)
+    with the songs in work; else one line per song.  :meth:`report` consumes the results and gives the exit
+    status."""
 
-        bar = tqdm(total=total, unit="song", file=sys.stderr, dynamic_ncols=True)
-    counts = {"done": 0, "skipped": 0, "failed": 0}
-    t0 = time.perf_counter()
-    audio = written = 0.0
-    for n, r in enumerate(results, 1):
-        counts[r.status] += 1
-        audio += r.audio_seconds
-        written += r.file_bytes
-        line = _line(r)
-        if bar is not None:
-            if r.status == "failed" or args.verbose:
-                bar.write(line, file=sys.stderr)
-            bar.set_postfix_str(f"{audio / 3600:.2f} h of audio, {counts['failed']} failed")
-            bar.update(1)
-        elif not args.quiet or r.status == "failed":
-            print(f"[{n}/{total}] {line}", file=sys.stderr, flush=True)
-    if bar is not None:
-        bar.close()
-    wall = time.perf_counter() - t0
-    speed = f", {audio / wall:.1f}x realtime" if audio and wall > 0 else ""
-    summary = (f"{counts['done']} encoded, {counts['skipped']} skipped (done before), {counts['failed']} failed; "
-               f"{human_bytes(int(written))} bytes written, {audio / 60:.1f} min of audio in {wall:.1f} s{speed}")
-    if not args.quiet or counts["failed"]:
-        print(summary, file=sys.stderr)
-    return 1 if counts["failed"] else 0
+    def __init__(self, total: int, args):
+        self.total, self.args = total, args
+        self.working: list[str] = []  # the songs in work, in the order they started
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.audio = self.written = 0.0
+        self.bar = None
+        if not args.quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="song", file=sys.stderr, dynamic_ncols=True)
+
+    def started(self, job) -> None:
+        self.working.append(job.name)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        if self.bar is None:
+            return
+        state = f"{self.audio / 3600:.2f} h of audio, {self.counts['failed']} failed"
+        if self.working:
+            state += "; now: " + ", ".join(n if len(n) <= 32 else "..." + n[-29:] for n in self.working)
+        self.bar.set_postfix_str(state)
+
+    def report(self, results) -> int:
+        t0 = time.perf_counter()
+        for n, r in enumerate(results, 1):
+            self.counts[r.status] += 1
+            self.audio += r.audio_seconds
+            self.written += r.file_bytes
+            if r.job.name in self.working:
+                self.working.remove(r.job.name)
+            line = _line(r)
+            if self.bar is not None:
+                if r.status == "failed" or self.args.verbose:
+                    self.bar.write(line, file=sys.stderr)
+                self._show_state()
+                self.bar.update(1)
+            elif not self.args.quiet or r.status == "failed":
+                print(f"[{n}/{self.total}] {line}", file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.close()
+        wall = time.perf_counter() - t0
+        counts, audio = self.counts, self.audio
+        speed = f", {audio / wall:.1f}x realtime" if audio and wall > 0 else ""
+        summary = (f"{counts['done']} encoded, {counts['skipped']} skipped (done before), {counts['failed']} "
+                   f"failed; {human_bytes(int(self.written))} bytes written, {audio / 60:.1f} min of audio in "
+                   f"{wall:.1f} s{speed}")
+        if not self.args.quiet or counts["failed"]:
+            print(summary, file=sys.stderr)
+        return 1 if counts["failed"] else 0
 
 
 def _line(r) -> str:

@@ -3,6 +3,7 @@ the command line's batch mode, interruption."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import soundfile as sf
 
 import snc
 from snc.batch import Journal, encode_many, jobs_from_manifest, jobs_from_paths, plan
+from snc.batch.runner import executor_slots
 from snc.cli import encode as encode_cli
 from snc.errors import InputError
 
@@ -153,6 +155,35 @@ def test_the_command_line_batch(library, tmp_path, capsys):
     assert "batch options" in capsys.readouterr().err
 
 
+def test_each_song_starts_when_a_worker_is_free(library, tmp_path):
+    """on_start names the songs in work: the first two at once on two workers, then one per finished song."""
+    jobs = jobs_from_paths([library], tmp_path / "out", options=OPTIONS)
+    events = []
+    with _threads() as pool:
+        assert executor_slots(pool) == 2
+        for r in encode_many(jobs, executor=pool, on_start=lambda job: events.append(("start", job.name))):
+            events.append(("end", r.job.name))
+    starts = [name for kind, name in events if kind == "start"]
+    assert starts == [job.name for job in jobs] and events[:2] == [("start", n) for n in starts[:2]]
+    in_work = 0
+    for kind, _ in events:
+        in_work += 1 if kind == "start" else -1
+        assert 0 <= in_work <= 2
+
+
+def test_a_terminal_shows_a_bar_with_the_songs_in_work(library, tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    assert encode_cli.main([str(library), "-O", str(tmp_path / "out"), "-j", "2", "--separator", "none"]) == 0
+    shown = screen.getvalue()
+    assert "now: a/one.snc, a/two.snc" in shown and "3/3" in shown and "3 encoded" in shown
+    assert "[1/3]" not in shown  # the bar, not the lines for a log
+
+
 @pytest.mark.slow
 def test_the_default_executor_is_a_process_pool(library, tmp_path):
     out = tmp_path / "out"
@@ -206,5 +237,9 @@ def test_a_dask_local_cluster_writes_the_same_bytes(library, tmp_path, capsys):
     assert len(names) == 3 and names == sorted(p.relative_to(dask) for p in dask.rglob("*.snc"))
     assert all((local / n).read_bytes() == (dask / n).read_bytes() for n in names)
     assert encode_cli.main([*args, "-O", str(dask), "--dask-local", "1"]) == 0  # a rerun: all skipped
+    from snc.batch.cluster import dask_executor
+
+    with dask_executor(local_workers=1) as executor:
+        assert executor_slots(executor) == 1
     assert encode_cli.main([*args, "-O", str(dask), "--dask-local", "2", "-j", "2"]) == 1
     assert "-j sets the local workers" in capsys.readouterr().err
