@@ -14,7 +14,9 @@ processes; the peak resident set of each process (``VmHWM`` of ``/proc/self/stat
 
 ``--hires``: part 2 with the songs resampled to 96 kHz 24-bit as ``bench/hires.py`` makes its copies.
 
-Usage: python bench/scale.py [--skip 1|2] [--minutes 1,6] [--hires]
+``--preset``: part 2's encodes with another preset (default transparent).
+
+Usage: python bench/scale.py [--skip 1|2] [--minutes 1,6] [--hires] [--preset NAME]
 """
 
 from __future__ import annotations
@@ -112,49 +114,44 @@ def hires(x: np.ndarray) -> np.ndarray:
 
 
 def long_song(tmp: Path, minutes: float, hi_res: bool = False) -> tuple[Path, dict]:
-    """A song of ``minutes`` from the corpus's items with stems in turn, four stems (missing ones silent);
-    ``hi_res``: resampled to 96 kHz 24-bit (:func:`hires`), one signal at a time."""
+    """A song of ``minutes`` from the corpus's items with stems in turn, four stems (missing ones silent),
+    written piece by piece (an hour at 24/96 is 2 GB a signal); ``hi_res``: each piece resampled to 96 kHz
+    24-bit (:func:`hires`)."""
     items = multitrack_items()
-    names = ("vocals", "drums", "bass", "other")
-    frames = int(minutes * 60 * 44100)
-    mix = np.zeros((frames, 2), np.int32)
-    stems = {n: np.zeros((frames, 2), np.int32) for n in names}
-    at, k = 0, 0
-    while at < frames:
-        root = CORPUS / items[k % len(items)]["path"]
-        part = read_int(root / "mix.flac")[0]
-        n = min(len(part), frames - at)
-        mix[at:at + n] = part[:n]
-        files = sorted((root / "stems").glob("*.flac"))
-        for name, path in zip(names, files[:3] + files[3:4]):
-            stems[name][at:at + n] = read_int(path)[0][:n]
-        if len(files) > 4:  # fold any further stem into "other": the four still sum to the item's stems
-            for path in files[4:]:
-                stems["other"][at:at + n] += read_int(path)[0][:n]
-        at, k = at + n, k + 1
+    names = ("mix", "vocals", "drums", "bass", "other")
     folder = tmp / f"long{minutes:g}{'-hires' if hi_res else ''}"
     folder.mkdir()
     rate, subtype = (96000, "PCM_24") if hi_res else (44100, "PCM_16")
+    files = {n: sf.SoundFile(folder / f"{n}.wav", "w", rate, 2, subtype) for n in names}
+    frames = int(minutes * 60 * 44100)
+    at, k = 0, 0
+    while at < frames:
+        root = CORPUS / items[k % len(items)]["path"]
+        mix = read_int(root / "mix.flac")[0]
+        n = min(len(mix), frames - at)
+        parts = {"mix": mix[:n]}
+        paths = sorted((root / "stems").glob("*.flac"))
+        for name, path in zip(names[1:], paths[:3] + paths[3:4]):
+            parts[name] = read_int(path)[0][:n].astype(np.int32)
+        for path in paths[4:]:  # fold any further stem into "other": the four still sum to the item's stems
+            parts["other"] += read_int(path)[0][:n]
+        for name in names:
+            x = parts.get(name, np.zeros((n, 2), np.int32))
+            x = hires(x) if hi_res else np.clip(x, -32768, 32767).astype(np.int16)
+            files[name].write(x << 8 if hi_res else x)  # int32 holds 24-bit samples in its top bits
+        at, k = at + n, k + 1
+    for f in files.values():
+        f.close()
+    return folder / "mix.wav", {n: str(folder / f"{n}.wav") for n in names[1:]}
 
-    def write(path, x):
-        x = hires(x) if hi_res else np.clip(x, -32768, 32767).astype(np.int16)
-        sf.write(path, x << 8 if hi_res else x, rate, subtype=subtype)  # int32 holds 24-bit samples in its top bits
 
-    write(folder / "mix.wav", mix)
-    paths = {}
-    for name in list(stems):
-        write(folder / f"{name}.wav", stems.pop(name))
-        paths[name] = str(folder / f"{name}.wav")
-    return folder / "mix.wav", paths
-
-
-def memory(tmp: Path, minutes_list, hi_res: bool = False) -> None:
+def memory(tmp: Path, minutes_list, hi_res: bool = False, preset: str = "transparent") -> None:
     rows = []
     for minutes in minutes_list:
         mix, stems = long_song(tmp, minutes, hi_res)
         for label, extra in (("true stems", {"stems": stems}), ("dsp separator", {"separator": "dsp"})):
             out = str(tmp / f"m{minutes:g}-{label[:3]}.snc")
-            enc = measure("encode", str(mix), out, extra)
+            enc = measure("encode", str(mix), out, {**extra, "preset": preset})
             dec = measure("decode", str(mix), out, {})
             ren = measure("render", str(mix), out, {})
             rows.append([f"{minutes:g} min", label, f"{enc['rss_mb']:.0f}", f"{enc['x']:.1f}", f"{dec['rss_mb']:.0f}",
@@ -163,7 +160,7 @@ def memory(tmp: Path, minutes_list, hi_res: bool = False) -> None:
     print_table(["length", "stems", "encode peak MB", "encode x RT", "decode peak MB", "decode x RT",
                  "karaoke render peak MB", "render x RT"], rows,
                 title=f"peak resident memory per process, {'24-bit 96' if hi_res else '16-bit 44.1'} kHz stereo, "
-                      f"transparent (fresh process each)")
+                      f"{preset} (fresh process each)")
 
 
 def main(argv=None) -> int:
@@ -171,6 +168,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", default="", help="'1' or '2': skip that part")
     ap.add_argument("--minutes", default="1,6", help="song lengths for part 2")
     ap.add_argument("--hires", action="store_true", help="part 2 at 96 kHz 24-bit (resampled as bench/hires.py)")
+    ap.add_argument("--preset", default="transparent", help="the preset of part 2's encodes")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory(prefix="snc-scale-") as tmpd:
@@ -178,7 +176,7 @@ def main(argv=None) -> int:
         if "1" not in args.skip:
             batch(tmp)
         if "2" not in args.skip:
-            memory(tmp, [float(m) for m in args.minutes.split(",")], args.hires)
+            memory(tmp, [float(m) for m in args.minutes.split(",")], args.hires, args.preset)
     return 0
 
 

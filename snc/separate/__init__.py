@@ -122,8 +122,10 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
     fmt = src.format
     rate, n = fmt.sample_rate, src.frames
     align = separator.frame_alignment(rate)
-    chunk = _aligned(separator.chunk_seconds, rate, align, up=False)
-    context = _aligned(separator.context_seconds, rate, align, up=True)
+    chunk = max(separator.chunk_frames(rate) // align, 1) * align
+    before = _aligned(separator.context_seconds, rate, align, up=True)
+    after_seconds = separator.context_after_seconds
+    after = before if after_seconds is None else _aligned(after_seconds, rate, align, up=True)
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
     names = separator.stem_names
     # a rolling window over the mix: [start, start + len(buf)) with start = max(0, a - context)
@@ -132,7 +134,7 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
     a = 0
     while a < n:
         b = min(a + chunk, n)
-        want_end = min(n, b + context)
+        want_end = min(n, b + after)
         have_end = start + len(buf)
         if want_end > have_end:
             buf = _np.concatenate([buf, src.read(want_end - have_end, fmt)])
@@ -143,7 +145,7 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
             out = separator.separate(block, rate)
         except MemoryError:
             raise InputError(f"{separator.name}: out of memory separating a "
-                             f"{separator.chunk_seconds:g} s chunk") from None
+                             f"{chunk / rate:.3g} s chunk") from None
         keep = slice(a - start, b - start)
         mix_part = buf[keep].astype(_np.float64 if fmt.sample_format != "int" else _np.int64)
         rest = _np.zeros_like(mix_part)
@@ -158,7 +160,7 @@ def _run_chunks(separator: Separator, src: AudioSource, stems: dict[str, _np.nda
         for arr in stems.values():  # written: out of this process's memory, kept in the file
             release_pages(arr, a, b)
         # slide: keep the context before the next chunk
-        new_start = max(0, b - context)
+        new_start = max(0, b - before)
         buf = buf[new_start - start:]
         start = new_start
         a = b

@@ -8,9 +8,9 @@ closed-loop residual keeps the decoded mix exact or transparent whatever the ste
 (spec ``snc-format.md``, "Signal model").  Separation quality changes the size, never
 the correctness.
 
-Long input is separated in chunks of :attr:`Separator.chunk_seconds` with
-:attr:`Separator.context_seconds` of audio on either side that is analysed but not kept,
-so memory stays bounded for hour-long files.
+Long input is separated in chunks of :meth:`Separator.chunk_frames` with
+:attr:`Separator.context_seconds` of audio before and :attr:`Separator.context_after_seconds`
+after that are analysed but not kept, so memory stays bounded for hour-long files.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ class Separator:
     name = ""
     #: audio kept from one call (seconds): bounds memory
     chunk_seconds = 30.0
-    #: audio analysed on either side of the kept part (seconds): the separator's reach in time
+    #: audio analysed before the kept part (seconds): the separator's reach into the past
     context_seconds = 1.0
+    #: audio analysed after it (seconds); None: as much as before
+    context_after_seconds: float | None = None
     #: stem names in storage order; the last one takes what the others miss
     stem_names: tuple[str, ...] = STEM_NAMES
 
@@ -41,6 +43,10 @@ class Separator:
         """Chunks start on multiples of this many frames (a frame-based separator returns its hop,
         so a chunk sees the same analysis grid as the whole file would)."""
         return 1
+
+    def chunk_frames(self, samplerate: int) -> int:
+        """Frames kept from one call (a separator whose memory grows with samples returns a fixed count)."""
+        return max(int(self.chunk_seconds * samplerate), 1)
 
     def provenance(self) -> dict:
         """What to store in each separated stream's ``provenance_detail`` (spec snc-format.md 9.5,

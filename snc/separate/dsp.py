@@ -74,16 +74,20 @@ class DspSeparator(Separator):
     """The ``dsp`` separator (see the module docstring); stems vocals, drums, bass, other."""
 
     name = "dsp"
-    #: a chunk's transforms and masks are most of an encode's memory (about 10 MB per second of stereo at 44.1
-    #: kHz); 20 s keeps them near the encoder's own, and with the context below the stems are those of longer
-    #: chunks to within 1 LSB (docs/scaling.md)
-    chunk_seconds = 20.0
-    #: the time median reaches 0.15 s, the percussive hold decays by e^-5 in 3 s
+    #: a chunk's transforms and masks are most of an encode's memory, and they grow with its samples, not
+    #: its seconds: a fixed count of frames (23.8 s at 44.1 kHz, 10.9 s at 96 kHz) bounds it at any rate
+    chunk_samples = 1 << 20
+    #: the percussive hold decays by e^-5 in 3 s (it looks back only); the time median and the STFT
+    #: frame reach 0.2 s ahead
     context_seconds = 3.0
+    context_after_seconds = 0.5
     stem_names = STEM_NAMES
 
     def frame_alignment(self, samplerate: int) -> int:
         return _frame_size(samplerate) // OVERLAP
+
+    def chunk_frames(self, samplerate: int) -> int:
+        return self.chunk_samples
 
     def provenance(self) -> dict:
         from ..version import __version__
@@ -108,8 +112,9 @@ class DspSeparator(Separator):
 
         freqs = _np.arange(power.shape[-1]) * bin_hz
         octaves_above = _np.log2(_np.maximum(freqs, 1e-9) / BASS_CUTOFF_HZ)
-        low = _np.exp2(-BASS_ROLLOFF * _np.maximum(octaves_above, 0.0))
-        voice = ((freqs >= VOICE_LOW_HZ) & (freqs <= VOICE_HIGH_HZ)).astype(_np.float64)
+        # per-bin weights in the masks' precision: a float64 one would double every mask it touches
+        low = _np.exp2(-BASS_ROLLOFF * _np.maximum(octaves_above, 0.0)).astype(mono.dtype)
+        voice = ((freqs >= VOICE_LOW_HZ) & (freqs <= VOICE_HIGH_HZ)).astype(mono.dtype)
         if spectra.shape[0] == 2:
             cross = _np.abs(spectra[0] * _np.conj(spectra[1]))
             both = power[0] + power[1]

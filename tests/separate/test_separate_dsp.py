@@ -85,6 +85,16 @@ def test_masks_are_a_partition_of_unity():
     total = sum(masks.values())
     assert np.allclose(total, 1.0, atol=1e-5)
     assert all((m >= -1e-6).all() for m in masks.values())
+    # single precision throughout: a float64 weight would double every mask and masked spectrum (the
+    # separator's memory, docs/scaling.md)
+    assert spectra.dtype == np.complex64 and all(m.dtype == np.float32 for m in masks.values())
+    assert dsp.istft(spectra * masks["bass"], 4096, len(mix)).dtype == np.float32
+
+
+def test_a_chunk_is_a_count_of_samples_at_any_rate():
+    sep = DspSeparator()
+    assert sep.chunk_frames(44100) == sep.chunk_frames(96000) == sep.chunk_frames(192000) == 1 << 20
+    assert sep.context_seconds > sep.context_after_seconds > 0
 
 
 def test_dsp_separates_a_synthetic_song():
@@ -117,7 +127,7 @@ def test_chunked_separation_matches_the_whole_and_sums_to_the_mix():
     mix, _ = synthetic_song(5.0)
     mix = np.round(mix * 2 ** 14).astype(np.int16)
     sep = DspSeparator()
-    sep.chunk_seconds, sep.context_seconds = 1.0, 3.0
+    sep.chunk_samples, sep.context_seconds = RATE, 3.0
     events = []
     with separate_mix(mix, separator=sep, samplerate=RATE, progress=events.append) as result:
         folder = os.path.dirname(result.stems["drums"].array.filename)
