@@ -342,13 +342,8 @@ def read_stem_mp4(path) -> StemsFile:
             raise InputError(f"{path}: {len(audio)} audio track(s); NI Stems has a master and stems")
         rate = audio[0].codec_context.sample_rate
         integer = all(s.codec_context.name == "alac" for s in audio)
-        bits = 16
-        tracks = []
-        for stream in audio:
-            fmt = stream.codec_context.format.name
-            bits = max(bits, 24 if integer and fmt.startswith("s32") else 16)
-            tracks.append(stream)
-        arrays = [_decode_track(container, stream, bits, integer) for stream in tracks]
+        bits = 24 if integer and any(s.codec_context.format.name.startswith("s32") for s in audio) else 16
+        arrays = _decode_all(container, audio, bits, integer)
         tags = {k.lower(): v for k, v in container.metadata.items()}
     names, colours = [], {}
     for k in range(1, len(arrays)):
@@ -367,22 +362,25 @@ def read_stem_mp4(path) -> StemsFile:
                      bpm=bpm, cover=_read_cover(data), manifest=manifest)
 
 
-def _decode_track(container, stream, bits: int, integer: bool) -> _np.ndarray:
-    container.seek(0)
-    pieces = []
-    for frame in container.decode(stream):
-        x = frame.to_ndarray()
-        if frame.format.is_planar:
-            x = x.T
+def _decode_all(container, streams, bits: int, integer: bool) -> list[_np.ndarray]:
+    """Every track of ``streams`` decoded in one pass over the file (``(frames, 2)`` integer arrays)."""
+    pieces = {s.index: [] for s in streams}
+    for packet in container.demux(*streams):
+        for frame in packet.decode():
+            x = frame.to_ndarray()
+            x = x.T if frame.format.is_planar else x.reshape(-1, len(frame.layout.channels))
+            pieces[packet.stream.index].append(x)
+    out = []
+    for s in streams:
+        x = _np.concatenate(pieces[s.index]) if pieces[s.index] else _np.zeros((0, 2))
+        if x.shape[1] == 1:
+            x = _np.repeat(x, 2, axis=1)
+        if integer:
+            x = (x.astype(_np.int32) >> 8) if bits == 24 and x.dtype == _np.int32 else x.astype(_np.int32)
         else:
-            x = x.reshape(-1, frame.layout.nb_channels if hasattr(frame.layout, "nb_channels") else 2)
-        pieces.append(x)
-    x = _np.concatenate(pieces) if pieces else _np.zeros((0, 2))
-    if x.shape[1] == 1:
-        x = _np.repeat(x, 2, axis=1)
-    if integer:
-        return (x.astype(_np.int32) >> 8) if bits == 24 and x.dtype == _np.int32 else x.astype(_np.int32)
-    return _np.clip(_np.rint(x * 32768.0), -32768, 32767).astype(_np.int32)
+            x = _np.clip(_np.rint(x * 32768.0), -32768, 32767).astype(_np.int32)
+        out.append(x)
+    return out
 
 
 def _read_cover(data: bytes) -> tuple[bytes, str] | None:
