@@ -22,6 +22,7 @@ import numpy as _np
 
 from ..errors import InputError, NotAvailableError
 from . import mp4atoms
+from .headroom import Overflow, check_range, headroom_for
 from .slots import default_slots, fold
 
 #: the sample rates NI Stems players accept; anything else is resampled to the nearer family
@@ -105,14 +106,10 @@ def export_stem_mp4(source, output, *, codec: str = "alac", slots: dict[str, lis
                 try:
                     _write_tracks(f, tmp, codec, slots, residual, rate, bits, headroom, progress)
                     break
-                except _Overflow as over:
-                    # a slot beyond full scale: every track at 24 bits with the headroom it needs (as many
-                    # 6 dB quieter), so that the sum stays exact; a 24-bit source has no bits to spare
-                    room = 24 - f.info.bits
-                    if over.bits_over > room:
-                        raise InputError(f"{source}: a stem slot reaches {over.bits_over} bits above full scale; "
-                                         f"ALAC cannot hold it exactly (try --map or --codec aac)") from None
-                    bits, headroom = 24, max(headroom, over.bits_over)
+                except Overflow as over:  # a slot beyond full scale (snc.interop.headroom)
+                    if codec == "aac":
+                        raise
+                    bits, headroom = 24, headroom_for(over, f.info.bits, headroom)
             with open(tmp, "rb") as fh:
                 data = fh.read()
             data = mp4atoms.add_stems_boxes(data, manifest, enabled_tracks=1, cover=_cover(f))
@@ -122,12 +119,6 @@ def export_stem_mp4(source, output, *, codec: str = "alac", slots: dict[str, lis
     if check:
         report.max_sum_error, report.sum_snr_db = sum_error(output)
     return report
-
-
-class _Overflow(Exception):
-    def __init__(self, bits_over: int):
-        super().__init__(bits_over)
-        self.bits_over = bits_over
 
 
 def _slot_title(slot: str, members: list[str]) -> str:
@@ -207,10 +198,7 @@ def _encode_block(av, container, streams, tracks, codec, bits, headroom, full, r
     if not len(tracks[0]):
         return pts
     if codec == "alac":
-        peak = max(max(int(t.max()), -int(t.min()) - 1) for t in tracks)
-        over = max(peak, 1).bit_length() - (full.bit_length() - 1)  # bits beyond the source's full scale
-        if over > (headroom if bits == 24 else 0):
-            raise _Overflow(over)
+        check_range(tracks, full.bit_length(), bits, headroom)
     # 24-bit ALAC takes the top 24 bits of 32-bit samples: the source's values scaled to 24 bits, less headroom
     shift = 8 + 24 - (full.bit_length() - 1) - 1 - headroom
     for stream, x in zip(streams, tracks):
