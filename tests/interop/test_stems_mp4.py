@@ -208,7 +208,14 @@ def test_the_command_line(tmp_path, capsys):
                             "--residual", "all"]) == 0
     assert [s["name"] for s in mixxx_stem_manifest(out)["stems"]] == ["all", "slot2", "slot3", "slot4"]
     assert export_cli.main([str(src), "-o", str(tmp_path / "x.wav")]) == 1
-    assert "give a .stem.mp4 file" in capsys.readouterr().err
+    assert "give a .stem.mp4 (NI Stems) or .mka" in capsys.readouterr().err
+    assert export_cli.main([str(src), "-o", str(tmp_path / "x.stem.mp4"), "--codec", "opus"]) == 1
+    assert "NI Stems takes alac or aac" in capsys.readouterr().err
+    assert export_cli.main([str(src), "-o", str(tmp_path / "x.mka"), "--codec", "opus", "-q"]) == 0
+    assert export_cli.main([str(src), "--stems-dir", str(tmp_path / "dir"), "--format", "wav"]) == 0
+    assert "mix.wav" in capsys.readouterr().err and (tmp_path / "dir" / "stems.json").exists()
+    assert export_cli.main([str(src), "--stems-dir", str(tmp_path / "dir2"), "--map", "a=vocals"]) == 1
+    assert "--map and --residual shape NI Stems" in capsys.readouterr().err
     assert export_cli.main([str(src), "-o", str(tmp_path / "y.stem.mp4"), "--residual", "nowhere"]) == 1
     assert "no such slot" in capsys.readouterr().err and not (tmp_path / "y.stem.mp4").exists()
-    assert not list(tmp_path.glob(".*"))  # no temporary left behind
+    assert not list(tmp_path.rglob(".*"))  # no temporary left behind
