@@ -103,6 +103,9 @@ def _ni_stems(args, stem_names: list[str], progress) -> int:
                      f"; stems sum to the master within {report.max_sum_error} LSB "
                      f"({report.sum_snr_db:.1f} dB SNR)")
         room = f" ({6 * report.headroom_bits} dB of headroom)" if report.headroom_bits else ""
+        if report.spilled_samples:
+            check += (f"; {report.spilled_samples} samples beyond full scale in a stem moved to another stem "
+                      f"(their sum unchanged)")
         print(f"{args.output}: NI Stems, {report.codec} {report.bits}-bit{room} {report.sample_rate} Hz, "
               f"{human_bytes(report.file_bytes)} bytes{check}", file=sys.stderr)
     return 0

@@ -85,3 +85,25 @@ def fold(mix: _np.ndarray, stems: dict[str, _np.ndarray], slots: dict[str, list[
         given += share
     parts[catch] += residual - given  # its own share, and every other slot's rounding
     return parts
+
+
+def spill(parts: list[_np.ndarray], bits: int) -> tuple[list[_np.ndarray], int]:
+    """Keep every slot within ``bits``-bit full scale by moving what a slot has beyond it, sample by sample, to
+    the slot with the most room that way; the sum is unchanged.  The mix is within full scale, so the others
+    always have the room between them.  Returns the slots and how many samples moved (a DJ's 16-bit stem
+    format has no headroom, and a stem through a mastering chain's make-up gain can pass full scale on a few
+    peaks)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    stack = _np.stack(parts)
+    moved = 0
+    for _ in range(len(parts)):
+        clipped = _np.clip(stack, lo, hi)
+        excess = (stack - clipped).sum(axis=0)  # what the clipping took, per sample and channel
+        if not excess.any():
+            break
+        moved += int(_np.count_nonzero(excess))
+        room = _np.where(excess > 0, hi - clipped, clipped - lo)
+        target = room.argmax(axis=0)[None]
+        _np.put_along_axis(clipped, target, _np.take_along_axis(clipped, target, 0) + excess[None], 0)
+        stack = clipped
+    return list(stack), moved

@@ -5,7 +5,9 @@ is the master and tracks 1-4 four stereo stems, AAC or ALAC at 44.1 or 48 kHz, o
 JSON manifest in ``moov/udta/stem`` (:mod:`.mp4atoms`): ``version``, ``stems`` (``name``, ``color``) and
 ``mastering_dsp`` (a compressor and a limiter a player applies to the stems' sum).  SNC's stems plus its
 residual are the mix, so the export folds the residual into the four stems (:mod:`.slots`) and the manifest
-turns the mastering DSP off: with ALAC the four stems add up to the master exactly.
+turns the mastering DSP off: with ALAC the four stems add up to the master exactly.  A slot that passes full
+scale on a few peaks (a stem through a mastering chain's make-up gain) gives the excess to a slot with room at
+those samples (:func:`~snc.interop.slots.spill`), so the file stays 16-bit as DJ software expects.
 
 PyAV (FFmpeg's libraries, ``pip install 'snc[export]'``) encodes and muxes the tracks; this module adds the
 manifest, the cover and the tracks' enabled flags after FFmpeg has written the file.
@@ -23,7 +25,7 @@ import numpy as _np
 from ..errors import InputError, NotAvailableError
 from . import mp4atoms
 from .headroom import Overflow, check_range, headroom_for
-from .slots import default_slots, fold
+from .slots import default_slots, fold, spill
 
 #: the sample rates NI Stems players accept; anything else is resampled to the nearer family
 RATES = (44100, 48000)
@@ -66,6 +68,7 @@ class ExportReport:
     max_sum_error: int | None = None
     sum_snr_db: float | None = None
     headroom_bits: int = 0
+    spilled_samples: int = 0
 
 
 def export_stem_mp4(source, output, *, codec: str = "alac", slots: dict[str, list[str]] | None = None,
@@ -104,7 +107,7 @@ def export_stem_mp4(source, output, *, codec: str = "alac", slots: dict[str, lis
         with atomic_output(output, inputs=(source,), overwrite=overwrite) as tmp:
             while True:
                 try:
-                    _write_tracks(f, tmp, codec, slots, residual, rate, bits, headroom, progress)
+                    spilled = _write_tracks(f, tmp, codec, slots, residual, rate, bits, headroom, progress)
                     break
                 except Overflow as over:  # a slot beyond full scale (snc.interop.headroom)
                     if codec == "aac":
@@ -115,7 +118,8 @@ def export_stem_mp4(source, output, *, codec: str = "alac", slots: dict[str, lis
             data = mp4atoms.add_stems_boxes(data, manifest, enabled_tracks=1, cover=_cover(f))
             with open(tmp, "wb") as fh:
                 fh.write(data)
-    report = ExportReport(str(output), codec, rate, bits, described, os.path.getsize(output), headroom_bits=headroom)
+    report = ExportReport(str(output), codec, rate, bits, described, os.path.getsize(output), headroom_bits=headroom,
+                          spilled_samples=spilled)
     if check:
         report.max_sum_error, report.sum_snr_db = sum_error(output)
     return report
@@ -144,8 +148,9 @@ def _cover(f) -> tuple[bytes, str] | None:
 
 
 def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bits: int, headroom: int,
-                  progress) -> None:
-    """Encode the master and the four slots into the MP4 at ``path`` (FFmpeg's muxer)."""
+                  progress) -> int:
+    """Encode the master and the four slots into the MP4 at ``path`` (FFmpeg's muxer); the number of samples
+    :func:`~snc.interop.slots.spill` moved between slots."""
     av = av_module()
     names = list(f.stems)
     full = 1 << (f.info.bits - 1)
@@ -172,25 +177,32 @@ def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bit
             streams.append(stream)
         convert = _Converter(av, f.samplerate, rate, f.channels) if (rate != f.samplerate or f.channels != 2) \
             else None
-        pts = 0
+        pts = moved = 0
         for start in range(0, f.frames, BLOCK_FRAMES):
             n = min(BLOCK_FRAMES, f.frames - start)
             mix = f.read(n, start=start, dtype="native")
             stems = {name: f.read(n, start=start, stem=name, dtype="native", played=True) for name in names}
-            parts = fold(mix, stems, slots, residual, f.samplerate)
-            tracks = [mix.astype(_np.int64)] + parts
+            tracks = [mix.astype(_np.int64)] + fold(mix, stems, slots, residual, f.samplerate)
             if convert is not None:
                 tracks = convert.push(tracks, full)
+            if headroom == 0:
+                tracks[1:], count = spill(tracks[1:], f.info.bits)
+                moved += count
             pts = _encode_block(av, container, streams, tracks, codec, bits, headroom, full, rate, pts)
             if progress is not None:
                 progress({"stage": "export", "frames_done": start + n, "frames_total": f.frames})
         if convert is not None:
-            pts = _encode_block(av, container, streams, convert.flush(full), codec, bits, headroom, full, rate, pts)
+            tracks = convert.flush(full)
+            if headroom == 0:
+                tracks[1:], count = spill(tracks[1:], f.info.bits)
+                moved += count
+            pts = _encode_block(av, container, streams, tracks, codec, bits, headroom, full, rate, pts)
         for stream in streams:
             for packet in stream.encode(None):
                 container.mux(packet)
     finally:
         container.close()
+    return moved
 
 
 def _encode_block(av, container, streams, tracks, codec, bits, headroom, full, rate, pts) -> int:

@@ -15,7 +15,7 @@ import snc
 from snc.cli import export as export_cli
 from snc.errors import InputError
 from snc.interop import mp4atoms
-from snc.interop.slots import default_slots, fold, parse_map
+from snc.interop.slots import default_slots, fold, parse_map, spill
 
 av = pytest.importorskip("av", reason="PyAV (the export extra) is not installed")
 from snc.interop.stems_mp4 import export_stem_mp4, read_stem_mp4  # noqa: E402
@@ -152,8 +152,9 @@ def test_other_formats_are_converted_and_still_add_up(tmp_path, rate, bits, chan
     assert back.master.shape[1] == 2 and abs(len(back.master) - int(0.5 * report.sample_rate)) < 64
 
 
-def test_stems_beyond_16_bits_export_at_24(tmp_path):
-    """Two loud stems in antiphase: each beyond full scale once summed per slot, their sum within it."""
+def test_a_slot_beyond_full_scale_spills_into_another(tmp_path):
+    """Two loud stems in one slot pass full scale where a third, in antiphase, pulls the mix back: the excess
+    goes to the slot with room at those samples, the file stays 16-bit and the sum exact."""
     n = RATE // 2
     tone = (np.sin(np.arange(n) * 0.01) * 30000).astype(np.int32)[:, None].repeat(2, axis=1)
     stems = {"drums": tone, "bass": tone, "vocals": -tone}
@@ -161,9 +162,22 @@ def test_stems_beyond_16_bits_export_at_24(tmp_path):
     src = tmp_path / "loud.snc"
     snc.encode(mix, src, stems=stems, samplerate=RATE, bits=16, preset="archival")
     report = export_stem_mp4(src, tmp_path / "loud.stem.mp4", slots={"a": ["drums", "bass"], "b": ["vocals"]})
-    assert report.bits == 24 and report.headroom_bits == 1 and report.max_sum_error == 0
-    back = read_stem_mp4(tmp_path / "loud.stem.mp4")  # 24 bits, 6 dB of headroom: the 16-bit values times 128
-    assert back.bits == 24 and np.array_equal(back.master, mix.astype(np.int64) << 7)
+    assert report.bits == 16 and report.headroom_bits == 0 and report.spilled_samples > 0
+    back = read_stem_mp4(tmp_path / "loud.stem.mp4")
+    assert report.max_sum_error == 0 and np.array_equal(back.master, mix)
+    a = back.stems["Other"] if "Other" in back.stems else back.stems["a"]
+    assert a.max() == 32767 and a.min() >= -32768  # held at full scale, not wrapped
+
+
+def test_spill_moves_only_the_excess_and_keeps_the_sum():
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(-40000, 40000, (1000, 2)) for _ in range(4)]
+    mix = np.clip(sum(parts), -32768, 32767)
+    parts[3] += mix - sum(parts)  # a mix within full scale
+    out, moved = spill(parts, 16)
+    assert np.array_equal(sum(out), mix) and all(o.min() >= -32768 and o.max() <= 32767 for o in out)
+    inside = np.all([(p >= -32768) & (p <= 32767) for p in parts], axis=0)
+    assert moved > 0 and all(np.array_equal(o[inside], p[inside]) for o, p in zip(out, parts))
 
 
 def test_faststart_moov_before_mdat_keeps_the_audio(tmp_path):
