@@ -356,7 +356,7 @@ def read_stem_mp4(path) -> StemsFile:
         if len(colour) == 7 and colour.startswith("#"):
             colours[name] = colour.lower()
     n = min(len(a) for a in arrays)
-    bpm = _number(tags.pop("tmpo", None))
+    bpm = _number(tags.pop("tmpo", None)) or _read_tmpo(data)
     kept = {k: v for k, v in tags.items() if k in TAGS_OUT.values() and k != "track"}
     return StemsFile(rate, bits, arrays[0][:n], {nm: a[:n] for nm, a in zip(names, arrays[1:])}, colours, kept,
                      bpm=bpm, cover=_read_cover(data), manifest=manifest)
@@ -381,6 +381,14 @@ def _decode_all(container, streams, bits: int, integer: bool) -> list[_np.ndarra
             x = _np.clip(_np.rint(x * 32768.0), -32768, 32767).astype(_np.int32)
         out.append(x)
     return out
+
+
+def _read_tmpo(data: bytes) -> float | None:
+    """``ilst/tmpo`` (an iTunes-style integer BPM), which FFmpeg writes but does not read back."""
+    box = mp4atoms.find(data, [b"moov", b"udta", b"meta", b"ilst", b"tmpo", b"data"])
+    if box is None or box.size <= box.header + 8:
+        return None
+    return _number(int.from_bytes(data[box.start + box.header + 8: box.end], "big"))
 
 
 def _read_cover(data: bytes) -> tuple[bytes, str] | None:

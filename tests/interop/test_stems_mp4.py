@@ -38,7 +38,7 @@ def _song(tmp_path, names=("vocals", "drums", "bass", "other"), rate=RATE, bits=
     total = sum(s.astype(np.int64) for s in stems.values())
     mix = np.clip(total * 15 // 16 + rng.integers(-3, 4, total.shape), -full, full - 1).astype(np.int32)
     path = tmp_path / f"song-{len(names)}-{rate}-{bits}-{channels}-{preset}.snc"
-    snc.encode(mix, path, stems=stems, samplerate=rate, bits=bits, preset=preset, tags={"title": "T", "artist": "A"},
+    snc.encode(mix, path, stems=stems, samplerate=rate, bits=bits, preset=preset, tags={"title": "T", "artist": "A", "bpm": "127.6"},
                pictures=pictures, overwrite=True)
     return path, mix
 
@@ -84,6 +84,7 @@ def test_export_is_an_ni_stems_file_whose_stems_sum_to_the_master(tmp_path):
     assert np.array_equal(back.master, mix)  # ALAC: the master is the exact mix
     assert np.array_equal(sum(s.astype(np.int64) for s in back.stems.values()), mix)
     assert back.tags["title"] == "T" and back.tags["artist"] == "A" and back.cover == (PNG, "image/png")
+    assert back.bpm == 128  # iTunes' tmpo is an integer
     assert list(back.stems) == ["drums", "bass", "other", "vocals"] and back.colours["vocals"] == "#e6194b"
 
 
