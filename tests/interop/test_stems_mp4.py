@@ -38,8 +38,8 @@ def _song(tmp_path, names=("vocals", "drums", "bass", "other"), rate=RATE, bits=
     total = sum(s.astype(np.int64) for s in stems.values())
     mix = np.clip(total * 15 // 16 + rng.integers(-3, 4, total.shape), -full, full - 1).astype(np.int32)
     path = tmp_path / f"song-{len(names)}-{rate}-{bits}-{channels}-{preset}.snc"
-    snc.encode(mix, path, stems=stems, samplerate=rate, bits=bits, preset=preset, tags={"title": "T", "artist": "A", "bpm": "127.6"},
-               pictures=pictures, overwrite=True)
+    snc.encode(mix, path, stems=stems, samplerate=rate, bits=bits, preset=preset, pictures=pictures, overwrite=True,
+               tags={"title": "T", "artist": "A", "bpm": "127.6"})
     return path, mix
 
 
