@@ -88,7 +88,8 @@ def jobs_from_manifest(manifest, outdir, *, template: str = DEFAULT_TEMPLATE, op
                        ) -> list[EncodeJob]:
     """A job per row of a CSV (columns ``mix``, ``output`` (optional), ``stem:NAME`` per stem, ``tag:KEY`` per
     tag, ``lead``) or JSON-lines manifest (objects ``{"mix", "output", "stems": {name: path}, "tags": {},
-    "lead", "positions": {name: [az, el]}}``).  Relative paths are relative to the manifest's folder."""
+    "lead", "positions": {name: [az, el]}, "colours": {name: "#rrggbb"}, "music": {...}}``, ``music`` as
+    :func:`snc.encode` takes it, cues in frames).  Relative paths are relative to the manifest's folder."""
     manifest = Path(manifest)
     outdir = Path(outdir)
     base = manifest.parent
@@ -100,9 +101,12 @@ def jobs_from_manifest(manifest, outdir, *, template: str = DEFAULT_TEMPLATE, op
         mix = base / row["mix"]
         stems = {str(k): str((base / v).resolve()) for k, v in (row.get("stems") or {}).items()}
         song = dict(options or {})
-        for key in ("tags", "lead", "positions"):
+        for key in ("tags", "lead", "positions", "colours"):
             if row.get(key):
                 song[key] = row[key]
+        music = row.get("music")
+        if music:  # the song's own members over the batch's (tempo and key); the encoder checks them
+            song["music"] = {**song.get("music", {}), **music} if isinstance(music, dict) else music
         out = (outdir / row["output"]).resolve() if row.get("output") else output_for(base, mix, outdir, template)
         jobs.append(_job(mix, out, stems, song, outdir))
     return _checked(jobs)

@@ -61,11 +61,42 @@ def _text(d: dict, path: str, *, full: bool = False) -> str:
     lines.append("  profiles: " + ", ".join([*(f"{n} (authored)" for n in authored), *BUILTIN]))
     if d.get("lead"):
         lines.append(f"  lead stem: {show(d['lead'])}")
+    lines += _music_lines(d.get("music") or {}, d["sample_rate"], show, full)
     if d["tags"]:
         lines.append("  tags: " + ", ".join(f"{show(k)}={show(v)}" for k, v in sorted(d["tags"].items())))
     if d["unknown_chunks"]:
         lines.append("  skipped unknown chunks: " + ", ".join(show(t) for t in d["unknown_chunks"]))
     return "\n".join(lines)
+
+
+#: the cues snc-info lists (all of them with -v)
+SHOWN_CUES = 4
+
+
+def _clock(frame: int, rate: int) -> str:
+    minutes, seconds = divmod(frame / rate, 60)
+    return f"{int(minutes)}:{seconds:05.2f}"
+
+
+def _music_lines(music: dict, rate: int, show, full: bool = False) -> list[str]:
+    """The musical metadata in a few lines: tempo, key and ISRC; the cues (the first few unless ``full``);
+    how many lines of lyrics, and of them time-synced."""
+    lines = []
+    facts = [f"{music['bpm']:g} bpm" if "bpm" in music else "", f"key {show(music['key'])}" if "key" in music
+             else "", f"ISRC {show(music['isrc'])}" if "isrc" in music else ""]
+    if any(facts):
+        lines.append("  music: " + ", ".join(f for f in facts if f))
+    cues = music.get("cues", [])
+    if cues:
+        listed = cues if full else cues[:SHOWN_CUES]
+        more = f", ... ({len(cues) - len(listed)} more)" if len(listed) < len(cues) else ""
+        lines.append(f"  cues ({len(cues)}): " + ", ".join(f"{_clock(c['frame'], rate)} {show(c['label'], 40)}"
+                                                           for c in listed) + more)
+    lyrics, synced = music.get("lyrics"), music.get("synced_lyrics", [])
+    if lyrics or synced:
+        counts = [f"{len(lyrics.splitlines())} lines" if lyrics else "", f"{len(synced)} synced" if synced else ""]
+        lines.append("  lyrics: " + ", ".join(c for c in counts if c))
+    return lines
 
 
 def _escape(char: str) -> str:

@@ -16,6 +16,7 @@ import numpy as _np
 
 from ..container.hashing import SignalHasher
 from ..container.model import FileInfo, StreamInfo
+from ..container.music import read_music
 from ..container.reader import ContainerReader, open_binary
 from ..errors import ChecksumError, InputError
 from ..signal.mixing import exact_mix, mastered
@@ -142,6 +143,12 @@ class Decoder:
     @property
     def tags(self) -> dict:
         return dict(self._reader.meta.get("tags", {}))
+
+    @property
+    def music(self) -> dict:
+        """The musical metadata (META ``music``, spec section 10.2): ``bpm``, ``key``, ``cues``, ``lyrics``,
+        ``synced_lyrics``, ``isrc``, those the file has with valid values; ``{}`` when it has none."""
+        return read_music(self._reader.meta)
 
     @property
     def pictures(self) -> list[dict]:
@@ -314,6 +321,7 @@ class Decoder:
             "tags": self.tags,
             "profiles": self.metadata.get("profiles", {}),
             "lead": self.lead,
+            "music": self.music,
             "pictures": [dict(type=p["picture_type"], mime=p["mime"], description=p["description"],
                               bytes=len(p["data"])) for p in self.pictures],
             "unknown_chunks": [t.decode("latin-1") for t, _, _ in self._reader.unknown_chunks],

@@ -36,7 +36,7 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
            codec: str = "lossless", remix_headroom: float = DEFAULT_HEADROOM_DB,
            segment_frames: int | None = None, progress: ProgressCallback | None = None,
            model=None, threads: int | None = None, profiles=None, positions=None,
-           lead: str | None = None, overwrite: bool = False) -> EncodeReport:
+           lead: str | None = None, music=None, colours=None, overwrite: bool = False) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
 
     An output path that exists is refused unless ``overwrite=True`` (default False: a slip of the
@@ -75,11 +75,17 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     ``lead``: the name of the lead stem, the one a karaoke render mutes (stored as META ``lead``; profiles
     name it ``lead``).  The perceptual presets code it with a higher SNR (``PerceptualTuning.lead_snr_db``)
     so that muting it leaves little of it.  Default: the stems of role ``vocals`` are the lead.
+    ``music``: musical metadata stored as META ``music`` (spec snc-format.md section 10.2): ``{"bpm": 120,
+    "key": "F#m", "cues": [{"frame": 0, "label": "intro"}], "lyrics": "...", "synced_lyrics": [{"frame",
+    "text"}], "isrc": "USRC17607839"}``, every member optional (:func:`snc.container.music.checked_music`);
+    members it leaves out are taken from the mix file's tags where they hold valid values (``BPM``/``TBPM``,
+    ``INITIALKEY``/``KEY``, ``ISRC``, ``LYRICS``/``UNSYNCEDLYRICS``).
+    ``colours``: ``{stem name: "#rrggbb"}`` shown for the stems instead of the role's default colour.
     """
     options = EncodeOptions(samplerate=samplerate, bits=bits, preset=preset, separator=separator, bitrate=bitrate,
                             verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,
                             segment_frames=segment_frames, progress=progress, model=model, threads=threads,
-                            profiles=profiles, positions=positions, lead=lead)
+                            profiles=profiles, positions=positions, lead=lead, music=music, colours=colours)
     if is_path(output):
         check_output(output, inputs=[mix, *dict(stems or {}).values()], overwrite=overwrite)
     t0 = time.perf_counter()

@@ -67,10 +67,11 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
     plan = plan_streams(mix_src.format, list(stem_srcs), preset, codec_id=options.codec, separated=separated,
                         lead=options.lead, offset_db=offset_db, master=master)
     fmt = plan.fmt
-    streams = describe_streams(plan, separated=separated, positions=options.positions)
+    streams = describe_streams(plan, separated=separated, positions=options.positions, colours=options.colours)
     info = file_info(plan, mix_src.frames, preset.name, options.segment_frames, len(streams))
     meta = file_meta(plan, mix_src.format, source_tags=mix_src.tags, tags=options.tags, profiles=options.profiles,
-                     lead=options.lead, profile_loudness=profile_loudness)
+                     lead=options.lead, profile_loudness=profile_loudness, music=options.music,
+                     source_comments=mix_src.comments)
 
     scale = float(1 << (fmt.bits - 1)) if fmt.sample_format == "int" else 1.0
     stats = [StreamStats(scale, fmt.sample_rate, fmt.channels, loudness=not st.is_residual) for st in streams

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..codecs import available_codecs
 from ..container.model import PRESETS as FORMAT_PRESETS
 from ..container.model import parse_direction
+from ..container.music import checked_music
 from ..container.schema import MAX_PICTURE, MAX_SEGMENT_FRAMES, MIN_SEGMENT_FRAMES
 from ..errors import InputError, NotAvailableError
 from ..separate import SEPARATORS
 from .presets import PRESETS, Preset
 from .tuning import DEFAULT_HEADROOM_DB
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,8 @@ class EncodeOptions:
     """Everything :func:`snc.encode` takes besides its input and output, validated and normalised on
     construction: ``preset`` becomes its :class:`~snc.encode.presets.Preset`, ``segment_frames`` the preset's
     default when None, ``profiles`` their stored JSON objects, ``positions`` checked directions, ``pictures``
-    checked dicts.  Bad values raise :class:`~snc.errors.InputError` (or NotAvailableError) naming the option."""
+    checked dicts, ``music`` its META object (:func:`~snc.container.music.checked_music`), ``colours`` lower
+    case.  Bad values raise :class:`~snc.errors.InputError` (or NotAvailableError) naming the option."""
 
     samplerate: int | None = None
     bits: int | None = None
@@ -39,6 +44,8 @@ class EncodeOptions:
     profiles: object = None
     positions: object = None
     lead: str | None = None
+    music: object = None
+    colours: object = None
 
     def __post_init__(self):
         preset = self.preset.name if isinstance(self.preset, Preset) else self.preset
@@ -68,17 +75,19 @@ class EncodeOptions:
         if not (isinstance(self.remix_headroom, (int, float)) and 0.0 <= self.remix_headroom <= 24.0):
             raise InputError(f"remix headroom must be 0..24 dB, got {self.remix_headroom!r}")
         for name, value in (("preset", preset), ("profiles", profiles), ("positions", positions),
-                            ("segment_frames", segment_frames), ("pictures", _checked_pictures(self.pictures))):
+                            ("segment_frames", segment_frames), ("pictures", _checked_pictures(self.pictures)),
+                            ("music", checked_music(self.music)), ("colours", _checked_colours(self.colours))):
             object.__setattr__(self, name, value)
 
     def check_stems(self, names: list[str]) -> None:
-        """Refuse positions and a lead that name none of the stems ``names`` (empty: the mix alone), before
-        any pass over the input."""
+        """Refuse positions, colours and a lead that name none of the stems ``names`` (empty: the mix alone),
+        before any pass over the input."""
         shown = names or ["mix"]
-        unknown = set(self.positions) - set(shown)
-        if unknown:
-            raise InputError(f"positions name no stem: {', '.join(map(repr, sorted(unknown)))} "
-                             f"(stems: {', '.join(shown)})")
+        for what, given in (("positions", self.positions), ("colours", self.colours)):
+            unknown = set(given) - set(shown)
+            if unknown:
+                raise InputError(f"{what} name no stem: {', '.join(map(repr, sorted(unknown)))} "
+                                 f"(stems: {', '.join(shown)})")
         if self.lead is not None and (not names or self.lead not in names):
             raise InputError(f"lead {self.lead!r} names no stem" + (f" (stems: {', '.join(names)})" if names else
                                                                     " (a file without stems has no lead)"))
@@ -101,6 +110,20 @@ def _checked_profiles(profiles) -> dict:
     for p in parsed.values():
         p.check()
     return {name: {k: v for k, v in p.to_json().items() if k != "name"} for name, p in parsed.items()}
+
+
+def _checked_colours(colours) -> dict[str, str]:
+    """``{stem name: "#rrggbb"}`` (sRGB, as the STRM chunk stores it), lower case."""
+    if colours is None:
+        return {}
+    if not isinstance(colours, Mapping):
+        raise InputError(f"colours must be a dict of stem name -> '#rrggbb', got {type(colours).__name__}")
+    out = {}
+    for name, colour in colours.items():
+        if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
+            raise InputError(f"colour of {name!r} must be '#rrggbb' (hex digits), got {colour!r}")
+        out[str(name)] = colour.lower()
+    return out
 
 
 def _checked_pictures(pictures) -> list[dict]:

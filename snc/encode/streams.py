@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..container.model import MASTER_ROLE, RESIDUAL_ROLE, ROLE_COLOURS, ROLE_POSITIONS, FileInfo, StreamInfo
+from ..container.music import music_from_tags
 from ..signal.audio_io import AudioFormat
 from ..version import __version__
 from . import stream_codecs
@@ -94,8 +95,11 @@ def plan_streams(source_fmt: AudioFormat, stem_names: list[str], preset, *, code
     return plan
 
 
-def describe_streams(plan: StreamPlan, *, separated, positions: dict) -> list[StreamInfo]:
-    """The STRM chunk of every stream: name, role, codec, colour, position and provenance."""
+def describe_streams(plan: StreamPlan, *, separated, positions: dict, colours: dict | None = None
+                     ) -> list[StreamInfo]:
+    """The STRM chunk of every stream: name, role, codec, colour (``colours[name]``, else the role's),
+    position and provenance."""
+    colours = colours or {}
     streams = []
     provenance = "mix" if not plan.has_stems else ("studio" if separated is None else "separated")
     for i, name in enumerate(plan.names):
@@ -105,8 +109,8 @@ def describe_streams(plan: StreamPlan, *, separated, positions: dict) -> list[St
             position.azimuth_deg, position.elevation_deg = positions[name]
         streams.append(StreamInfo(name=name, role=role, channels=plan.fmt.channels,
                                   codec_id=plan.stem_codec.codec_id, codec_config=plan.stem_codec.get_config(),
-                                  index=i, colour=ROLE_COLOURS.get(role, "#808080"), position=position,
-                                  provenance=provenance, provenance_detail=dict(separated or {})))
+                                  index=i, colour=colours.get(name) or ROLE_COLOURS.get(role, "#808080"),
+                                  position=position, provenance=provenance, provenance_detail=dict(separated or {})))
     res_codec = plan.residual_codec
     streams.append(StreamInfo(name=RESIDUAL_ROLE, role=RESIDUAL_ROLE, channels=plan.fmt.channels,
                               codec_id=res_codec.codec_id, codec_config=res_codec.get_config(),
@@ -128,15 +132,20 @@ def file_info(plan: StreamPlan, frames: int, preset_name: str, segment_frames: i
 
 
 def file_meta(plan: StreamPlan, source_fmt: AudioFormat, *, source_tags: dict, tags, profiles: dict, lead,
-              profile_loudness: dict) -> dict:
-    """The META chunk: tags, encoder, profiles, the source format where it differs, the lead stem and the
-    measured loudness of the mix and of every profile's render."""
+              profile_loudness: dict, music: dict | None = None, source_comments: dict | None = None) -> dict:
+    """The META chunk: tags, encoder, profiles, the source format where it differs, the lead stem, the
+    measured loudness of the mix and of every profile's render, and the musical metadata: ``music`` (checked),
+    completed from what the source's tags and (FLAC) Vorbis comments say; only when there is some, so that a
+    file without any is written as before."""
     loudness = dict(profile_loudness)
     meta = {"tags": {**source_tags, **dict(tags or {})}, "encoder": f"snc {__version__}", "profiles": profiles}
     if plan.fmt != source_fmt:  # a decoder may offer the source's format back (spec snc-format.md, META)
         meta["source_format"] = {"sample_format": source_fmt.sample_format, "bits": source_fmt.bits}
     if lead is not None:
         meta["lead"] = lead
+    music = {**music_from_tags({**source_tags, **dict(source_comments or {})}), **dict(music or {})}
+    if music:
+        meta["music"] = music
     if loudness:
         meta.update(mix_loudness=loudness.pop("", None), profile_loudness=loudness)
     return meta

@@ -16,6 +16,7 @@ import soundfile as _sf
 
 from ..errors import InputError
 from .audio_out import write_audio  # noqa: F401  (re-exported: the writing side lives in audio_out)
+from .flac_tags import read_vorbis_comments
 
 # soundfile subtype -> (sample format, bits).  Compressed/other subtypes decode as float32.
 _SUBTYPES = {
@@ -78,6 +79,8 @@ class AudioSource:
         self._sf = None
         self._array = None
         self.tags: dict[str, str] = {}
+        #: every Vorbis comment of a FLAC file (lower-case names), also those libsndfile does not expose
+        self.comments: dict[str, str] = {}
         self._pos = 0
         #: the file's path (None for arrays)
         self.path: str | None = None
@@ -116,6 +119,8 @@ class AudioSource:
             value = getattr(self._sf, tag, "")
             if value:
                 self.tags[tag] = value
+        if os.path.isfile(path):  # not a pipe: it is read once, by libsndfile
+            self.comments = read_vorbis_comments(path)
 
     def _open_array(self, data, samplerate, bits) -> None:
         if samplerate is None:
