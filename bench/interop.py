@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CORPUS, flac8_bytes, has_stems, manifest, print_table  # noqa: E402
 
 import snc  # noqa: E402
-from snc.interop.stems_mp4 import export_stem_mp4, sum_error  # noqa: E402
+from snc.interop.stems_mp4 import export_stem_mp4  # noqa: E402
+from snc.interop.stems_mp4_read import sum_error  # noqa: E402
 
 
 def main(argv=None) -> int:

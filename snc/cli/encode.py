@@ -26,6 +26,7 @@ from .common import (
     streams_output,
     writing,
 )
+from .music import add_music_options, batch_music, colours, music_args
 from .values import finite_float, parse_assignments, parse_position, positive_float, positive_int
 
 PROG = "snc-encode"
@@ -51,7 +52,8 @@ def get_parser() -> argparse.ArgumentParser:
     batch = p.add_argument_group("batch (with -O)")
     batch.add_argument("--manifest", metavar="FILE",
                        help="songs as CSV (columns mix, output, stem:NAME, tag:KEY, lead) or JSON lines "
-                            "({mix, output, stems: {name: path}, tags, lead, positions}) instead of inputs")
+                            "({mix, output, stems: {name: path}, tags, lead, positions, colours, music}) instead "
+                            "of inputs")
     batch.add_argument("-j", "--jobs", type=positive_int, metavar="N",
                        help="songs encoded at once, each in its own process (default: one per CPU)")
     batch.add_argument("--name", default="{relpath}.snc", metavar="TEMPLATE",
@@ -93,6 +95,7 @@ def get_parser() -> argparse.ArgumentParser:
                         "is left when muted (default: the vocals)")
     p.add_argument("--verify", action="store_true", help="decode what was written and compare with the input")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
+    add_music_options(p)
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
     p.add_argument("--segment-frames", type=positive_int, default=None, metavar="N",
                    help="frames per segment: the seek granularity (default: 32768 archival, 131072 otherwise)")
@@ -115,18 +118,28 @@ def _body(args) -> int:
     profiles = _read_profiles(args.profiles)
     tags = parse_assignments(args.tag, "--tag")
     positions = parse_assignments(args.position, "--position", parse_position)
+    music, stem_colours = music_args(args), colours(args)
     say = Messages(args, audio_on_stdout=args.output == STDIO)
     if not streams_output(args.output):  # before reading stdin or any audio
         check_output(args.output, inputs=[args.mix, *stems.values()], overwrite=args.force)
     with input_path(args.mix) as mix, output_path(args.output, suffix=".snc") as output:
-        progress = Progress(_display_name(args.output), "encoded", samplerate=_samplerate(mix),
-                            quiet=args.quiet, verbose=args.verbose)
+        ni_stems = _ni_stems(mix, stems)
+        rate = ni_stems.sample_rate if ni_stems is not None else _samplerate(mix)
+        progress = Progress(_display_name(args.output), "encoded", samplerate=rate, quiet=args.quiet,
+                            verbose=args.verbose)
+        options = dict(preset=args.preset, separator=args.separator, bitrate=args.bitrate, verify=args.verify,
+                       tags=tags, codec=args.codec, remix_headroom=args.remix_headroom,
+                       segment_frames=args.segment_frames, progress=progress, model=args.model,
+                       threads=args.threads, profiles=profiles, positions=positions, lead=args.lead,
+                       music=music.at(mix, rate), colours=stem_colours,
+                       overwrite=args.force or streams_output(args.output))
         with writing(args.output, via=output):
-            report = encode(mix, output, stems=stems or None, preset=args.preset, separator=args.separator,
-                            bitrate=args.bitrate, verify=args.verify, tags=tags, codec=args.codec,
-                            remix_headroom=args.remix_headroom, segment_frames=args.segment_frames,
-                            progress=progress, model=args.model, threads=args.threads, profiles=profiles,
-                            positions=positions, lead=args.lead, overwrite=args.force or streams_output(args.output))
+            if ni_stems is not None:
+                from ..interop.stems_mp4_read import encode_stems_file
+
+                report = encode_stems_file(ni_stems, output, **options)
+            else:
+                report = encode(mix, output, stems=stems or None, **options)
         progress.done(report.frames)
     _summary(report, say, _display_name(args.output))
     return 0
@@ -139,7 +152,8 @@ def _batch(args) -> int:
                    tags=parse_assignments(args.tag, "--tag") or None, codec=args.codec,
                    remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, model=args.model,
                    threads=args.threads, profiles=_read_profiles(args.profiles),
-                   positions=parse_assignments(args.position, "--position", parse_position) or None, lead=args.lead)
+                   positions=parse_assignments(args.position, "--position", parse_position) or None, lead=args.lead,
+                   music=batch_music(args), colours=colours(args))
     return run_batch(args, {k: v for k, v in options.items() if v is not None})
 
 
@@ -173,6 +187,19 @@ def _finite_float(text: str) -> float:
 
 def _display_name(output: str) -> str:
     return "stdout" if output == STDIO else output
+
+
+def _ni_stems(mix: str, stems: dict):
+    """The NI Stems file ``mix`` is, read whole (its master is the mix, its tracks the stems), or None."""
+    if not mix.lower().endswith((".mp4", ".m4a")):
+        return None
+    from ..interop.stems_mp4_read import is_stem_mp4, read_stem_mp4
+
+    if not is_stem_mp4(mix):
+        return None
+    if stems:
+        raise InputError(f"{mix} is an NI Stems file: it brings its own stems (no --stems)")
+    return read_stem_mp4(mix)
 
 
 def _samplerate(path) -> int | None:

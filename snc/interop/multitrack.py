@@ -46,7 +46,7 @@ def export_matroska(source, output, *, codec: str = "flac", overwrite: bool = Fa
     """Write ``source`` (an SNC path) as a Matroska file of the mix, each stem and the residual."""
     from ..fileutil import atomic_output
     from ..render.file import open as open_snc
-    from .stems_mp4 import av_module
+    from .mp4common import av_module
 
     if codec not in MKA_CODECS:
         raise InputError(f"unknown codec {codec!r} for Matroska; choose {' or '.join(MKA_CODECS)}")

@@ -22,10 +22,12 @@ from fractions import Fraction
 
 import numpy as _np
 
-from ..errors import InputError, NotAvailableError
+from ..errors import InputError
 from . import mp4atoms
 from .headroom import Overflow, check_range, headroom_for
+from .mp4common import TAGS_OUT, av_module, bpm_number
 from .slots import default_slots, fold, spill
+from .stems_mp4_read import sum_error
 
 #: the sample rates NI Stems players accept; anything else is resampled to the nearer family
 RATES = (44100, 48000)
@@ -40,17 +42,6 @@ MASTERING_OFF = {
     "limiter": {"enabled": False, "threshold": 1.0, "ceiling": 1.0, "release": 0.0},
 }
 SLOT_TITLES = {"drums": "Drums", "bass": "Bass", "other": "Other", "vocals": "Vocals"}
-#: ilst keys FFmpeg's MP4 muxer writes from container metadata, from SNC's lower-case tags
-TAGS_OUT = {"title": "title", "artist": "artist", "album": "album", "date": "date", "genre": "genre",
-            "comment": "comment", "copyright": "copyright", "tracknumber": "track"}
-
-
-def av_module():
-    try:
-        import av
-    except ImportError:
-        raise NotAvailableError("exporting needs PyAV: pip install 'snc[export]'") from None
-    return av
 
 
 @dataclass
@@ -160,7 +151,7 @@ def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bit
         for key, ffkey in TAGS_OUT.items():
             if tags.get(key):
                 container.metadata[ffkey] = tags[key]
-        bpm = getattr(f, "music", {}).get("bpm") or _number(tags.get("bpm"))
+        bpm = getattr(f, "music", {}).get("bpm") or bpm_number(tags.get("bpm"))
         if bpm:
             container.metadata["tmpo"] = str(int(round(bpm)))
         titles = ["Master"] + [_slot_title(s, m) for s, m in slots.items()]
@@ -275,138 +266,3 @@ class _Converter:
 
     def flush(self, full: int) -> list[_np.ndarray]:
         return self._exact([self._resample(k, None) for k in range(5)], full)
-
-
-def _number(text) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if 0 < value < 1000 else None
-
-
-# ---------------------------------------------------------------------------------------------- reading
-
-@dataclass
-class StemsFile:
-    """An NI Stems file read whole: the master and the stems as integer arrays ``(frames, 2)``, their names
-    and colours from the manifest, the tags and the cover."""
-
-    sample_rate: int
-    bits: int
-    master: _np.ndarray
-    stems: dict[str, _np.ndarray]
-    colours: dict[str, str]
-    tags: dict[str, str]
-    bpm: float | None = None
-    cover: tuple[bytes, str] | None = None
-    manifest: dict = field(default_factory=dict)
-
-
-def is_stem_mp4(path) -> bool:
-    """Whether ``path`` is an MP4 with an NI Stems manifest (read from its boxes, not its name)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-            if head[4:8] != b"ftyp":
-                return False
-            fh.seek(0)
-            data = fh.read()
-        return mp4atoms.stem_manifest(data) is not None
-    except (OSError, InputError):
-        return False
-
-
-def read_stem_mp4(path) -> StemsFile:
-    """Decode an NI Stems file: track 0 the master, tracks 1.. the stems named by the manifest."""
-    av = av_module()
-    with open(path, "rb") as fh:
-        data = fh.read()
-    raw = mp4atoms.stem_manifest(data)
-    if raw is None:
-        raise InputError(f"{path}: no NI Stems manifest (moov/udta/stem)")
-    try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InputError(f"{path}: the NI Stems manifest is not JSON") from None
-    described = manifest.get("stems") if isinstance(manifest, dict) else None
-    if not isinstance(described, list):
-        raise InputError(f"{path}: the NI Stems manifest has no stems list")
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise InputError(f"{path}: cannot read the MP4 ({exc})") from None
-    with container:
-        audio = list(container.streams.audio)
-        if len(audio) < 2:
-            raise InputError(f"{path}: {len(audio)} audio track(s); NI Stems has a master and stems")
-        rate = audio[0].codec_context.sample_rate
-        integer = all(s.codec_context.name == "alac" for s in audio)
-        bits = 24 if integer and any(s.codec_context.format.name.startswith("s32") for s in audio) else 16
-        arrays = _decode_all(container, audio, bits, integer)
-        tags = {k.lower(): v for k, v in container.metadata.items()}
-    names, colours = [], {}
-    for k in range(1, len(arrays)):
-        item = described[k - 1] if k - 1 < len(described) and isinstance(described[k - 1], dict) else {}
-        name = str(item.get("name") or f"stem{k}")
-        while name in names:
-            name += "'"
-        names.append(name)
-        colour = str(item.get("color", ""))
-        if len(colour) == 7 and colour.startswith("#"):
-            colours[name] = colour.lower()
-    n = min(len(a) for a in arrays)
-    bpm = _number(tags.pop("tmpo", None)) or _read_tmpo(data)
-    kept = {k: v for k, v in tags.items() if k in TAGS_OUT.values() and k != "track"}
-    return StemsFile(rate, bits, arrays[0][:n], {nm: a[:n] for nm, a in zip(names, arrays[1:])}, colours, kept,
-                     bpm=bpm, cover=_read_cover(data), manifest=manifest)
-
-
-def _decode_all(container, streams, bits: int, integer: bool) -> list[_np.ndarray]:
-    """Every track of ``streams`` decoded in one pass over the file (``(frames, 2)`` integer arrays)."""
-    pieces = {s.index: [] for s in streams}
-    for packet in container.demux(*streams):
-        for frame in packet.decode():
-            x = frame.to_ndarray()
-            x = x.T if frame.format.is_planar else x.reshape(-1, len(frame.layout.channels))
-            pieces[packet.stream.index].append(x)
-    out = []
-    for s in streams:
-        x = _np.concatenate(pieces[s.index]) if pieces[s.index] else _np.zeros((0, 2))
-        if x.shape[1] == 1:
-            x = _np.repeat(x, 2, axis=1)
-        if integer:
-            x = (x.astype(_np.int32) >> 8) if bits == 24 and x.dtype == _np.int32 else x.astype(_np.int32)
-        else:
-            x = _np.clip(_np.rint(x * 32768.0), -32768, 32767).astype(_np.int32)
-        out.append(x)
-    return out
-
-
-def _read_tmpo(data: bytes) -> float | None:
-    """``ilst/tmpo`` (an iTunes-style integer BPM), which FFmpeg writes but does not read back."""
-    box = mp4atoms.find(data, [b"moov", b"udta", b"meta", b"ilst", b"tmpo", b"data"])
-    if box is None or box.size <= box.header + 8:
-        return None
-    return _number(int.from_bytes(data[box.start + box.header + 8: box.end], "big"))
-
-
-def _read_cover(data: bytes) -> tuple[bytes, str] | None:
-    box = mp4atoms.find(data, [b"moov", b"udta", b"meta", b"ilst", b"covr", b"data"])
-    if box is None or box.size < box.header + 8:
-        return None
-    kind = int.from_bytes(data[box.start + box.header: box.start + box.header + 4], "big")
-    mime = {13: "image/jpeg", 14: "image/png"}.get(kind)
-    return (data[box.start + box.header + 8: box.end], mime) if mime else None
-
-
-def sum_error(path) -> tuple[int, float]:
-    """``(max |sum(stems) - master|, master-to-difference ratio in dB)`` of a written NI Stems file, in its
-    integer units (AAC: 16-bit units; inf dB when exact)."""
-    f = read_stem_mp4(path)
-    master = f.master.astype(_np.int64)
-    diff = sum(s.astype(_np.int64) for s in f.stems.values()) - master
-    if not len(master) or not diff.any():
-        return 0, float("inf")
-    ratio = float((master.astype(_np.float64) ** 2).sum() / (diff.astype(_np.float64) ** 2).sum())
-    return int(_np.abs(diff).max()), 10.0 * _np.log10(max(ratio, 1e-30))
