@@ -74,10 +74,20 @@ def export_matroska(source, output, *, codec: str = "flac", overwrite: bool = Fa
             "file_bytes": os.path.getsize(output)}
 
 
+#: Matroska's official tag names for META ``music`` members (the cues and synced lyrics have none)
+MKA_MUSIC_TAGS = {"bpm": "BPM", "key": "INITIAL_KEY", "isrc": "ISRC", "lyrics": "LYRICS"}
+
+
+def music_tags(music: dict) -> dict[str, str]:
+    """The file's musical metadata as Matroska tags."""
+    return {tag: (f"{music[key]:g}" if key == "bpm" else str(music[key]))
+            for key, tag in MKA_MUSIC_TAGS.items() if music.get(key) not in (None, "")}
+
+
 def _write_mka(av, f, path, names, codec, layout, width, headroom, progress) -> None:
     full = 1 << (f.info.bits - 1)
     with av.open(path, "w", format="matroska") as out:
-        for key, value in f.tags.items():
+        for key, value in {**f.tags, **music_tags(f.music)}.items():
             out.metadata[key.upper()] = value
         streams = []
         for i, name in enumerate(names):
@@ -136,7 +146,7 @@ def export_folder(source, folder, *, fmt: str = "flac", overwrite: bool = False,
                    "colour": streams[n].colour if n in streams else None} for n, p in zip(names, files)]
         sidecar = {"format": "snc multitrack export 1", "sample_rate": f.samplerate,
                    "channels": f.channels, "frames": f.frames, "tags": dict(f.tags),
-                   "music": dict(getattr(f, "music", {}) or {}),
+                   "music": dict(f.music),
                    "rule": "the stems and the residual add up to the mix exactly", "tracks": tracks}
         with _all_atomic(paths + [os.path.join(folder, SIDECAR)], source, overwrite) as tmps:
             width = 24 if f.info.bits > 16 else 16

@@ -151,9 +151,11 @@ def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bit
         for key, ffkey in TAGS_OUT.items():
             if tags.get(key):
                 container.metadata[ffkey] = tags[key]
-        bpm = getattr(f, "music", {}).get("bpm") or bpm_number(tags.get("bpm"))
+        bpm = f.music.get("bpm") or bpm_number(tags.get("bpm"))
         if bpm:
-            container.metadata["tmpo"] = str(int(round(bpm)))
+            container.metadata["tmpo"] = str(int(round(bpm)))  # iTunes' BPM is an integer
+        if f.music.get("lyrics"):
+            container.metadata["lyrics"] = f.music["lyrics"]  # ilst's ©lyr
         titles = ["Master"] + [_slot_title(s, m) for s, m in slots.items()]
         streams = []
         for i, title in enumerate(titles):

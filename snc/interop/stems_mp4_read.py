@@ -29,6 +29,7 @@ class StemsFile:
     colours: dict[str, str]
     tags: dict[str, str]
     bpm: float | None = None
+    lyrics: str | None = None
     cover: tuple[bytes, str] | None = None
     manifest: dict = field(default_factory=dict)
 
@@ -89,7 +90,7 @@ def read_stem_mp4(path) -> StemsFile:
     bpm = bpm_number(tags.pop("tmpo", None)) or _read_tmpo(data)
     kept = {k: v for k, v in tags.items() if k in TAGS_OUT.values() and k != "track"}
     return StemsFile(rate, bits, arrays[0][:n], {nm: a[:n] for nm, a in zip(names, arrays[1:])}, colours, kept,
-                     bpm=bpm, cover=_read_cover(data), manifest=manifest)
+                     bpm=bpm, lyrics=tags.get("lyrics") or None, cover=_read_cover(data), manifest=manifest)
 
 
 def _decode_all(container, streams, bits: int, integer: bool) -> list[_np.ndarray]:
@@ -150,8 +151,9 @@ def encode_stems_file(f: StemsFile, output, **options):
     tags = {**f.tags, **dict(options.pop("tags", None) or {})}
     if f.cover is not None and not options.get("pictures"):
         options["pictures"] = [{"picture_type": 3, "mime": f.cover[1], "data": f.cover[0]}]
-    if f.bpm:
-        options["music"] = {"bpm": f.bpm, **dict(options.pop("music", None) or {})}
+    found = {k: v for k, v in (("bpm", f.bpm), ("lyrics", f.lyrics)) if v}
+    if found:
+        options["music"] = {**found, **dict(options.pop("music", None) or {})}
     if f.colours:
         options["colours"] = {**f.colours, **dict(options.pop("colours", None) or {})}
     return encode(f.master, output, stems=f.stems, samplerate=f.sample_rate, bits=f.bits, tags=tags, **options)

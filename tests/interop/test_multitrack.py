@@ -28,7 +28,7 @@ def _song(tmp_path, bits=16):
     mix = np.clip(total + rng.integers(-5, 6, total.shape), -full, full - 1).astype(np.int32)
     path = tmp_path / f"song{bits}.snc"
     snc.encode(mix, path, stems=stems, samplerate=RATE, bits=bits, preset="archival", tags={"title": "T"},
-               overwrite=True)
+               music={"bpm": 127.5, "key": "F#m", "isrc": "USRC17607839", "lyrics": "la la"}, overwrite=True)
     return path, mix, stems
 
 
@@ -54,6 +54,10 @@ def test_matroska_tracks_add_up_to_the_mix(tmp_path, bits):
     tracks = [t >> shift for t in tracks]
     assert np.array_equal(tracks[0], mix) and np.array_equal(sum(tracks[1:]), mix)
     assert np.array_equal(tracks[1], stems["vocals"]) and report["bits"] == (16 if bits == 16 else 24)
+    with av.open(str(tmp_path / "song.mka")) as f:
+        tags = {k.upper(): v for k, v in f.metadata.items()}
+    assert tags["TITLE"] == "T" and tags["BPM"] == "127.5" and tags["INITIAL_KEY"] == "F#m"
+    assert tags["ISRC"] == "USRC17607839" and tags["LYRICS"] == "la la"
 
 
 def test_opus_matroska_is_small_and_named(tmp_path):
@@ -87,6 +91,7 @@ def test_folder_with_sidecar(tmp_path, bits):
     side = json.loads((tmp_path / "wav" / "stems.json").read_text())
     assert [t["file"] for t in side["tracks"]] == ["mix.wav", "vocals.wav", "drums.wav", "bass.wav", "residual.wav"]
     assert side["tags"]["title"] == "T" and side["tracks"][1]["colour"] == "#e6194b" and side["bits"] == bits
+    assert side["music"] == {"bpm": 127.5, "key": "F#m", "isrc": "USRC17607839", "lyrics": "la la"}
     tracks = [sf.read(tmp_path / "wav" / t["file"], dtype="int32")[0].astype(np.int64) >> (32 - bits)
               for t in side["tracks"]]
     assert sf.info(tmp_path / "wav" / "mix.wav").samplerate == RATE

@@ -26,7 +26,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
 
 
 def _song(tmp_path, names=("vocals", "drums", "bass", "other"), rate=RATE, bits=16, channels=2, seconds=1.0,
-          preset="archival", loud=False, pictures=None):
+          preset="archival", loud=False, pictures=None, music=None):
     """A .snc of smooth random stems and a mix that is their sum, slightly 'mastered' (a residual)."""
     rng = np.random.default_rng(len(names) + rate + bits)
     n = int(rate * seconds)
@@ -40,7 +40,7 @@ def _song(tmp_path, names=("vocals", "drums", "bass", "other"), rate=RATE, bits=
     mix = np.clip(total * 15 // 16 + rng.integers(-3, 4, total.shape), -full, full - 1).astype(np.int32)
     path = tmp_path / f"song-{len(names)}-{rate}-{bits}-{channels}-{preset}.snc"
     snc.encode(mix, path, stems=stems, samplerate=rate, bits=bits, preset=preset, pictures=pictures, overwrite=True,
-               tags={"title": "T", "artist": "A", "bpm": "127.6"})
+               tags={"title": "T", "artist": "A", "bpm": "127.6"}, music=music)
     return path, mix
 
 
@@ -241,7 +241,8 @@ def test_round_trips_through_ni_stems_keep_audio_names_and_metadata(tmp_path, ca
     """snc -> stem.mp4 -> snc (archival: the mix exact) -> stem.mp4 (the same tracks, sample for sample)."""
     from snc.cli import encode as encode_cli
 
-    src, mix = _song(tmp_path, pictures=[{"picture_type": 3, "mime": "image/png", "data": PNG}])
+    src, mix = _song(tmp_path, pictures=[{"picture_type": 3, "mime": "image/png", "data": PNG}],
+                     music={"bpm": 126, "lyrics": "one\ntwo"})
     first = tmp_path / "first.stem.mp4"
     export_stem_mp4(src, first)
     again = tmp_path / "again.snc"
@@ -250,13 +251,15 @@ def test_round_trips_through_ni_stems_keep_audio_names_and_metadata(tmp_path, ca
         assert np.array_equal(f.read(dtype="native"), mix)
         assert f.stems == ["drums", "bass", "other", "vocals"]
         assert {s.name: s.colour for s in f.streams}["vocals"] == "#e6194b"
-        assert f.tags["title"] == "T" and f.music["bpm"] == 128 and f.pictures[0]["data"] == PNG
+        assert f.tags["title"] == "T" and f.pictures[0]["data"] == PNG
+        assert f.music == {"bpm": 126, "lyrics": "one\ntwo"}
     second = tmp_path / "second.stem.mp4"
     export_stem_mp4(again, second)
     a, b = read_stem_mp4(first), read_stem_mp4(second)
     assert np.array_equal(a.master, b.master) and list(a.stems) == list(b.stems)
     assert all(np.array_equal(a.stems[k], b.stems[k]) for k in a.stems)
-    assert a.colours == b.colours and a.tags == b.tags and a.bpm == b.bpm and a.cover == b.cover
+    assert a.colours == b.colours and a.tags == b.tags and a.bpm == b.bpm == 126 and a.cover == b.cover
+    assert a.lyrics == b.lyrics == "one\ntwo"
     assert encode_cli.main([str(first), "-o", str(tmp_path / "x.snc"), "--stems", f"v={first}"]) == 1
     assert "brings its own stems" in capsys.readouterr().err
 
