@@ -21,10 +21,16 @@ CATCH_ALL = "other"
 
 
 def default_slots(stems: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """``{slot: [stem names]}`` for ``stems`` given as ``(name, role)``: by role, in NI's order."""
+    """``{slot: [stem names]}`` for ``stems`` given as ``(name, role)``, in NI's order: drums, bass and vocals
+    to their slots; any other stem to ``other`` or, while one is free, a slot of its own (not the vocals
+    slot, which DJ software treats as the vocals), the rest together in ``other``."""
     slots = {slot: [] for slot in SLOT_ORDER}
+    rest = []
     for name, role in stems:
-        slots[role if role in slots else CATCH_ALL].append(name)
+        (slots[role] if role in slots and role != CATCH_ALL else rest).append(name)
+    for name in rest:
+        free = next((s for s in (CATCH_ALL, *SLOT_ORDER) if s != "vocals" and not slots[s]), CATCH_ALL)
+        slots[free].append(name)
     return slots
 
 

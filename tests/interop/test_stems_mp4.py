@@ -112,8 +112,10 @@ def test_many_stems_fold_into_four_slots(tmp_path):
     src, mix = _song(tmp_path, names=("lead", "choir", "kick", "snare", "synth", "bass"), preset="transparent")
     with snc.open(src) as f:
         roles = [(s.name, s.role) for s in f.streams if s.name in f.stems]
-    assert default_slots(roles) == {"drums": [], "bass": ["bass"], "other": ["lead", "choir", "kick", "snare", "synth"],
-                                    "vocals": []}
+    assert default_slots(roles) == {"drums": ["choir"], "bass": ["bass"], "other": ["lead", "kick", "snare", "synth"],
+                                    "vocals": []}  # six stems named freely: their role is "other"
+    assert default_slots([("backing", "other"), ("guitar", "guitar")]) == {
+        "drums": ["guitar"], "bass": [], "other": ["backing"], "vocals": []}
     slots = parse_map(["drums=kick+snare", "bass=bass", "keys=synth", "vocals=lead+choir"], [n for n, _ in roles])
     out = tmp_path / "six.stem.mp4"
     report = export_stem_mp4(src, out, slots=slots)
