@@ -77,54 +77,77 @@ def fit_knots(mix: np.ndarray, total: np.ndarray, knot_shift: int) -> np.ndarray
 
 
 def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list[np.ndarray]):
-    """``(knots, packet)`` of one segment; knots None where unity costs fewer bytes (module docstring) or the
-    gained stems would leave a residual wider than its format (``residual_codec``: lossless, in that format)."""
-    unity = None, codec.encode(None)
+    """``(knots, packet, bytes)`` of one segment; knots None where unity costs fewer bytes (module docstring) or
+    the gained stems would leave a residual wider than its format (``residual_codec``: lossless, in that
+    format); ``bytes``: the packet's and the residual's, as measured (0 when the stems are the mix)."""
     total = sum(s.astype(np.int64) for s in stems)
     plain = mix.astype(np.int64) - total
+    unity = codec.encode(None)
     if not plain.any():
-        return unity
+        return None, unity, 0
+    plain_bytes = len(unity) + len(residual_codec.encode(plain.astype(np.int32)))
     knots = fit_knots(mix, total, codec.knot_shift)
     gain = interpolate(knots, len(mix), codec.knot_shift)
     rest = mix.astype(np.int64) - sum(mastered(gain, s).astype(np.int64) for s in stems)
     lo, hi = -(1 << (residual_codec.bits - 1)), (1 << (residual_codec.bits - 1)) - 1
     if rest.min() < lo or rest.max() > hi:
-        return unity
+        return None, unity, plain_bytes
     # least squares on a residual the gain does not explain (noise) still removes about knots / samples of its
     # energy, one sample's worth per free knot: a fit that removes no more has found nothing to save
     explained = 1.0 - np.einsum("ij,ij->", rest, rest, dtype=np.float64) / np.einsum("ij,ij->", plain, plain,
                                                                                     dtype=np.float64)
     if explained <= knots.size / mix.size:
-        return unity
+        return None, unity, plain_bytes
     packet = codec.encode(knots)
     with_gain = len(packet) + len(residual_codec.encode(rest.astype(np.int32)))
-    return (knots, packet) if with_gain < len(residual_codec.encode(plain.astype(np.int32))) else unity
+    return (knots, packet, with_gain) if with_gain < plain_bytes else (None, unity, plain_bytes)
 
 
 def fit_master(mix, stems, options) -> MasterPlan | None:
     """The first pass over user stems (:class:`~snc.encode.options.EncodeOptions` ``options``): the master
-    stream's plan, or None when no segment's gain pays, the file is float, or the limits leave no room."""
-    with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
-        source_fmt = mix_src.format
-        fmt = coded_format(source_fmt) if options.preset.perceptual_residual else source_fmt
-        streams = len(stem_srcs) + 2
-        if (fmt.sample_format != "int" or not stem_srcs or streams > MAX_STREAMS
-                or streams * fmt.channels * options.segment_frames > MAX_SEGMENT_SAMPLES):
-            return None
-        codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift_for(fmt.sample_rate))
-        res_fmt = residual_format(fmt, len(stem_srcs))
-        residual_codec = get_codec("lossless", {"format": "int", "bits": res_fmt.bits, "channels": fmt.channels})
-        # linear prediction alone, without the adaptive cascade: half the time, and it ranks two residuals of
-        # the same kind as the full codec does (the same choices on every corpus item)
-        residual_codec.filters = ()
-        chosen, done = [], 0
-        while done < mix_src.frames:
-            n = min(options.segment_frames, mix_src.frames - done)
-            chosen.append(segment_knots(codec, residual_codec, mix_src.read(n, fmt),
-                                       [s.read(n, fmt) for s in stem_srcs.values()]))
-            done += n
-            if options.progress is not None:
-                options.progress({"stage": "master", "frames_done": done, "frames_total": mix_src.frames})
-    if all(knots is None for knots, _ in chosen):
-        return None
-    return MasterPlan(codec, [knots for knots, _ in chosen], [packet for _, packet in chosen])
+    stream's plan, or None when no segment's gain pays, the file is float, or the limits leave no room.
+
+    The knots' spacing is :data:`KNOT_SECONDS` (a limiter's attack).  Where the stems are coded exactly, the
+    first pass's bytes are the file's own, and half of it is tried too and kept where the finer knots and the
+    residual they leave cost fewer bytes in all (a fast limiter moves its gain within the attack time; a slow
+    compressor does not, and its finer knots only cost).  Where the stems are coded perceptually the residual
+    is mostly their coding noise, which no finer gain explains: the measure would pick knots that only cost."""
+    best = None
+    spacings = (0, 1) if "stems" in options.preset.exact else (0,)
+    for finer in spacings:
+        with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
+            source_fmt = mix_src.format
+            fmt = coded_format(source_fmt) if options.preset.perceptual_residual else source_fmt
+            streams = len(stem_srcs) + 2
+            if (fmt.sample_format != "int" or not stem_srcs or streams > MAX_STREAMS
+                    or streams * fmt.channels * options.segment_frames > MAX_SEGMENT_SAMPLES):
+                return None
+            shift = knot_shift_for(fmt.sample_rate) - finer
+            if shift < MIN_KNOT_SHIFT:
+                break
+            codec = GainCodec(channels=fmt.channels, knot_shift=shift)
+            chosen = _first_pass(codec, mix_src, stem_srcs, fmt, options)
+        if all(knots is None for knots, _, _ in chosen):
+            break  # no gain pays at this spacing: a finer one only costs more knots
+        cost = sum(size for _, _, size in chosen)
+        if best is None or cost < best[0]:
+            best = (cost, MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
+    return None if best is None else best[1]
+
+
+def _first_pass(codec: GainCodec, mix_src, stem_srcs, fmt, options) -> list[tuple]:
+    """:func:`segment_knots` of every segment at ``codec``'s spacing."""
+    res_fmt = residual_format(fmt, len(stem_srcs))
+    residual_codec = get_codec("lossless", {"format": "int", "bits": res_fmt.bits, "channels": fmt.channels})
+    # linear prediction alone, without the adaptive cascade: half the time, and it ranks two residuals of
+    # the same kind as the full codec does (the same choices on every corpus item)
+    residual_codec.filters = ()
+    chosen, done = [], 0
+    while done < mix_src.frames:
+        n = min(options.segment_frames, mix_src.frames - done)
+        chosen.append(segment_knots(codec, residual_codec, mix_src.read(n, fmt),
+                                   [s.read(n, fmt) for s in stem_srcs.values()]))
+        done += n
+        if options.progress is not None:
+            options.progress({"stage": "master", "frames_done": done, "frames_total": mix_src.frames})
+    return chosen

@@ -200,3 +200,23 @@ def test_frame_gain_power_is_the_mean_square_gain_over_each_transform_frame():
     for f in range(4):
         idx = np.clip(np.arange((f - 1) * 1024, (f + 1) * 1024), 0, len(gain) - 1)
         assert np.allclose(got[f, :, 0], g2[idx].mean(axis=0))
+
+
+def _knot_shift(buf) -> int:
+    with snc.open(buf) as f:
+        return f.master.codec_config["knot_shift"]
+
+
+def test_the_knot_spacing_is_chosen_by_bytes():
+    """A gain that moves within a limiter's attack time gets the finer knots; a slow one keeps 3 ms."""
+    stems = _stems(2 * RATE, seed=4)
+    total = sum(s.astype(np.float64) for s in stems.values())
+    t = np.arange(len(total))
+    slow = 1.2 - 0.3 * np.abs(np.sin(2 * np.pi * 0.5 * t / RATE))
+    fast = slow * (1.0 - 0.1 * (1 + np.sin(2 * np.pi * t / 256.0)))  # a period of 256 frames (5.8 ms)
+    for gain, shift in ((slow, 7), (fast, 6)):
+        mix = np.clip(np.round(gain[:, None] * total), -32768, 32767).astype(np.int32)
+        _, buf = _encode(mix, stems, "archival")
+        assert _knot_shift(buf) == shift
+        with snc.open(buf) as f:
+            assert np.array_equal(f.read(dtype="native"), mix)
