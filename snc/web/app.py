@@ -12,6 +12,7 @@ bounded; at most :data:`MAX_DECODES` decodes run at once (a request over that wa
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -138,5 +139,24 @@ def create_app(folder) -> Starlette:
         Route("/api/songs/{song}/peaks", song_peaks),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, SncError: snc_error,
-                                                        Exception: any_error})
+    def warm() -> None:
+        """Load what a first render uses (kernels, filters, HRTFs) before a listener asks: a cold profile or
+        binaural render takes several times a warm one."""
+        from ..render.file import open as open_snc
+
+        songs = library.songs()
+        if not songs:
+            return
+        with contextlib.suppress(SncError, OSError), open_snc(library.entry(songs[0]["id"]).path) as f:
+            frames = min(f.frames, f.samplerate // 10)
+            for options in ({"profile": "karaoke"}, {"layout": "binaural"}):
+                for _ in f.render_blocks(4096, frames=frames, **options):
+                    pass
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        threading.Thread(target=warm, name="snc-serve-warm-up", daemon=True).start()
+        yield
+
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: http_error, SncError: snc_error, Exception: any_error})
