@@ -20,22 +20,18 @@ from fractions import Fraction
 import numpy as _np
 
 from ..errors import InputError
+from . import tracks
 from .headroom import Overflow, check_range, headroom_for
 
-BLOCK_FRAMES = 1 << 18
 MKA_CODECS = ("flac", "opus")
 FOLDER_FORMATS = ("flac", "wav")
 SIDECAR = "stems.json"
 
 
 def _blocks(f) -> Iterator[tuple[int, list[_np.ndarray]]]:
-    """``(start, [mix, stem..., residual])`` integer blocks of an open SNC file (native units)."""
-    names = list(f.stems)
-    for start in range(0, f.frames, BLOCK_FRAMES):
-        n = min(BLOCK_FRAMES, f.frames - start)
-        mix = f.read(n, start=start, dtype="native").astype(_np.int64)
-        stems = [f.read(n, start=start, stem=name, dtype="native", played=True).astype(_np.int64) for name in names]
-        yield start, [mix, *stems, mix - sum(stems)]
+    """``(start, [mix, stem..., residual])`` integer blocks (:mod:`.tracks`)."""
+    for b in tracks.blocks(f):
+        yield b.start, [b.mix, *b.stems.values(), b.residual]
 
 
 def _track_names(f) -> list[str]:

@@ -80,7 +80,7 @@ def fold(mix: _np.ndarray, stems: dict[str, _np.ndarray], slots: dict[str, list[
     from ..render.attribution import Tiles
 
     tiles = Tiles([p.astype(_np.float64) for p in parts], residual.astype(_np.float64), samplerate)
-    catch = names.index(CATCH_ALL) if CATCH_ALL in names else len(names) - 1
+    catch = catch_all_index(slots)
     given = _np.zeros_like(residual)
     for k in range(len(names)):
         if k == catch:
@@ -91,6 +91,16 @@ def fold(mix: _np.ndarray, stems: dict[str, _np.ndarray], slots: dict[str, list[
         given += share
     parts[catch] += residual - given  # its own share, and every other slot's rounding
     return parts
+
+
+def catch_all_index(slots: dict[str, list[str]]) -> int:
+    """The slot that takes the residual where no stem plays and every rounding: ``other``, else the last slot
+    with stems (a slot added only to make up the count stays silent)."""
+    names = list(slots)
+    if CATCH_ALL in slots:
+        return names.index(CATCH_ALL)
+    filled = [k for k, name in enumerate(names) if slots[name]]
+    return filled[-1] if filled else len(names) - 1
 
 
 def spill(parts: list[_np.ndarray], bits: int) -> tuple[list[_np.ndarray], int]:

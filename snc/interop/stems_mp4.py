@@ -26,15 +26,14 @@ from ..errors import InputError
 from . import mp4atoms
 from .headroom import Overflow, check_range, headroom_for
 from .mp4common import TAGS_OUT, av_module, bpm_number
-from .slots import default_slots, fold, spill
+from .slots import catch_all_index, default_slots, fold, spill
 from .stems_mp4_read import sum_error
+from .tracks import blocks
 
 #: the sample rates NI Stems players accept; anything else is resampled to the nearer family
 RATES = (44100, 48000)
 CODECS = ("alac", "aac")
 AAC_BITRATE = 256_000
-#: frames per block read from the SNC file: a multiple of every attribution hop, a few MB per stream
-BLOCK_FRAMES = 1 << 18
 #: the manifest's mastering DSP, off: the stems already add up to the master
 MASTERING_OFF = {
     "compressor": {"enabled": False, "input_gain": 0.5, "output_gain": 0.5, "threshold": 1.0, "ratio": 0.0,
@@ -143,7 +142,6 @@ def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bit
     """Encode the master and the four slots into the MP4 at ``path`` (FFmpeg's muxer); the number of samples
     :func:`~snc.interop.slots.spill` moved between slots."""
     av = av_module()
-    names = list(f.stems)
     full = 1 << (f.info.bits - 1)
     container = av.open(path, "w", format="mp4")
     try:
@@ -168,28 +166,26 @@ def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bit
             stream.metadata["title"] = title
             stream.disposition = av.stream.Disposition.default if i == 0 else av.stream.Disposition(0)
             streams.append(stream)
-        convert = _Converter(av, f.samplerate, rate, f.channels) if (rate != f.samplerate or f.channels != 2) \
-            else None
+        convert = None
+        if rate != f.samplerate or f.channels != 2:
+            convert = _Converter(av, f.samplerate, rate, f.channels, 1 + catch_all_index(slots))
         pts = moved = 0
-        for start in range(0, f.frames, BLOCK_FRAMES):
-            n = min(BLOCK_FRAMES, f.frames - start)
-            mix = f.read(n, start=start, dtype="native")
-            stems = {name: f.read(n, start=start, stem=name, dtype="native", played=True) for name in names}
-            tracks = [mix.astype(_np.int64)] + fold(mix, stems, slots, residual, f.samplerate)
+        for block in blocks(f):
+            tracks = [block.mix] + fold(block.mix, block.stems, slots, residual, f.samplerate)
             if convert is not None:
                 tracks = convert.push(tracks, full)
             if headroom == 0:
                 tracks[1:], count = spill(tracks[1:], f.info.bits)
                 moved += count
-            pts = _encode_block(av, container, streams, tracks, codec, bits, headroom, full, rate, pts)
+            pts = _encode_block(av, container, streams, tracks, codec, bits, headroom, f.info.bits, rate, pts)
             if progress is not None:
-                progress({"stage": "export", "frames_done": start + n, "frames_total": f.frames})
+                progress({"stage": "export", "frames_done": block.start + len(block.mix), "frames_total": f.frames})
         if convert is not None:
             tracks = convert.flush(full)
             if headroom == 0:
                 tracks[1:], count = spill(tracks[1:], f.info.bits)
                 moved += count
-            pts = _encode_block(av, container, streams, tracks, codec, bits, headroom, full, rate, pts)
+            pts = _encode_block(av, container, streams, tracks, codec, bits, headroom, f.info.bits, rate, pts)
         for stream in streams:
             for packet in stream.encode(None):
                 container.mux(packet)
@@ -198,22 +194,22 @@ def _write_tracks(f, path: str, codec: str, slots, residual: str, rate: int, bit
     return moved
 
 
-def _encode_block(av, container, streams, tracks, codec, bits, headroom, full, rate, pts) -> int:
-    """Encode one block of the master and the slots (integers in the source's units)."""
+def _encode_block(av, container, streams, tracks, codec, bits, headroom, src_bits, rate, pts) -> int:
+    """Encode one block of the master and the slots (integers in the source's units, ``src_bits`` wide)."""
     if not len(tracks[0]):
         return pts
     if codec == "alac":
-        check_range(tracks, full.bit_length(), bits, headroom)
-    # 24-bit ALAC takes the top 24 bits of 32-bit samples: the source's values scaled to 24 bits, less headroom
-    shift = 8 + 24 - (full.bit_length() - 1) - 1 - headroom
+        check_range(tracks, src_bits, bits, headroom)
     for stream, x in zip(streams, tracks):
         planar = _np.ascontiguousarray(x.T)
         if codec == "aac":
-            frame = av.AudioFrame.from_ndarray((planar / full).astype(_np.float32), format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray((planar / (1 << (src_bits - 1))).astype(_np.float32), format="fltp",
+                                               layout="stereo")
         elif bits == 16:
             frame = av.AudioFrame.from_ndarray(planar.astype(_np.int16), format="s16p", layout="stereo")
-        else:
-            frame = av.AudioFrame.from_ndarray((planar << shift).astype(_np.int32), format="s32p", layout="stereo")
+        else:  # 24-bit ALAC takes the top 24 bits of 32-bit samples: the source's level less the headroom
+            frame = av.AudioFrame.from_ndarray((planar << (32 - src_bits - headroom)).astype(_np.int32),
+                                               format="s32p", layout="stereo")
         frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
         for packet in stream.encode(frame):
             container.mux(packet)
@@ -225,8 +221,9 @@ class _Converter:
     (libswresample through PyAV), rounded, and the slots' rounding put into the catch-all slot so that the
     slots still add up to the master exactly."""
 
-    def __init__(self, av, rate_in: int, rate_out: int, channels: int):
+    def __init__(self, av, rate_in: int, rate_out: int, channels: int, catch: int):
         self.av, self.rate_in, self.rate_out, self.channels = av, rate_in, rate_out, channels
+        self.catch = catch  # the track that takes the slots' rounding (fold's catch-all slot, after the master)
         self.resamplers = None
         self.pts = 0
 
@@ -257,8 +254,7 @@ class _Converter:
     def _exact(self, tracks: list[_np.ndarray], full: int) -> list[_np.ndarray]:
         n = min(len(t) for t in tracks)
         ints = [_np.rint(t[:n] * full).astype(_np.int64) for t in tracks]
-        catch = 1 + 2  # the "other" slot, after the master
-        ints[catch] += ints[0] - sum(ints[1:])
+        ints[self.catch] += ints[0] - sum(ints[1:])
         return ints
 
     def push(self, tracks: list[_np.ndarray], full: int) -> list[_np.ndarray]:

@@ -156,6 +156,15 @@ def test_other_formats_are_converted_and_still_add_up(tmp_path, rate, bits, chan
     assert back.master.shape[1] == 2 and abs(len(back.master) - int(0.5 * report.sample_rate)) < 64
 
 
+def test_converted_rounding_goes_to_the_catch_all_slot_not_a_silent_one(tmp_path):
+    src, _ = _song(tmp_path, rate=96000, bits=24, seconds=0.5)
+    out = tmp_path / "mapped.stem.mp4"
+    report = export_stem_mp4(src, out, slots={"rhythm": ["drums", "bass"], "rest": ["vocals", "other"]})
+    back = read_stem_mp4(out)
+    assert report.max_sum_error == 0 and [s["name"] for s in report.slots][2:] == ["slot3", "slot4"]
+    assert not back.stems["slot3"].any() and not back.stems["slot4"].any()
+
+
 def test_a_slot_beyond_full_scale_spills_into_another(tmp_path):
     """Two loud stems in one slot pass full scale where a third, in antiphase, pulls the mix back: the excess
     goes to the slot with room at those samples, the file stays 16-bit and the sum exact."""
