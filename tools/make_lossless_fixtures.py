@@ -13,7 +13,7 @@ existing fixtures unless ``--force`` is given, and ``--check`` only verifies
 that the stored packets still decode to their hashes.
 
 ``--append`` adds the cases that are not in ``fixtures.json`` yet (the method-2
-packets were added this way) and leaves the stored ones untouched.
+and method-3 packets were added this way) and leaves the stored ones untouched.
 
 Usage: python tools/make_lossless_fixtures.py [--check | --force | --append]
 """
@@ -126,14 +126,32 @@ def cases():
     )
 
 
+def _rounding_residual(n: int, seed: int) -> np.ndarray:
+    """What a mix minus its separately rounded stems looks like: white, mostly 1 and 2, a few outliers."""
+    rng = np.random.default_rng(seed)
+    x = np.round(1.5 + rng.uniform(-0.5, 0.5, (n, 2)) + rng.uniform(-0.5, 0.5, (n, 2)) * 0.6)
+    x[rng.integers(0, n, 12), rng.integers(0, 2, 12)] = rng.integers(-40, 40, 12)
+    return x.astype(np.int32)
+
+
 def cases_v2():
-    """Method-2 packets (adaptive filter cascade, spec section 13)."""
+    """Method-2 and method-3 packets (spec sections 13 and 14): name, description, config, samples,
+    filter stages, the method the packet must use."""
     cfg = {"format": "int", "bits": 16, "channels": 2, "block_frames": 4096, "max_order": 32}
     yield ("stereo16_tone_m2", "method 2: 16-bit stereo tone + noise, filters 32/10 + 16/11, three blocks",
-           cfg, _tone(10000, 2, 16, 7), ((32, 10), (16, 11)))
+           dict(cfg, residual_coding="rice"), _tone(10000, 2, 16, 7), ((32, 10), (16, 11)), 2)
     yield ("mono24_m2_three_stages", "method 2: 24-bit mono, blocks of 1024, filters 256/13 + 32/10 + 16/11",
-           {"format": "int", "bits": 24, "channels": 1, "block_frames": 1024, "max_order": 16},
-           _tone(6000, 1, 20, 8), ((256, 13), (32, 10), (16, 11)))
+           {"format": "int", "bits": 24, "channels": 1, "block_frames": 1024, "max_order": 16,
+            "residual_coding": "rice"},
+           _tone(6000, 1, 20, 8), ((256, 13), (32, 10), (16, 11)), 2)
+    yield ("stereo16_tone_m3", "method 3: 16-bit stereo tone + noise, filters 32/10 + 16/11, range-coded residuals",
+           dict(cfg, block_frames=2048), _tone(6000, 2, 16, 9), ((32, 10), (16, 11)), 3)
+    yield ("stereo16_rounding_m3", "method 3 without prediction: a mix's rounding residual (white, offset 1.5)",
+           cfg, _rounding_residual(9000, 10), ((32, 10), (16, 11)), 3)
+    envelope = 2 + 60 * np.abs(np.sin(np.arange(20000) / 40.0))[:, None]
+    yield ("mono24_bursts_m3", "method 3: 24-bit mono, noise in fast bursts with wasted bits, blocks of 1000",
+           {"format": "int", "bits": 24, "channels": 1, "block_frames": 1000, "max_order": 8},
+           (np.random.default_rng(11).laplace(0, 1, (20000, 1)) * envelope).round().astype(np.int32) << 2, (), 3)
 
 
 def sha(b: bytes) -> str:
@@ -191,13 +209,13 @@ def write(force: bool) -> int:
 def append() -> int:
     index = json.loads((OUT / "fixtures.json").read_text())
     have = {c["name"] for c in index["packets"]}
-    for name, desc, config, x, filters in cases_v2():
+    for name, desc, config, x, filters, method in cases_v2():
         if name in have:
             continue
         codec = LosslessCodec(**config)
         codec.filters = filters
         data = codec.encode(x)
-        assert data[0] == 2, name
+        assert data[0] == method, (name, data[0])
         assert np.array_equal(codec.decode(data, len(x)), x), name
         (OUT / f"{name}.bin").write_bytes(data)
         index["packets"].append({

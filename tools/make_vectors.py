@@ -167,15 +167,38 @@ def master_vector():
     return "master-stereo16-3stems.snc", desc, data, expected
 
 
+def range_coded_vector():
+    """``(name, description, bytes, expected)`` of the format-1.2 vector: 3 stems rounded on their own and a
+    mix rounded from their exact sum, so the residual is a rounding residual (white, offset ~1.5) that the
+    encoder range codes without prediction (lossless method 3, spec codec-lossless.md section 14)."""
+    from snc.container.reader import ContainerReader
+
+    rng = np.random.default_rng(12)
+    frames = 6000
+    t = np.arange(frames)[:, None]
+    exact = {name: np.sin(2 * np.pi * f * t + [0.0, 0.7]) * a + rng.normal(0, 40, (frames, 2))
+             for name, f, a in (("drums", 0.011, 5000.0), ("bass", 0.002, 7000.0), ("keys", 0.007, 4000.0))}
+    stems = {n: np.round(v).astype(np.int32) for n, v in exact.items()}
+    mix = np.clip(np.round(sum(exact.values()) + 1.5), -32768, 32767).astype(np.int32)
+    data = encode_bytes(mix, stems, samplerate=44100, bits=16, segment_frames=2048)
+    reader = ContainerReader(io.BytesIO(data))
+    methods = {reader.read_packet(seg, i)[0] for seg in reader.segments for i in range(len(reader.streams))}
+    assert data[9] == 2 and 3 in methods, (data[9], methods)  # version 1.2; the packets' method bytes
+    desc = ("format 1.2: 3 stems + the rounding residual of their exact sum (offset 1.5), 3 segments of 2048, "
+            "lossless packets of methods " + ", ".join(str(m) for m in sorted(methods)))
+    return "range-coded-stereo16-3stems.snc", desc, data, expected_hashes(mix, stems, "int", 16)
+
+
 def add_valid() -> None:
-    """New valid vectors only (the master stream's): golden files already written are never rewritten."""
+    """New valid vectors only (the master stream's, the range coder's): golden files already written are
+    never rewritten."""
     path = ROOT / "valid" / "expected.json"
     expected = json.loads(path.read_text())
-    name, desc, data, want = master_vector()
-    if not (ROOT / "valid" / name).exists():
-        (ROOT / "valid" / name).write_bytes(data)
-        expected[name] = dict(description=desc, **want)
-        print(f"wrote valid/{name} ({len(data)} bytes)")
+    for name, desc, data, want in (master_vector(), range_coded_vector()):
+        if not (ROOT / "valid" / name).exists():
+            (ROOT / "valid" / name).write_bytes(data)
+            expected[name] = dict(description=desc, **want)
+            print(f"wrote valid/{name} ({len(data)} bytes)")
     write_json(path, expected)
     write_readme("valid")
 
@@ -462,7 +485,7 @@ def main(argv=None) -> int:
                    help="write only the faulty vectors not yet present (the existing ones stay untouched) and "
                         "the expected keys the generator adds to existing entries")
     p.add_argument("--add-valid", action="store_true",
-                   help="write only the valid vectors added since the first run (the master stream's)")
+                   help="write only the valid vectors added since the first run (master stream, range coder)")
     args = p.parse_args(argv)
     if args.readmes_only:
         for folder in INTROS:

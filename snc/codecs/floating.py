@@ -353,4 +353,6 @@ def _inflate(data: bytes, size: int) -> bytes:
 
 
 def _int_codec(bits: int, channels: int) -> LosslessCodec:
-    return LosslessCodec(format="int", bits=bits, channels=channels)
+    # methods 1 and 2 only: a float stream is readable by every 1.x reader (format 1.2 names range-coded
+    # packets only in ``lossless`` streams, spec snc-format.md section 4.2)
+    return LosslessCodec(format="int", bits=bits, channels=channels, residual_coding="rice")

@@ -1,14 +1,17 @@
-"""``lossless``: bit-exact compression of integer PCM (linear prediction + Rice coding).
+"""``lossless``: bit-exact compression of integer PCM (linear prediction, then Rice or range coding).
 
 A FLAC-like method (RFC 9639): blocks of up to ``block_frames`` frames, stereo
 decorrelation, per-channel fixed or LPC predictor, partitioned Rice residuals
-with raw escapes.  The bitstream is specified normatively in
+with raw escapes (method 1), an adaptive filter cascade on the residuals
+(method 2), and the residuals coded by an adaptive binary range coder
+(method 3).  The bitstream is specified normatively in
 ``spec/codec-lossless.md``; the kernels live in :mod:`snc.kernels`.
 
 Config: the base config (``format`` must be ``"int"``, ``bits`` 8..32,
 ``channels`` 1..8) plus the encoder settings ``block_frames`` (16..65536,
-default 4096) and ``max_order`` (0..32, default 32).  The decoder needs
-neither: every block carries its length and predictor.
+default 4096), ``max_order`` (0..32, default 32) and ``residual_coding``
+(``"adaptive"``, the default, or ``"rice"``).  The decoder needs none of
+them: every packet carries its method, every block its length and predictor.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from .registry import register_codec
 
 MAX_CHANNELS = 8
 MAX_BLOCK_FRAMES = 1 << 16
+#: ``rice``: methods 1 and 2 only (readable by every 1.x reader); ``adaptive``: also method 3, the
+#: residuals range coded (spec section 14; format 1.2), written where it is smaller
+RESIDUAL_CODINGS = ("rice", "adaptive")
 
 
 @register_codec
@@ -42,6 +48,7 @@ class LosslessCodec(Codec):
         channels: int = 1,
         block_frames: int = 4096,
         max_order: int = 32,
+        residual_coding: str = "adaptive",
     ):
         super().__init__(format=format, bits=bits, channels=channels)
         if format != "int":
@@ -52,13 +59,18 @@ class LosslessCodec(Codec):
             raise CodecError(f"lossless: block_frames must be 16..{MAX_BLOCK_FRAMES}, got {block_frames!r}")
         if not (isinstance(max_order, int) and 0 <= max_order <= 32):
             raise CodecError(f"lossless: max_order must be 0..32, got {max_order!r}")
+        if residual_coding not in RESIDUAL_CODINGS:
+            raise CodecError(f"lossless: residual_coding must be one of {', '.join(RESIDUAL_CODINGS)}, "
+                             f"got {residual_coding!r}")
         self.block_frames = block_frames
         self.max_order = max_order
+        self.residual_coding = residual_coding
 
     def get_config(self) -> dict:
         cfg = super().get_config()
         cfg["block_frames"] = self.block_frames
         cfg["max_order"] = self.max_order
+        cfg["residual_coding"] = self.residual_coding
         return cfg
 
     def encode(self, block: _np.ndarray, noise=None) -> bytes:
@@ -69,8 +81,9 @@ class LosslessCodec(Codec):
         buf = _np.zeros(bound_bytes(frames, self.channels, self.bits, self.block_frames), dtype=_np.uint8)
         orders = _np.array([o for o, _ in self.filters], dtype=_np.int64)
         shifts = _np.array([s for _, s in self.filters], dtype=_np.int64)
-        nbytes = encode_packet_v2(block, self.bits, self.block_frames, self.max_order, orders, shifts, buf,
-                                  bitio.new_state())
+        adaptive = self.residual_coding == "adaptive"
+        nbytes = encode_packet_v2(block, self.bits, self.block_frames, self.max_order, orders, shifts, adaptive,
+                                  buf, bitio.new_state())
         if nbytes < 0:  # pragma: no cover - the bound is exact, this is a bug
             raise CodecError("lossless: internal error: encoder buffer too small")
         return buf[:nbytes].tobytes()

@@ -121,6 +121,11 @@ class StreamInfo:
     def is_master(self) -> bool:
         return self.role == MASTER_ROLE
 
+    @property
+    def may_range_code(self) -> bool:
+        """A ``lossless`` stream whose encoder may write method-3 packets (format 1.2)."""
+        return self.codec_id == "lossless" and self.codec_config.get("residual_coding") == "adaptive"
+
     def to_body(self) -> bytes:
         colour = self.colour.lstrip("#")
         return _s.StreamBody.build(

@@ -25,6 +25,8 @@ FRAMES = 17
 SHAPE = 18
 FILTER = 19
 TOO_LONG = 20
+RANGE_OFFSET = 21
+RANGE_END = 22
 
 MESSAGES = {
     TRUNCATED: "packet ends inside a block (truncated data)",
@@ -46,7 +48,9 @@ MESSAGES = {
     FRAMES: "frame count does not match the packet",
     SHAPE: "internal error: output array has the wrong shape",
     FILTER: "reserved adaptive filter order or shift",
-    TOO_LONG: "method-2 packet longer than 2**20 frames",
+    TOO_LONG: "method-2 or method-3 packet longer than 2**20 frames",
+    RANGE_OFFSET: "range-coded residuals do not start where the blocks end",
+    RANGE_END: "range-coded residuals end inconsistently (corrupt data)",
 }
 
 

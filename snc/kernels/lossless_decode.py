@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import adaptive_residual, lpc, nn, rice
 from . import errcodes as E
-from . import lpc, nn, rice
+from . import rangecoder as rc
 from ._jit import kernel
 from .bitio import read_bits, read_signed
 
 METHOD_V1 = 1
 METHOD_V2 = 2
+METHOD_V3 = 3
 MAX_BLOCK = 1 << 16
 
 
@@ -29,12 +31,13 @@ T_CONSTANT, T_VERBATIM, T_FIXED, T_LPC = range(4)
 
 
 @kernel
-def read_subframe(buf, bp, nbits, n, width, x, sf, coefs):
+def read_subframe(buf, bp, nbits, n, width, x, sf, coefs, residuals=True):
     """Read one subframe of ``n`` samples of ``width`` bits (spec section 5): constant
     and verbatim subframes are decoded into ``x[:n]``; a predicted one leaves its
     warm-up samples in ``x[:order]``, its coded residuals in ``x[order:n]``, its
     predictor in ``coefs`` and its header fields in ``sf`` for :func:`finish_subframe`
-    (method 2 first undoes the adaptive filters on the residuals of every channel).
+    (method 2 first undoes the adaptive filters on the residuals of every channel).  Without
+    ``residuals`` (method 3) the residual section is not in the bit stream (spec 14.1).
 
     Returns ``(error code, bit position)``.
     """
@@ -108,6 +111,8 @@ def read_subframe(buf, bp, nbits, n, width, x, sf, coefs):
         for j in range(order):
             coefs[j] = read_signed(buf, bp, prec)
             bp += prec
+    if not residuals:
+        return E.OK, bp
     return rice.read(buf, bp, nbits, n, order, ws, x[order:])
 
 
@@ -166,13 +171,13 @@ def decode_packet(buf, nbits, out, bits):
     if nbits < 8:
         return E.TRUNCATED, 0
     method = read_bits(buf, 0, 8)
-    if method != METHOD_V1 and method != METHOD_V2:
+    if method != METHOD_V1 and method != METHOD_V2 and method != METHOD_V3:
         return E.METHOD, 0
     bp = 8
     nst = 0
     forders = np.zeros(nn.MAX_STAGES, dtype=np.int64)
     fshifts = np.zeros(nn.MAX_STAGES, dtype=np.int64)
-    if method == METHOD_V2:
+    if method != METHOD_V1:
         if frames > nn.MAX_INPUTS:
             return E.TOO_LONG, 0
         if bp + 2 > nbits:
@@ -189,6 +194,22 @@ def decode_packet(buf, nbits, out, bits):
             forders[k] = 16 << code
             fshifts[k] = sh
             bp += 8
+    # method 3 (spec 14.1): the byte offset of the range-coded residuals; the blocks end before it
+    adaptive = method == METHOD_V3
+    head_end = nbits
+    rst = np.zeros(rc.DS_LEN, dtype=np.int64)
+    models = np.zeros(0, dtype=np.int64)
+    means = np.zeros(channels, dtype=np.int64)
+    if adaptive:
+        if bp + 32 > nbits:
+            return E.TRUNCATED, bp
+        start = read_bits(buf, bp, 32)
+        bp += 32
+        if start * 8 < bp or start * 8 > nbits:
+            return E.RANGE_OFFSET, bp
+        head_end = start * 8
+        rc.dec_init(buf, rst, start, nbits // 8)
+        models = adaptive_residual.new_models(channels)
     nrows = max(channels * nst, 1)
     Xs = np.zeros((nrows, nn.MAX_ORDER + nn.RING), dtype=np.int32)
     Ds = np.zeros((nrows, nn.MAX_ORDER + nn.RING), dtype=np.int32)
@@ -205,7 +226,7 @@ def decode_packet(buf, nbits, out, bits):
     pos = 0
     while pos < frames:
         head = 18 if channels == 2 else 16
-        if bp + head > nbits:
+        if bp + head > head_end:
             return E.TRUNCATED, bp
         n = read_bits(buf, bp, 16) + 1
         if n > frames - pos:
@@ -216,9 +237,18 @@ def decode_packet(buf, nbits, out, bits):
         bp += head
         for c in range(channels):
             side = (mode == 1 and c == 1) or (mode == 2 and c == 0) or (mode == 3 and c == 1)
-            err, bp = read_subframe(buf, bp, nbits, n, bits + (1 if side else 0), work[c], sfs[c], coefs[c])
+            width = bits + (1 if side else 0)
+            err, bp = read_subframe(buf, bp, head_end, n, width, work[c], sfs[c], coefs[c], not adaptive)
             if err != E.OK:
                 return err, bp
+            if adaptive and sfs[c, SF_TYPE] >= T_FIXED:
+                o = sfs[c, SF_ORDER]
+                limit = np.int64(1) << (sfs[c, SF_WIDTH] + rice.RANGE_EXTRA_BITS)
+                if adaptive_residual.decode_values(buf, rst, models, c * adaptive_residual.MODELS_PER_INDEX, means,
+                                                   c, work[c, o:n], n - o, limit) != 0:
+                    return E.RESIDUAL_RANGE, bp
+                if rc.dec_phantom(rst) > rc.LOOKAHEAD:
+                    return E.TRUNCATED, bp
         if nst > 0:
             unfilter_block(work, n, sfs, nst, forders, fshifts, Xs, Ds, Ws, As)
         for c in range(channels):
@@ -247,6 +277,19 @@ def decode_packet(buf, nbits, out, bits):
         pos += n
     # spec section 3: zero padding to the byte boundary, nothing after it
     end = (bp + 7) // 8 * 8
+    if adaptive:
+        if end != head_end:
+            return E.RANGE_OFFSET, bp
+        if read_bits(buf, bp, end - bp) != 0:
+            return E.PADDING, bp
+        check = rc.dec_finish(rst)
+        if check == rc.RC_TRUNCATED:
+            return E.TRUNCATED, nbits
+        if check == rc.RC_TRAILING:
+            return E.TRAILING, rst[rc.DS_POS] * 8
+        if check != rc.RC_OK:
+            return E.RANGE_END, nbits
+        return E.OK, nbits
     if end > nbits:
         return E.TRUNCATED, bp
     if read_bits(buf, bp, end - bp) != 0:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import lpc, nn, rice
+from . import adaptive_residual, lpc, nn, rice
+from . import rangecoder as rc
 from ._jit import kernel
 from .arrays import copy
 from .bitio import flush, put_bits, put_long, room
@@ -293,8 +294,9 @@ def analyse(x, n, width, stream_bits, windows, segs, max_order, plan, res):
 
 
 @kernel
-def write_subframe(buf, st, x, n, width, plan, res):
-    """Write the subframe chosen by :func:`analyse` (spec section 5)."""
+def write_subframe(buf, st, x, n, width, plan, res, residuals=True):
+    """Write the subframe chosen by :func:`analyse` (spec section 5); without its residual
+    section when ``residuals`` is false (method 3, spec 14.1)."""
     t = plan[TYPE]
     wasted = plan[WASTED]
     put_bits(buf, st, t, 2)
@@ -324,7 +326,8 @@ def write_subframe(buf, st, x, n, width, plan, res):
         put_bits(buf, st, plan[SHIFT], 5)
         for j in range(order):
             put_bits(buf, st, plan[COEFS + j], prec)
-    rice.write(buf, st, res, n, order, plan[SEL], plan[PORDER], plan[PARAMS:])
+    if residuals:
+        rice.write(buf, st, res, n, order, plan[SEL], plan[PORDER], plan[PARAMS:])
 
 
 @kernel
@@ -422,9 +425,11 @@ def _rice_part(plan, width):
 
 
 @kernel
-def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st):
+def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, adaptive, buf, st):
     """Encode ``x`` as a method-2 packet with the filter stages ``forders`` / ``fshifts``
-    (``16 << code`` orders), or as a method-1 packet when that is not larger.
+    (``16 << code`` orders), or as a method-1 packet when that is not larger; with ``adaptive``
+    also as a method-3 packet (the chosen residuals range coded, spec section 14), written when
+    it is the smallest.
 
     Blocks, channel assignments and predictors are chosen as in :func:`encode_packet`
     (on the predictor residuals); the chosen residuals then pass through the
@@ -526,20 +531,71 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
         # analysing the packet again (identical bytes)
         cres = cres1
         cplans = cplans1
-        if room(buf, st) < total1 // 8 + 16:
-            return -1
+        nst = 0
+        total = total1
+    else:
+        total = total2
+    if adaptive and frames <= nn.MAX_INPUTS:
+        # method 3 twice: the chosen predictors (and filters), and no prediction at all -- on a white
+        # discrete signal (a mix's rounding residual) a predictor only spreads the distribution that
+        # the adaptive coder would model directly (spec 14.5)
+        best = (total + 7) // 8
+        rbytes = _range_section(cres, cplans, cwidth, nblocks, block_frames, frames, channels)
+        head = 8 + 2 + 8 * nst + 32 + _header_bits_of(cplans, cwidth, nblocks, block_frames, frames, channels)
+        use3 = False
+        if rbytes.shape[0] > 0 and (head + 7) // 8 + rbytes.shape[0] < best:
+            best = (head + 7) // 8 + rbytes.shape[0]
+            use3 = True
+        rsig, rres, rplans, rwidth, rmodes = _unpredicted(x, bits, nblocks, block_frames)
+        raw = _range_section(rres, rplans, rwidth, nblocks, block_frames, frames, channels)
+        rhead = 8 + 2 + 32 + _header_bits_of(rplans, rwidth, nblocks, block_frames, frames, channels)
+        if raw.shape[0] > 0 and (rhead + 7) // 8 + raw.shape[0] < best:
+            rbytes = raw
+            head = rhead
+            csig = rsig
+            cres = rres
+            cplans = rplans
+            cwidth = rwidth
+            modes = rmodes
+            nst = 0
+            use3 = True
+        if use3:
+            start = (head + 7) // 8
+            if room(buf, st) < start + rbytes.shape[0] + 16:
+                return -1
+            _write_filter_header(buf, st, METHOD_V3, forders, fshifts, nst)
+            put_bits(buf, st, start, 32)
+            _write_blocks(buf, st, csig, cres, cplans, cwidth, modes, nblocks, block_frames, frames, channels,
+                          False)
+            if flush(buf, st) != start:  # pragma: no cover - the header count is exact, this is a bug
+                return -1
+            copy(buf, start, rbytes, 0, rbytes.shape[0])
+            return start + rbytes.shape[0]
+    if room(buf, st) < total // 8 + 16:
+        return -1
+    if nst == 0:
         put_bits(buf, st, METHOD_V1, 8)
     else:
-        if room(buf, st) < total2 // 8 + 16:
-            return -1
-        put_bits(buf, st, METHOD_V2, 8)
-        put_bits(buf, st, nst, 2)
-        for k in range(nst):
-            code = 0
-            while (16 << code) < forders[k]:
-                code += 1
-            put_bits(buf, st, code, 3)
-            put_bits(buf, st, fshifts[k], 5)
+        _write_filter_header(buf, st, METHOD_V2, forders, fshifts, nst)
+    _write_blocks(buf, st, csig, cres, cplans, cwidth, modes, nblocks, block_frames, frames, channels, True)
+    return flush(buf, st)
+
+
+@kernel
+def _write_filter_header(buf, st, method, forders, fshifts, nst):
+    """The method byte and the filter header of methods 2 and 3 (spec 13.1)."""
+    put_bits(buf, st, method, 8)
+    put_bits(buf, st, nst, 2)
+    for k in range(nst):
+        code = 0
+        while (16 << code) < forders[k]:
+            code += 1
+        put_bits(buf, st, code, 3)
+        put_bits(buf, st, fshifts[k], 5)
+
+
+@kernel
+def _write_blocks(buf, st, csig, cres, cplans, cwidth, modes, nblocks, block_frames, frames, channels, residuals):
     pos = 0
     for b in range(nblocks):
         n = min(block_frames, frames - pos)
@@ -548,6 +604,103 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, buf, st
             put_bits(buf, st, modes[b], 2)
         for slot in range(channels):
             write_subframe(buf, st, csig[slot, pos : pos + n], n, cwidth[b, slot], cplans[b, slot],
-                           cres[slot, pos : pos + n])
+                           cres[slot, pos : pos + n], residuals)
         pos += n
-    return flush(buf, st)
+
+
+# -- method 3: the same blocks, the residuals range coded (spec section 14) ---------------------
+
+METHOD_V3 = 3
+
+
+@kernel
+def _header_bits_of(cplans, cwidth, nblocks, block_frames, frames, channels):
+    """Bits of every block of a method-3 packet: block headers and subframes without residual sections."""
+    total = np.int64(0)
+    pos = 0
+    for b in range(nblocks):
+        n = min(block_frames, frames - pos)
+        total += 16 + (2 if channels == 2 else 0)
+        for slot in range(channels):
+            p = cplans[b, slot]
+            total += p[BITS]
+            if p[TYPE] >= FIXED:
+                total -= _rice_part(p, cwidth[b, slot])
+        pos += n
+    return total
+
+
+@kernel
+def _unpredicted(x, bits, nblocks, block_frames):
+    """The packet without prediction: every channel on its own (a white signal gains nothing from
+    mid/side either), each subframe CONSTANT or FIXED of order 0 after its wasted bits.  Returns
+    ``(signals, plans, widths, modes)`` in the layout of the chosen subframes; the residuals of a
+    FIXED order-0 subframe are its signal shifted by its wasted bits, stored in ``signals``' shape."""
+    frames, channels = x.shape
+    sig = np.empty((channels, max(frames, 1)), dtype=np.int64)
+    res = np.empty_like(sig)
+    plans = np.zeros((max(nblocks, 1), channels, PLAN_LEN), dtype=np.int64)
+    widths = np.full((max(nblocks, 1), channels), bits, dtype=np.int64)
+    modes = np.zeros(max(nblocks, 1), dtype=np.int64)
+    pos = 0
+    for b in range(nblocks):
+        n = min(block_frames, frames - pos)
+        for c in range(channels):
+            p = plans[b, c]
+            first = np.int64(x[pos, c])
+            ored = np.int64(0)
+            same = True
+            for i in range(n):
+                v = np.int64(x[pos + i, c])
+                sig[c, pos + i] = v
+                ored |= v
+                same = same and v == first
+            if same:
+                p[TYPE] = CONSTANT
+                p[VALUE] = first
+                p[BITS] = _header_bits(0) + bits
+                continue
+            w = 0
+            while (ored >> w) & 1 == 0:
+                w += 1
+            p[TYPE] = FIXED
+            p[ORDER] = 0
+            p[WASTED] = w
+            p[BITS] = _header_bits(w) + 3
+            for i in range(n):
+                res[c, pos + i] = sig[c, pos + i] >> w
+        pos += n
+    return sig, res, plans, widths, modes
+
+
+@kernel
+def _range_section(cres, cplans, cwidth, nblocks, block_frames, frames, channels):
+    """The range-coded residuals of every predicted subframe, block by block (spec 14.2); an empty
+    array if they would not be smaller than their raw size."""
+    cap = np.int64(64)
+    pos = 0
+    for b in range(nblocks):
+        n = min(block_frames, frames - pos)
+        for slot in range(channels):
+            if cplans[b, slot][TYPE] >= FIXED:
+                cap += (n * (cwidth[b, slot] + 8)) // 8
+        pos += n
+    out = np.zeros(cap, dtype=np.uint8)
+    est = np.zeros(rc.ES_LEN, dtype=np.int64)
+    rc.enc_reset(est)
+    models = adaptive_residual.new_models(channels)
+    means = np.zeros(channels, dtype=np.int64)
+    pos = 0
+    for b in range(nblocks):
+        n = min(block_frames, frames - pos)
+        for slot in range(channels):
+            p = cplans[b, slot]
+            if p[TYPE] >= FIXED:
+                o = p[ORDER]
+                adaptive_residual.encode_values(out, est, models, slot * adaptive_residual.MODELS_PER_INDEX, means,
+                                                slot, cres[slot, pos : pos + n - o], n - o)
+        pos += n
+    nbytes = rc.enc_flush(out, est)
+    if nbytes < 0:
+        return out[:0]
+    return out[:nbytes]

@@ -56,7 +56,7 @@ def _builtin_jobs() -> None:
         "lossless-decode": (lossless_decode,),
         "lossless-encode": (
             ("snc.kernels.lossless_encode", "bound_bytes", (i64, i64, i64, i64)),
-            ("snc.kernels.lossless_encode", "encode_packet_v2", (pcm, i64, i64, i64, vec, vec, data, vec)),
+            ("snc.kernels.lossless_encode", "encode_packet_v2", (pcm, i64, i64, i64, vec, vec, t.boolean, data, vec)),
         ),
         "perceptual-decode": (perceptual_decode,),
         # the encoder analyses (psycho, transients), codes, then decodes what it coded (the residual)

@@ -44,7 +44,8 @@ def music(n: int, channels: int, bits: int, seed: int = 0) -> np.ndarray:
 def test_config_roundtrip_and_registry():
     codec = LosslessCodec(bits=24, channels=6, block_frames=1024, max_order=12)
     cfg = codec.get_config()
-    assert cfg == {"format": "int", "channels": 6, "bits": 24, "block_frames": 1024, "max_order": 12}
+    assert cfg == {"format": "int", "channels": 6, "bits": 24, "block_frames": 1024, "max_order": 12,
+                   "residual_coding": "adaptive"}
     assert json.loads(json.dumps(cfg)) == cfg
     again = get_codec("lossless", cfg)
     assert isinstance(again, LosslessCodec) and again.get_config() == cfg
@@ -65,6 +66,7 @@ def test_config_roundtrip_and_registry():
         {"block_frames": 4096.0},
         {"max_order": -1},
         {"max_order": 33},
+        {"residual_coding": "zstd"},
     ],
 )
 def test_config_rejects(kw):
@@ -268,7 +270,7 @@ def test_spec_worked_example_is_the_fixture():
 
 # ----------------------------------------------------------------------------- method 2 (adaptive filters)
 def test_method2_roundtrip_truncation_and_bit_flips():
-    codec = LosslessCodec(bits=16, channels=2, block_frames=1024)
+    codec = LosslessCodec(bits=16, channels=2, block_frames=1024, residual_coding="rice")
     x = music(6000, 2, 16, seed=11)
     data = codec.encode(x)
     assert data[0] == 2  # the filters pay on tonal material

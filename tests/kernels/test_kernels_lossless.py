@@ -610,7 +610,7 @@ def test_decode_packet_rejects_bad_framing():
     data = kernel_encode(x, 16, 16)
     assert kernel_decode(data, 20, 2, 16)[0] == errcodes.OK
     assert kernel_decode(b"", 20, 2, 16)[0] == errcodes.TRUNCATED
-    assert kernel_decode(b"\x03" + data[1:], 20, 2, 16)[0] == errcodes.METHOD
+    assert kernel_decode(b"\x04" + data[1:], 20, 2, 16)[0] == errcodes.METHOD
     assert kernel_decode(data, 19, 2, 16)[0] == errcodes.BLOCK_SIZE
     assert kernel_decode(data, 21, 2, 16)[0] == errcodes.TRUNCATED
     assert kernel_decode(data + b"\x00", 20, 2, 16)[0] == errcodes.TRAILING
@@ -722,8 +722,8 @@ def kernel_encode_v2(x, bits, filters, block_frames=4096):
     buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
     orders = np.array([o for o, _ in filters], np.int64)
     shifts = np.array([s for _, s in filters], np.int64)
-    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts, buf,
-                                 bitio.new_state())
+    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts,
+                                 False, buf, bitio.new_state())
     assert nbytes > 0
     return buf[:nbytes].tobytes()
 
