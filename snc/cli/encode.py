@@ -97,6 +97,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     add_music_options(p)
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
+    p.add_argument("--format-version", choices=("1.1", "1.2"), default=None, metavar="V",
+                   help="write a file readers of format V decode: 1.1 keeps Rice-coded lossless residuals "
+                        "(a few %% larger); default: the newest (1.2)")
     p.add_argument("--segment-frames", type=positive_int, default=None, metavar="N",
                    help="frames per segment: the seek granularity (default: 32768 archival, 131072 otherwise)")
     add_common_options(p, writes=True)
@@ -131,7 +134,7 @@ def _body(args) -> int:
                        tags=tags, codec=args.codec, remix_headroom=args.remix_headroom,
                        segment_frames=args.segment_frames, progress=progress, model=args.model,
                        threads=args.threads, profiles=profiles, positions=positions, lead=args.lead,
-                       music=music.at(mix, rate), colours=stem_colours,
+                       music=music.at(mix, rate), colours=stem_colours, format_version=args.format_version,
                        overwrite=args.force or streams_output(args.output))
         with writing(args.output, via=output):
             if ni_stems is not None:
@@ -153,7 +156,7 @@ def _batch(args) -> int:
                    remix_headroom=args.remix_headroom, segment_frames=args.segment_frames, model=args.model,
                    threads=args.threads, profiles=_read_profiles(args.profiles),
                    positions=parse_assignments(args.position, "--position", parse_position) or None, lead=args.lead,
-                   music=batch_music(args), colours=colours(args))
+                   music=batch_music(args), colours=colours(args), format_version=args.format_version)
     return run_batch(args, {k: v for k, v in options.items() if v is not None})
 
 

@@ -62,7 +62,9 @@ class GainCodec(Codec):
         self.knot_shift = knot_shift
         from .lossless import LosslessCodec
 
-        self._knots_codec = LosslessCodec(format="int", bits=KNOT_BITS, channels=channels)
+        # methods 1 and 2 only: a master stream is readable by every 1.1 reader (format 1.2 names range-coded
+        # packets only in ``lossless`` streams, spec snc-format.md section 4.2)
+        self._knots_codec = LosslessCodec(format="int", bits=KNOT_BITS, channels=channels, residual_coding="rice")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "knot_shift": self.knot_shift}

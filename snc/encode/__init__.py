@@ -36,7 +36,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
            codec: str = "lossless", remix_headroom: float = DEFAULT_HEADROOM_DB,
            segment_frames: int | None = None, progress: ProgressCallback | None = None,
            model=None, threads: int | None = None, profiles=None, positions=None,
-           lead: str | None = None, music=None, colours=None, overwrite: bool = False) -> EncodeReport:
+           lead: str | None = None, music=None, colours=None, format_version: str | None = None,
+           overwrite: bool = False) -> EncodeReport:
     """Encode a mix (and its stems) to ``output`` (path or seekable binary file object).
 
     An output path that exists is refused unless ``overwrite=True`` (default False: a slip of the
@@ -81,11 +82,14 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     members it leaves out are taken from the mix file's tags where they hold valid values (``BPM``/``TBPM``,
     ``INITIALKEY``/``KEY``, ``ISRC``, ``LYRICS``/``UNSYNCEDLYRICS``).
     ``colours``: ``{stem name: "#rrggbb"}`` shown for the stems instead of the role's default colour.
+    ``format_version``: ``"1.1"`` writes a file that SNC 1.1 readers decode: lossless streams keep Rice-coded
+    residuals (a few per cent larger, spec codec-lossless.md section 14); default: the newest format.
     """
     options = EncodeOptions(samplerate=samplerate, bits=bits, preset=preset, separator=separator, bitrate=bitrate,
                             verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,
                             segment_frames=segment_frames, progress=progress, model=model, threads=threads,
-                            profiles=profiles, positions=positions, lead=lead, music=music, colours=colours)
+                            profiles=profiles, positions=positions, lead=lead, music=music, colours=colours,
+                            format_version=format_version)
     if is_path(output):
         check_output(output, inputs=[mix, *dict(stems or {}).values()], overwrite=overwrite)
     t0 = time.perf_counter()

@@ -65,7 +65,8 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
                     master):
     preset = options.preset
     plan = plan_streams(mix_src.format, list(stem_srcs), preset, codec_id=options.codec, separated=separated,
-                        lead=options.lead, offset_db=offset_db, master=master)
+                        lead=options.lead, offset_db=offset_db, master=master,
+                        residual_coding=options.residual_coding)
     fmt = plan.fmt
     streams = describe_streams(plan, separated=separated, positions=options.positions, colours=options.colours)
     info = file_info(plan, mix_src.frames, preset.name, options.segment_frames, len(streams))

@@ -17,6 +17,8 @@ from .presets import PRESETS, Preset
 from .tuning import DEFAULT_HEADROOM_DB
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+#: the versions a file may be asked to stay readable by (None: the newest, 1.2)
+FORMAT_VERSIONS = (None, "1.1", "1.2")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class EncodeOptions:
     lead: str | None = None
     music: object = None
     colours: object = None
+    #: None: the newest format; "1.1": a file every 1.1 reader decodes (no range-coded lossless packets)
+    format_version: str | None = None
 
     def __post_init__(self):
         preset = self.preset.name if isinstance(self.preset, Preset) else self.preset
@@ -72,12 +76,20 @@ class EncodeOptions:
             raise InputError(f"segment_frames must be {MIN_SEGMENT_FRAMES}..{MAX_SEGMENT_FRAMES}")
         if self.codec not in available_codecs():
             raise InputError(f"unknown codec {self.codec!r}; available: {', '.join(available_codecs())}")
+        if self.format_version not in FORMAT_VERSIONS:
+            raise InputError(f"format version must be one of {', '.join(v for v in FORMAT_VERSIONS if v)}, "
+                             f"got {self.format_version!r}")
         if not (isinstance(self.remix_headroom, (int, float)) and 0.0 <= self.remix_headroom <= 24.0):
             raise InputError(f"remix headroom must be 0..24 dB, got {self.remix_headroom!r}")
         for name, value in (("preset", preset), ("profiles", profiles), ("positions", positions),
                             ("segment_frames", segment_frames), ("pictures", _checked_pictures(self.pictures)),
                             ("music", checked_music(self.music)), ("colours", _checked_colours(self.colours))):
             object.__setattr__(self, name, value)
+
+    @property
+    def residual_coding(self) -> str:
+        """The ``lossless`` codec's residual coding: range coding (format 1.2) unless 1.1 is asked for."""
+        return "rice" if self.format_version == "1.1" else "adaptive"
 
     def check_stems(self, names: list[str]) -> None:
         """Refuse positions, colours and a lead that name none of the stems ``names`` (empty: the mix alone),

@@ -12,9 +12,9 @@ from ..errors import InputError
 from ..signal.audio_io import AudioFormat
 
 
-def lossless_codec(fmt: AudioFormat, codec_id: str):
+def lossless_codec(fmt: AudioFormat, codec_id: str, residual_coding: str = "adaptive"):
     """The codec ``codec_id`` (``snc-encode --codec``) for ``fmt``; ``lossless`` takes floats through the
-    ``float`` codec."""
+    ``float`` codec; ``residual_coding``: the ``lossless`` codec's (``rice`` for a 1.1 file)."""
     if codec_id not in available_codecs():
         raise InputError(f"unknown codec {codec_id!r}; available: {', '.join(available_codecs())}")
     if fmt.sample_format != "int" and codec_id == "lossless":
@@ -22,6 +22,8 @@ def lossless_codec(fmt: AudioFormat, codec_id: str):
     cfg = {"format": fmt.sample_format, "channels": fmt.channels}
     if fmt.sample_format == "int":
         cfg["bits"] = fmt.bits
+    if codec_id == "lossless":
+        cfg["residual_coding"] = residual_coding
     return get_codec(codec_id, cfg)
 
 
@@ -43,10 +45,11 @@ def heard_alone_codec(fmt: AudioFormat, tuning):
     return perceptual_codec(fmt, noise_substitution=tuning.noise_alone, noise_fill=tuning.noise_fill)
 
 
-def stem_codec(fmt: AudioFormat, preset, tuning, *, has_stems: bool, codec_id: str):
+def stem_codec(fmt: AudioFormat, preset, tuning, *, has_stems: bool, codec_id: str,
+               residual_coding: str = "adaptive"):
     """The codec of every stem (without stems: of the mix, then heard alone)."""
     if not preset.perceptual_stems(has_stems):
-        return lossless_codec(fmt, codec_id)
+        return lossless_codec(fmt, codec_id, residual_coding)
     if not has_stems:
         return heard_alone_codec(fmt, tuning)
     from ..codecs.perceptual import STEM_ROUNDING
@@ -56,8 +59,8 @@ def stem_codec(fmt: AudioFormat, preset, tuning, *, has_stems: bool, codec_id: s
     return perceptual_codec(fmt, rounding=STEM_ROUNDING, noise_substitution=None, drop_db=tuning.stem_drop_db)
 
 
-def residual_codec(fmt: AudioFormat, preset, tuning, *, codec_id: str):
+def residual_codec(fmt: AudioFormat, preset, tuning, *, codec_id: str, residual_coding: str = "adaptive"):
     """The residual's codec: lossless where the preset keeps the mix exact."""
     if not preset.perceptual_residual:
-        return lossless_codec(fmt, codec_id)
+        return lossless_codec(fmt, codec_id, residual_coding)
     return perceptual_codec(fmt, noise_substitution=tuning.noise_residual)

@@ -57,10 +57,11 @@ class StreamPlan:
 
 
 def plan_streams(source_fmt: AudioFormat, stem_names: list[str], preset, *, codec_id: str, separated, lead,
-                 offset_db: float | None, master=None) -> StreamPlan:
+                 offset_db: float | None, master=None, residual_coding: str = "adaptive") -> StreamPlan:
     """The plan of a file of ``stem_names`` (empty: the mix alone) from a source in ``source_fmt``;
     ``separated``: a separator made the stems; ``offset_db``: ``--bitrate``'s offset of the tuning;
-    ``master``: the master stream's plan (:func:`snc.encode.master.fit_master`), or None."""
+    ``master``: the master stream's plan (:func:`snc.encode.master.fit_master`), or None;
+    ``residual_coding``: the ``lossless`` codec's (``EncodeOptions.residual_coding``)."""
     has_stems = bool(stem_names)
     perceptual = preset.perceptual_stems(has_stems)
     fmt = coded_format(source_fmt) if preset.perceptual_residual else source_fmt
@@ -74,8 +75,10 @@ def plan_streams(source_fmt: AudioFormat, stem_names: list[str], preset, *, code
     check_exact_representable(fmt, has_stems)
     names = list(stem_names) if has_stems else ["mix"]
     res_fmt = residual_format(fmt, len(names))
-    stem_codec = stream_codecs.stem_codec(fmt, preset, tuning, has_stems=has_stems, codec_id=codec_id)
-    res_codec = stream_codecs.residual_codec(res_fmt, preset, tuning, codec_id=codec_id)
+    stem_codec = stream_codecs.stem_codec(fmt, preset, tuning, has_stems=has_stems, codec_id=codec_id,
+                                          residual_coding=residual_coding)
+    res_codec = stream_codecs.residual_codec(res_fmt, preset, tuning, codec_id=codec_id,
+                                             residual_coding=residual_coding)
     plan = StreamPlan(fmt=fmt, residual_fmt=res_fmt, names=names, has_stems=has_stems, stem_codec=stem_codec,
                       codecs=[stem_codec] * len(names) + [res_codec], tuning=tuning, budget_fmt=fmt, master=master)
     if not perceptual:

@@ -11,7 +11,7 @@ probabilities that adapt per value:
   adaptive, all in the context of that mean's bit length (14.3); most values take two or three
   decisions, and none is spent on classes the level makes certain;
 * for ``e >= 2`` the ``e - 1`` bits below the leading one: the first two adaptive (in the
-  context of ``e``), the rest equiprobable; then the sign, adaptive in the context of ``e`` (a
+  context of ``e``), the rest equiprobable, coded up to 16 at a time with one division; then the sign, adaptive in the context of ``e`` (a
   signal with an offset, such as a mix's rounding residual, has mostly one sign).
 
 Every subframe index of a packet has its own models and running mean, as it has its own filters
@@ -39,6 +39,9 @@ STEPS = 8
 MANTISSA_MODELS = 2
 #: the running mean A holds 16 x the mean of |r| (4 fraction bits) and moves 1/16 of the way per value
 MEAN_SHIFT = 4
+#: equiprobable bits are coded this many at a time (one division instead of a step per bit, 14.3): a step
+#: leaves range >= 2**(24 - 16), which two renormalisations restore
+RAW_STEP = 16
 #: model layout of one subframe index: the class models of every context, then per class e = 0..63
 #: the sign model and 3 mantissa models
 CLASS_MODELS = CONTEXTS * CLASS_STRIDE
@@ -75,6 +78,50 @@ def expected_class(t):
 @kernel
 def next_mean(mean, m):
     return mean + (((m << MEAN_SHIFT) - mean) >> MEAN_SHIFT)
+
+
+@kernel
+def _first_field(n):
+    """The width of the first field of ``n`` equiprobable bits (1..RAW_STEP); the others are RAW_STEP wide."""
+    return n - RAW_STEP * ((n - 1) // RAW_STEP)
+
+
+@kernel
+def _eraw(buf, st, low, rng, value, n):
+    """Encode the low ``n`` bits of ``value`` as equiprobable fields, the most significant first (14.3)."""
+    k = _first_field(n)
+    while n > 0:
+        part = (value >> (n - k)) & ((np.int64(1) << k) - 1)
+        rng >>= k
+        low += part * rng
+        while rng < rc.TOP:
+            rng <<= 8
+            low = rc._shift_low(buf, st, low)
+        n -= k
+        k = RAW_STEP
+    return low, rng
+
+
+@kernel
+def _draw(buf, end, pos, rng, code, n):
+    """Decode ``n`` equiprobable bits coded by :func:`_eraw`: ``(pos, rng, code, value, ok)``; not ok when a
+    field's quotient does not fit its width (corrupt data)."""
+    value = np.int64(0)
+    ok = True
+    k = _first_field(n)
+    while n > 0:
+        rng >>= k
+        part = code // rng
+        if part >> k:
+            ok = False
+            part = (np.int64(1) << k) - 1
+        code -= part * rng
+        while rng < rc.TOP:
+            rng, code, pos = rc._dshift(rng, code, pos, np.int64(buf[pos]) if pos < end else np.int64(0))
+        value = (value << k) | part
+        n -= k
+        k = RAW_STEP
+    return pos, rng, code, value, ok
 
 
 @kernel
@@ -137,7 +184,7 @@ def encode_values(buf, st, models, base, means, index, r, n):
                     low = rc._shift_low(buf, st, low)
                 sub = 2 * sub + bit
             if below > k:
-                low, rng = rc._ebypass(buf, st, low, rng, m, below - k)
+                low, rng = _eraw(buf, st, low, rng, m, below - k)
         if m:
             sign = base + MANTISSA_BASE + e * 4  # slot 0 of the class's mantissa models
             low, rng, mv = rc._emodel(low, rng, models[sign], 1 if v < 0 else 0)
@@ -209,7 +256,10 @@ def decode_values(buf, st, models, base, means, index, out, n, limit):
                 sub = 2 * sub + bit
             m = np.int64(sub)  # the leading one, then the k adaptive bits
             if below > k:
-                pos, rng, code, low_bits = rc._dbypass(buf, end, pos, rng, code, below - k)
+                pos, rng, code, low_bits, ok = _draw(buf, end, pos, rng, code, below - k)
+                if not ok:
+                    err = 1
+                    break
                 m = (m << (below - k)) | low_bits
         v = m
         if m:
@@ -266,8 +316,8 @@ def reference_encode(blocks, indices: int) -> bytes:
                     bit = (m >> (below - 1 - j)) & 1
                     decisions.append((base + MANTISSA_BASE + e * 4 + sub, bit))
                     sub = 2 * sub + bit
-                for j in range(below - k - 1, -1, -1):
-                    decisions.append((None, (m >> j) & 1))
+                if below > k:
+                    decisions.append((None, (m, below - k)))
             if m:
                 decisions.append((base + MANTISSA_BASE + e * 4, 1 if v < 0 else 0))
             means[index] += ((m << MEAN_SHIFT) - means[index]) >> MEAN_SHIFT
@@ -275,8 +325,17 @@ def reference_encode(blocks, indices: int) -> bytes:
     st = rc.enc_new()
     arr = np.array(models, dtype=np.int64)
     for model, bit in decisions:
-        if model is None:
-            rc.enc_bypass(buf, st, bit, 1)
+        if model is None:  # the low n bits of value, in fields: the first of 1..16 bits, then 16 each
+            value, n = bit
+            k = n - RAW_STEP * ((n - 1) // RAW_STEP)
+            while n > 0:
+                st[rc.ES_RANGE] >>= k
+                st[rc.ES_LOW] += ((value >> (n - k)) & ((1 << k) - 1)) * st[rc.ES_RANGE]
+                while st[rc.ES_RANGE] < rc.TOP:
+                    st[rc.ES_RANGE] <<= 8
+                    st[rc.ES_LOW] = rc._shift_low(buf, st, st[rc.ES_LOW])
+                n -= k
+                k = RAW_STEP
         else:
             rc.enc_bit(buf, st, arr, model, bit)
     n = rc.enc_flush(buf, st)

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from test_cli_safety import RATE, one_line_error, snapshot, song  # noqa: F401 -- song is a fixture
+from test_cli_safety import RATE, enc_args, one_line_error, snapshot, song  # noqa: F401 -- song is a fixture
 
 import snc
 from snc.cli import decode, encode, info, values
@@ -336,3 +336,23 @@ def test_info_json_escapes_astral_unprintables_as_surrogate_pairs():
 
     text = to_json({"k": "a\U000e0001b"})  # LANGUAGE TAG: a format character outside the BMP
     assert "\\udb40\\udc01" in text and json.loads(text) == {"k": "a\U000e0001b"}
+
+
+# --------------------------------------------------------------------------------------------------
+# --format-version
+
+def test_format_version_1_1_writes_a_file_1_1_readers_decode(song, capsys):
+    tmp_path, mix = song
+    assert encode.main(enc_args(tmp_path, "-q")) == 0
+    assert encode.main(enc_args(tmp_path, "-q", "--format-version", "1.1", output="old.snc")) == 0
+    with snc.open(tmp_path / "out.snc") as new, snc.open(tmp_path / "old.snc") as old:
+        assert new.describe()["format_version"] == "1.2"
+        assert old.describe()["format_version"] == "1.0"  # no master stream: nothing of 1.1 is needed either
+        assert np.array_equal(old.read(dtype="native"), new.read(dtype="native"))
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        encode.main(enc_args(tmp_path, "--format-version", "1.0", output="x.snc"))
+    assert exc.value.code == 2
+    one_line_error(capsys.readouterr().err, "snc-encode", "--format-version")
+    assert snapshot(tmp_path) == before

@@ -64,6 +64,15 @@ def test_knots_fit_a_known_gain():
     assert np.abs(fit_knots(mix, total, 7) - np.round(knots)).max() <= 2
 
 
+def test_a_perceptual_file_with_a_master_stays_version_1_1(song):
+    """Range-coded packets (1.2) are only in lossless streams: the gain's knots keep methods 1-2."""
+    mix, stems = song
+    report, buf = _encode(mix, stems, "transparent")
+    assert [s["role"] for s in report.streams][-1] == MASTER_ROLE
+    with snc.open(buf) as f:
+        assert f.describe()["format_version"] == "1.1"
+
+
 @pytest.mark.parametrize("preset", ["archival", "lossless"])
 def test_mastered_mix_is_exact_and_the_stems_as_given(song, preset):
     mix, stems = song

@@ -46,6 +46,25 @@ def kernel_decode_values(data, shapes, indices, limit=LIMIT):
 
 
 # ----------------------------------------------------------------------------- section 14.3 in plain Python
+def ref_fields(dec: RefDecoder, n: int) -> int:
+    """F(n) of spec 14.3: equiprobable bits, a first field of 1..16 bits, then fields of 16."""
+    value = 0
+    w = n - 16 * ((n - 1) // 16) if n else 0
+    while n > 0:
+        dec.range >>= w
+        q = dec.code // dec.range
+        if q >= 1 << w:
+            raise RefError("field")
+        dec.code -= q * dec.range
+        while dec.range < 1 << 24:
+            dec.range <<= 8
+            dec.code = ((dec.code << 8) | dec._byte()) & 0xFFFFFFFF
+        value = (value << w) | q
+        n -= w
+        w = 16
+    return value
+
+
 def ref_value(dec: RefDecoder, models: list[int], mean: int) -> tuple[int, int]:
     """One coded value (spec 14.3); returns ``(r, new running mean)``."""
     t = min(mean.bit_length(), 31)
@@ -65,7 +84,7 @@ def ref_value(dec: RefDecoder, models: list[int], mean: int) -> tuple[int, int]:
         sub = 1
         for _ in range(k):
             sub = 2 * sub + dec.bit(models, 1024 + 4 * e + sub)
-        mag = (sub << (e - 1 - k)) | dec.bypass(e - 1 - k)
+        mag = (sub << (e - 1 - k)) | ref_fields(dec, e - 1 - k)
     r = mag
     if mag and dec.bit(models, 1024 + 4 * e):
         r = -mag
