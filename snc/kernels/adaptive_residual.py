@@ -2,8 +2,8 @@
 (``spec/codec-lossless.md`` section 14; the coder itself is ``spec/perceptual-entropy.md`` section 2).
 
 Rice codes (method 1) fit one geometric distribution per partition: on residuals of a bit or two
-per sample (a mix's rounding noise, a quiet stem) they cost 20-40 % above the entropy, and a
-partition follows a change of level only at its boundary.  Here every value is coded with
+per sample (a mix's rounding noise, a quiet stem) they cost well above the entropy (docs/range-coding.md),
+and a partition follows a change of level only at its boundary.  Here every value is coded with
 probabilities that adapt per value:
 
 * its class ``e = bit_length(|r|)`` relative to the class ``c`` a value at the running mean of
@@ -11,8 +11,9 @@ probabilities that adapt per value:
   adaptive, all in the context of that mean's bit length (14.3); most values take two or three
   decisions, and none is spent on classes the level makes certain;
 * for ``e >= 2`` the ``e - 1`` bits below the leading one: the first two adaptive (in the
-  context of ``e``), the rest equiprobable, coded up to 16 at a time with one division; then the sign, adaptive in the context of ``e`` (a
-  signal with an offset, such as a mix's rounding residual, has mostly one sign).
+  context of ``e``), the rest equiprobable, up to 16 at a time with one division;
+* the sign, adaptive in the context of ``e`` (a signal with an offset, such as a mix's rounding
+  residual, has mostly one sign).
 
 Every subframe index of a packet has its own models and running mean, as it has its own filters
 (13.2).  :func:`encode_values` / :func:`decode_values` are the kernels; :func:`reference_encode`

@@ -549,7 +549,7 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, adaptiv
         rsig, rres, rplans, rwidth, rmodes = _unpredicted(x, bits, nblocks, block_frames)
         # a value costs about its bit length plus two bits (class decisions and sign, spec 14.3), and the
         # shape of a distribution saves less than two bits a value: unpredicted values two bits longer
-        # than the predicted ones cannot win, and are not range coded (a third of the encoder's time)
+        # than the predicted ones cannot win, and are not range coded
         rbits, vals = _bit_lengths(rres, rplans, nblocks, block_frames, frames, channels)
         pbits, _ = _bit_lengths(cres, cplans, nblocks, block_frames, frames, channels)
         raw = rbytes[:0]
