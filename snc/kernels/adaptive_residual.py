@@ -38,8 +38,9 @@ DOWN = 9
 STEPS = 8
 #: mantissa bits below the leading one that are coded with adaptive models
 MANTISSA_MODELS = 2
-#: the running mean A holds 16 x the mean of |r| (4 fraction bits) and moves 1/16 of the way per value
-MEAN_SHIFT = 4
+#: the running mean A holds 2 x the mean of |r| (1 fraction bit) and moves half way per value: the level
+#: of the last few values predicts the next class better than a longer mean (docs/range-coding.md)
+MEAN_SHIFT = 1
 #: equiprobable bits are coded this many at a time (one division instead of a step per bit, 14.3): a step
 #: leaves range >= 2**(24 - 16), which two renormalisations restore
 RAW_STEP = 16
@@ -72,7 +73,7 @@ def context(mean):
 
 @kernel
 def expected_class(t):
-    """The class of a value at the running mean: A = 16 x mean, so bit_length(mean) = t - 4."""
+    """The class of a value at the running mean: A = 2 x mean, so bit_length(mean) = t - 1."""
     return max(t - MEAN_SHIFT, 0)
 
 

@@ -68,7 +68,7 @@ def ref_fields(dec: RefDecoder, n: int) -> int:
 def ref_value(dec: RefDecoder, models: list[int], mean: int) -> tuple[int, int]:
     """One coded value (spec 14.3); returns ``(r, new running mean)``."""
     t = min(mean.bit_length(), 31)
-    g = max(t - 4, 0)
+    g = max(t - 1, 0)
     up = dec.bit(models, 32 * t) if g > 0 else 1
     if up:
         e = g
@@ -88,7 +88,7 @@ def ref_value(dec: RefDecoder, models: list[int], mean: int) -> tuple[int, int]:
     r = mag
     if mag and dec.bit(models, 1024 + 4 * e):
         r = -mag
-    return r, mean + ((16 * mag - mean) >> 4)
+    return r, mean + ((2 * mag - mean) >> 1)
 
 
 def _random_blocks(rng, indices, count):
