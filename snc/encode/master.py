@@ -138,10 +138,10 @@ def fit_master(mix, stems, options) -> MasterPlan | None:
 def _first_pass(codec: GainCodec, mix_src, stem_srcs, fmt, options) -> list[tuple]:
     """:func:`segment_knots` of every segment at ``codec``'s spacing."""
     res_fmt = residual_format(fmt, len(stem_srcs))
+    # linear prediction and Rice codes alone, without the adaptive cascade or range coding: a fraction of the
+    # time, and it ranks two residuals of the same kind as the full codec does (docs/mastering.md)
     residual_codec = get_codec("lossless", {"format": "int", "bits": res_fmt.bits, "channels": fmt.channels,
-                                            "residual_coding": options.residual_coding})
-    # linear prediction alone, without the adaptive cascade: half the time, and it ranks two residuals of
-    # the same kind as the full codec does (the same choices on every corpus item)
+                                            "residual_coding": "rice"})
     residual_codec.filters = ()
     chosen, done = [], 0
     while done < mix_src.frames:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_kernels_entropy import RefDecoder, RefEncoder
-from test_kernels_lossless import FIXED, RefError, RefReader, kernel_decode, ref_nn, ref_restore
+from test_kernels_lossless import FIXED, RefError, RefReader, kernel_decode, kernel_encode_v2, ref_nn, ref_restore
 
 from snc.kernels import adaptive_residual as ar
 from snc.kernels import bitio, errcodes
-from snc.kernels import lossless_encode as le
 from snc.kernels import rangecoder as rc
 
 RNG_SEED = 20261204
@@ -80,11 +79,8 @@ def ref_value(dec: RefDecoder, models: list[int], mean: int) -> tuple[int, int]:
             e -= 1
     mag = e  # 0 or 1
     if e >= 2:
-        k = min(2, e - 1)
-        sub = 1
-        for _ in range(k):
-            sub = 2 * sub + dec.bit(models, 1024 + 4 * e + sub)
-        mag = (sub << (e - 1 - k)) | ref_fields(dec, e - 1 - k)
+        sub = 2 + dec.bit(models, 1024 + 4 * e + 1)
+        mag = (sub << (e - 2)) | ref_fields(dec, e - 2)
     r = mag
     if mag and dec.bit(models, 1024 + 4 * e):
         r = -mag
@@ -134,8 +130,11 @@ def test_spec_example_first_value():
     """Section 14.3's example: r = -5 first at index 0 uses exactly the listed models and bits."""
     enc = RefEncoder()
     models = [rc.PROB_INIT] * ar.MODELS_PER_INDEX
-    for ctx, bit in [(1, 1), (2, 1), (3, 1), (4, 0), (1024 + 12 + 1, 0), (1024 + 12 + 2, 1), (1024 + 12, 1)]:
-        enc.bit(models, ctx, bit)
+    for ctx, bit in [(1, 1), (2, 1), (3, 1), (4, 0), (1024 + 12 + 1, 0), (None, 1), (1024 + 12, 1)]:
+        if ctx is None:
+            enc.bypass(bit, 1)  # F(1) is B(1)
+        else:
+            enc.bit(models, ctx, bit)
     assert enc.flush() == ar.reference_encode([(0, [-5])], 1) == kernel_values([(0, [-5])], 1)
     assert ar.next_mean(0, 5) == 5 and ar.context(5) == 3
 
@@ -257,14 +256,7 @@ def ref_decode_method3(data: bytes, frames: int, channels: int, bits: int) -> np
 
 
 def kernel_encode_v3(x, bits, filters, block_frames=4096, adaptive=True):
-    frames, channels = x.shape
-    buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
-    orders = np.array([o for o, _ in filters], np.int64)
-    shifts = np.array([s for _, s in filters], np.int64)
-    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts,
-                                 adaptive, buf, bitio.new_state())
-    assert nbytes > 0
-    return buf[:nbytes].tobytes()
+    return kernel_encode_v2(x, bits, filters, block_frames, adaptive)
 
 
 def _signals(rng):

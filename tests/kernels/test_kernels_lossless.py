@@ -717,13 +717,14 @@ def test_nn_inverse_pair_equals_two_inverses(m0, m1):
             assert np.array_equal(a, b)
 
 
-def kernel_encode_v2(x, bits, filters, block_frames=4096):
+def kernel_encode_v2(x, bits, filters, block_frames=4096, adaptive=False):
+    """A method-1/2 packet; with ``adaptive`` also method 3 where it is smaller (spec section 14)."""
     frames, channels = x.shape
     buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
     orders = np.array([o for o, _ in filters], np.int64)
     shifts = np.array([s for _, s in filters], np.int64)
     nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts,
-                                 False, buf, bitio.new_state())
+                                 adaptive, buf, bitio.new_state())
     assert nbytes > 0
     return buf[:nbytes].tobytes()
 
