@@ -14,7 +14,12 @@ view of its cost), and the knots' raw size (16 bits each; an entropy coder would
 or limiter is a gain that follows the music's envelope; an EQ in the chain is not a gain, which the probe shows
 as what ``gain`` leaves.
 
-Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048]``
+With ``--arx P,Q``, one more row per item: after the finest gain, the residual ``r`` predicted per channel by
+least squares over the whole item from its own ``P`` past values and ``Q + 1`` values of the gained stems'
+sum ``s`` (``r[t] ~ sum a_k r[t-k] + sum b_k s[t-k]``): the predictor an EQ in the chain would need (a
+biquad's equation error is exactly of this form), in floating point, its coefficients not counted.
+
+Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4]``
 """
 
 from __future__ import annotations
@@ -66,10 +71,24 @@ def measure(item_id: str, name: str, residual: np.ndarray, mix_power: float, rat
     return [item_id, name, f"{db:.1f}", f"{flac:,}", f"{side_bytes:,}"]
 
 
+def arx_error(r: np.ndarray, s: np.ndarray, p: int, q: int) -> np.ndarray:
+    """``r`` minus its least-squares ARX prediction from ``p`` past values of ``r`` and ``s[t-q..t]``, rounded."""
+    m = max(p, q) + 1
+    n = len(r)
+    r64, s64 = r.astype(np.float64), s.astype(np.float64)
+    cols = [r64[m - k : n - k] for k in range(1, p + 1)] + [s64[m - k : n - k] for k in range(q + 1)]
+    a = np.stack(cols, 1)
+    coef, *_ = np.linalg.lstsq(a, r64[m:], rcond=None)
+    out = r.astype(np.int64).copy()
+    out[m:] = np.round(r64[m:] - a @ coef).astype(np.int64)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", default="", help="comma-separated item ids (default: every item with stems)")
     ap.add_argument("--knots", default="128,512,2048", help="knot spacings in frames")
+    ap.add_argument("--arx", default="", metavar="P,Q", help="also an ARX predictor after the finest gain")
     args = ap.parse_args(argv)
     spacings = [int(x) for x in args.knots.split(",")]
     rows = []
@@ -87,6 +106,11 @@ def main(argv=None) -> None:
                                                      spacing), spacing) for c in range(mix.shape[1])], axis=1)
             rows.append(measure(item["id"], f"gain {spacing}", mix - p, mix_power, rate,
                                 side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2)))
+            if args.arx and spacing == min(spacings):
+                pa, qa = (int(x) for x in args.arx.split(","))
+                err = np.stack([arx_error(mix[:, c] - p[:, c], p[:, c], pa, qa) for c in range(mix.shape[1])], axis=1)
+                rows.append(measure(item["id"], f"gain {spacing} + ARX {pa},{qa}", err, mix_power, rate,
+                                    side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2)))
     print()
     print_table(["item", "prediction", "residual dB re mix", "flac -8 of residual", "knots raw bytes"], rows,
                 title="the residual after a time-varying gain on the sum of the stems")
