@@ -7,7 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_kernels_entropy import RefDecoder, RefEncoder
-from test_kernels_lossless import FIXED, RefError, RefReader, kernel_decode, kernel_encode_v2, ref_nn, ref_restore
+from test_kernels_lossless import (
+    FIXED,
+    RefError,
+    RefReader,
+    kernel_decode,
+    kernel_encode_v2,
+    ref_nn,
+    ref_restore,
+    ref_undo_stereo,
+)
 
 from snc.kernels import adaptive_residual as ar
 from snc.kernels import bitio, errcodes
@@ -243,14 +252,7 @@ def ref_decode_method3(data: bytes, frames: int, channels: int, bits: int) -> np
                 taken[c] += n - order
                 x = ref_restore(x, res, coefs, order, shift)
             ch.append([v << wasted for v in x])
-        if mode == 1:
-            ch[1] = [a - b for a, b in zip(ch[0], ch[1])]
-        elif mode == 2:
-            ch[0] = [a + b for a, b in zip(ch[0], ch[1])]
-        elif mode == 3:
-            mid = [(m << 1) | (s & 1) for m, s in zip(ch[0], ch[1])]
-            ch = [[(m + s) >> 1 for m, s in zip(mid, ch[1])], [(m - s) >> 1 for m, s in zip(mid, ch[1])]]
-        out[pos : pos + n] = np.array(ch, np.int64).T
+        out[pos : pos + n] = np.array(ref_undo_stereo(ch, mode), np.int64).T
         pos += n
     return out.astype(np.int32)
 

@@ -242,6 +242,18 @@ def ref_subframe(rd: RefReader, n: int, width: int) -> list[int]:
     return [v << wasted for v in x]
 
 
+def ref_undo_stereo(ch: list, mode: int) -> list:
+    """Spec section 4: the left and right channels of a block's decoded subframes in ``mode``."""
+    if mode == 1:
+        ch[1] = [a - b for a, b in zip(ch[0], ch[1])]
+    elif mode == 2:
+        ch[0] = [a + b for a, b in zip(ch[0], ch[1])]
+    elif mode == 3:
+        mid = [(m << 1) | (s & 1) for m, s in zip(ch[0], ch[1])]
+        ch = [[(m + s) >> 1 for m, s in zip(mid, ch[1])], [(m - s) >> 1 for m, s in zip(mid, ch[1])]]
+    return ch
+
+
 def ref_decode_packet(data: bytes, frames: int, channels: int, bits: int) -> np.ndarray:
     """Spec sections 3 and 4."""
     rd = RefReader(data)
@@ -255,14 +267,7 @@ def ref_decode_packet(data: bytes, frames: int, channels: int, bits: int) -> np.
             raise RefError("block size")
         mode = rd.u(2) if channels == 2 else 0
         side = {0: (), 1: (1,), 2: (0,), 3: (1,)}[mode]
-        ch = [ref_subframe(rd, n, bits + (c in side)) for c in range(channels)]
-        if mode == 1:
-            ch[1] = [a - b for a, b in zip(ch[0], ch[1])]
-        elif mode == 2:
-            ch[0] = [a + b for a, b in zip(ch[0], ch[1])]
-        elif mode == 3:
-            mid = [(m << 1) | (s & 1) for m, s in zip(ch[0], ch[1])]
-            ch = [[(m + s) >> 1 for m, s in zip(mid, ch[1])], [(m - s) >> 1 for m, s in zip(mid, ch[1])]]
+        ch = ref_undo_stereo([ref_subframe(rd, n, bits + (c in side)) for c in range(channels)], mode)
         out[pos : pos + n] = np.array(ch, dtype=np.int64).T
         pos += n
     pad = -rd.pos % 8
