@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from test_kernels_entropy import RefDecoder, RefEncoder
 from test_kernels_lossless import (
-    FIXED,
     RefError,
     RefReader,
     kernel_decode,
     kernel_encode_v2,
+    ref_finish_subframe,
     ref_nn,
-    ref_restore,
+    ref_subframe_head,
     ref_undo_stereo,
 )
 
@@ -183,31 +183,6 @@ def test_truncated_and_padded_value_streams_are_detected():
 
 
 # ----------------------------------------------------------------------------- whole method-3 packets
-def ref_subframe_head(rd: RefReader, n: int, width: int):
-    """Section 5 without the residual section (14.1): ``(kind, samples or warm-up, order, coefs, shift, wasted)``."""
-    t = rd.u(2)
-    wasted = rd.u(5) + 1 if rd.u(1) else 0
-    if wasted >= width:
-        raise RefError("wasted")
-    ws = width - wasted
-    if t == 0:
-        return "const", [rd.s_(ws)] * n, 0, [], 0, wasted, ws
-    if t == 1:
-        return "verbatim", [rd.s_(ws) for _ in range(n)], 0, [], 0, wasted, ws
-    order = rd.u(3) if t == 2 else rd.u(5) + 1
-    if order > n or (t == 2 and order > 4):
-        raise RefError("order")
-    warm = [rd.s_(ws) for _ in range(order)]
-    coefs, shift = (FIXED[order] if t == 2 else []), 0
-    if t == 3:
-        prec = rd.u(4) + 1
-        if prec == 16:
-            raise RefError("precision")
-        shift = rd.u(5)
-        coefs = [rd.s_(prec) for _ in range(order)]
-    return "predicted", warm, order, coefs, shift, wasted, ws
-
-
 def ref_decode_method3(data: bytes, frames: int, channels: int, bits: int) -> np.ndarray:
     """Spec sections 13 and 14 with plain Python: blocks and headers, then the range-coded values,
     the inverse filters over each index's whole sequence, the prediction."""
@@ -231,9 +206,9 @@ def ref_decode_method3(data: bytes, frames: int, channels: int, bits: int) -> np
     means = [0] * channels
     coded = [[] for _ in range(channels)]
     for n, _, subs in blocks:
-        for c, (kind, _, order, *_rest) in enumerate(subs):
-            if kind == "predicted":
-                for _ in range(n - order):
+        for c, head in enumerate(subs):
+            if head["predicted"]:
+                for _ in range(n - head["order"]):
                     r, means[c] = ref_value(dec, models[c], means[c])
                     coded[c].append(r)
     if dec.finish() != rc.RC_OK:
@@ -246,12 +221,10 @@ def ref_decode_method3(data: bytes, frames: int, channels: int, bits: int) -> np
     pos = 0
     for n, mode, subs in blocks:
         ch = []
-        for c, (kind, x, order, coefs, shift, wasted, _ws) in enumerate(subs):
-            if kind == "predicted":
-                res = coded[c][taken[c] : taken[c] + n - order]
-                taken[c] += n - order
-                x = ref_restore(x, res, coefs, order, shift)
-            ch.append([v << wasted for v in x])
+        for c, head in enumerate(subs):
+            m = n - head["order"] if head["predicted"] else 0
+            ch.append(ref_finish_subframe(head, coded[c][taken[c] : taken[c] + m]))
+            taken[c] += m
         out[pos : pos + n] = np.array(ref_undo_stereo(ch, mode), np.int64).T
         pos += n
     return out.astype(np.int32)

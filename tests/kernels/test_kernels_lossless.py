@@ -206,40 +206,56 @@ def ref_tukey(n, p):
 FIXED = [[], [1], [2, -1], [3, -3, 1], [4, -6, 4, -1]]
 
 
-def ref_subframe(rd: RefReader, n: int, width: int) -> list[int]:
-    """Spec section 5."""
+def ref_subframe_head(rd: RefReader, n: int, width: int) -> dict:
+    """Spec section 5 up to the residual section: a constant or verbatim subframe's ``samples``, or a predicted
+    one's warm-up ``samples``, ``order``, ``coefs`` and ``shift``; and its ``wasted`` bits and width ``ws``."""
     t = rd.u(2)
     wasted = rd.u(5) + 1 if rd.u(1) else 0
     if wasted >= width:
         raise RefError("wasted")
     ws = width - wasted
+    head = dict(predicted=t >= 2, order=0, coefs=[], shift=0, wasted=wasted, ws=ws)
     if t == 0:
-        x = [rd.s_(ws)] * n
-    elif t == 1:
-        x = [rd.s_(ws) for _ in range(n)]
-    else:
-        if t == 2:
-            order = rd.u(3)
-            if order > 4:
-                raise RefError("order")
-        else:
-            order = rd.u(5) + 1
-        if order > n:
+        return dict(head, samples=[rd.s_(ws)] * n)
+    if t == 1:
+        return dict(head, samples=[rd.s_(ws) for _ in range(n)])
+    if t == 2:
+        order = rd.u(3)
+        if order > 4:
             raise RefError("order")
-        warm = [rd.s_(ws) for _ in range(order)]
-        if t == 2:
-            coefs, shift = FIXED[order], 0
-        else:
-            prec = rd.u(4) + 1
-            if prec == 16:
-                raise RefError("precision")
-            shift = rd.u(5)
-            coefs = [rd.s_(prec) for _ in range(order)]
-        res = ref_rice_read(rd, n, order, ws)
-        x = ref_restore(warm, res, coefs, order, shift)
+    else:
+        order = rd.u(5) + 1
+    if order > n:
+        raise RefError("order")
+    head.update(order=order, samples=[rd.s_(ws) for _ in range(order)])
+    if t == 2:
+        head["coefs"] = FIXED[order]
+    else:
+        prec = rd.u(4) + 1
+        if prec == 16:
+            raise RefError("precision")
+        head["shift"] = rd.u(5)
+        head["coefs"] = [rd.s_(prec) for _ in range(order)]
+    return head
+
+
+def ref_finish_subframe(head: dict, res) -> list[int]:
+    """Spec section 6: a predicted subframe's samples from its warm-up and residuals ``res`` (ignored for the
+    others), checked against its width, then its wasted bits."""
+    x = head["samples"]
+    if head["predicted"]:
+        x = ref_restore(x, res, head["coefs"], head["order"], head["shift"])
+        ws = head["ws"]
         if any(not -(1 << (ws - 1)) <= v < 1 << (ws - 1) for v in x):
             raise RefError("sample range")
-    return [v << wasted for v in x]
+    return [v << head["wasted"] for v in x]
+
+
+def ref_subframe(rd: RefReader, n: int, width: int) -> list[int]:
+    """Spec section 5."""
+    head = ref_subframe_head(rd, n, width)
+    res = ref_rice_read(rd, n, head["order"], head["ws"]) if head["predicted"] else None
+    return ref_finish_subframe(head, res)
 
 
 def ref_undo_stereo(ch: list, mode: int) -> list:
