@@ -130,7 +130,11 @@ def _draw(buf, end, pos, rng, code, n):
 @kernel
 def encode_values(buf, st, models, base, means, index, r, n):
     """Code ``r[:n]`` with the models ``models[base:base + MODELS_PER_INDEX]`` and the running mean
-    ``means[index]`` of one subframe index (both updated)."""
+    ``means[index]`` of one subframe index (both updated).
+
+    Every adaptive bit is the scalar core ``rc._emodel`` with the model indexed here, not a call of
+    ``rc._ebit``: an array passed per bit costs numba's reference counting (rangecoder's module doc).
+    The steps up and down stay two loops, as spec 14.3 writes them."""
     low = st[rc.ES_LOW]
     rng = st[rc.ES_RANGE]
     mean = means[index]
