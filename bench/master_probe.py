@@ -19,7 +19,12 @@ least squares over the whole item from its own ``P`` past values and ``Q + 1`` v
 sum ``s`` (``r[t] ~ sum a_k r[t-k] + sum b_k s[t-k]``): the predictor an EQ in the chain would need (a
 biquad's equation error is exactly of this form), in floating point, its coefficients not counted.
 
-Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4]``
+With ``--eq``, one more row per item: the master's EQ as the encoder fits it (:func:`snc.encode.master_eq.fit_eq`,
+on 12 s from the middle of the item), then knots at the finest spacing fitted on the stems through it, and the
+residual the decoder's integer arithmetic leaves (:meth:`snc.codecs.gain.GainCodec.play`).  Printed with it:
+the fit's seconds.
+
+Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4] [--eq]``
 """
 
 from __future__ import annotations
@@ -84,11 +89,39 @@ def arx_error(r: np.ndarray, s: np.ndarray, p: int, q: int) -> np.ndarray:
     return out
 
 
+def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: int, mix_power: float, rate: int):
+    """The ``--eq`` row: the encoder's EQ fit, knots on the stems through it, the decoder's residual."""
+    import time
+
+    from snc.codecs.gain import GainCodec, interpolate
+    from snc.encode.master import EQ_FIT_SECONDS
+    from snc.encode.master import fit_knots as snc_fit_knots
+    from snc.encode.master_eq import fit_eq
+
+    shift = spacing.bit_length() - 1
+    half = int(EQ_FIT_SECONDS * rate) // 2
+    cut = slice(max(len(mix) // 2 - half, 0), len(mix) // 2 + half)
+    t0 = time.perf_counter()
+    eq = fit_eq(mix[cut], d[cut], shift)
+    seconds = time.perf_counter() - t0
+    if eq is None:
+        return [item_id, f"EQ + gain {spacing}", "fit failed", "", "", f"{seconds:.1f}"]
+    codec = GainCodec(channels=mix.shape[1], knot_shift=shift, eq=[rows.tolist() for rows in eq])
+    stems = [read_int(p)[0] for p in sorted((root / "stems").glob("*.flac"))]
+    heard = codec.play(codec.unity(len(mix)), d)
+    gain = interpolate(snc_fit_knots(mix, heard, shift), len(mix), shift)
+    rest = mix.astype(np.int64) - sum(codec.play(gain, s).astype(np.int64) for s in stems)
+    row = measure(item_id, f"EQ {len(eq[0])} sections + gain {spacing}", rest, mix_power, rate,
+                  side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2))
+    return [*row, f"{seconds:.1f}"]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", default="", help="comma-separated item ids (default: every item with stems)")
     ap.add_argument("--knots", default="128,512,2048", help="knot spacings in frames")
     ap.add_argument("--arx", default="", metavar="P,Q", help="also an ARX predictor after the finest gain")
+    ap.add_argument("--eq", action="store_true", help="also the master's EQ as the encoder fits it")
     args = ap.parse_args(argv)
     spacings = [int(x) for x in args.knots.split(",")]
     rows = []
@@ -111,8 +144,13 @@ def main(argv=None) -> None:
                 err = np.stack([arx_error(mix[:, c] - p[:, c], p[:, c], pa, qa) for c in range(mix.shape[1])], axis=1)
                 rows.append(measure(item["id"], f"gain {spacing} + ARX {pa},{qa}", err, mix_power, rate,
                                     side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2)))
+            if args.eq and spacing == min(spacings):
+                rows.append(eq_row(item["id"], root, mix, d, spacing, mix_power, rate))
     print()
-    print_table(["item", "prediction", "residual dB re mix", "flac -8 of residual", "knots raw bytes"], rows,
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    print_table(["item", "prediction", "residual dB re mix", "flac -8 of residual", "knots raw bytes",
+                 "EQ fit s"][:width], rows,
                 title="the residual after a time-varying gain on the sum of the stems")
 
 

@@ -167,6 +167,72 @@ def master_vector():
     return "master-stereo16-3stems.snc", desc, data, expected
 
 
+def spec_eq(x, sections) -> list[int]:
+    """A stem's channel through the master's EQ, spec section 3.7 equation "EQ", in Python integers."""
+    def clamp(v):
+        return min(max(v, -(2**31 - 1)), 2**31 - 1)
+
+    u = [clamp(int(v) << 6) for v in x]
+    for b0, b1, b2, a1, a2 in sections:
+        v, u1, u2, v1, v2 = [], 0, 0, 0, 0
+        for u0 in u:
+            out = clamp((b0 * u0 + b1 * u1 + b2 * u2 - a1 * v1 - a2 * v2 + (1 << 23)) >> 24)
+            v.append(out)
+            u2, u1, v2, v1 = u1, u0, v1, out
+        u = v
+    return u
+
+
+def eq_master_vector():
+    """``(name, description, bytes, expected)`` of the format-1.3 vector: a mix through a +4 dB peak at 100 Hz
+    and then a falling and rising gain; the EQ's coefficients and the knots are the encoder's choice, the
+    hashes are computed from them and the input by the spec's formulas (sections 3.7, 18.5)."""
+    from scipy.signal import lfilter
+
+    from snc.encode.master import fit_master
+    from snc.encode.options import EncodeOptions
+
+    rng = np.random.default_rng(13)
+    frames, seg = 8192, 2048
+    t = np.arange(frames)
+    stems = {name: np.round(np.sin(2 * np.pi * f * t)[:, None] * [a, 0.8 * a]
+                            + rng.normal(0, 300, (frames, 2))).astype(np.int32)
+             for name, f, a in (("drums", 0.0023, 5000.0), ("bass", 0.0011, 6000.0), ("keys", 0.013, 3000.0))}
+    a_lin, w = 10 ** (4 / 40), 2 * np.pi * 100 / 44100
+    alpha = np.sin(w) / 1.4
+    b = np.array([1 + alpha * a_lin, -2 * np.cos(w), 1 - alpha * a_lin])
+    a = np.array([1 + alpha / a_lin, -2 * np.cos(w), 1 - alpha / a_lin])
+    total = lfilter(b / a[0], a / a[0], sum(v.astype(np.float64) for v in stems.values()), axis=0)
+    gain = 1.2 - 0.3 * np.sin(np.pi * t / frames)
+    mix = np.clip(np.round(gain[:, None] * total), -32768, 32767).astype(np.int32)
+    kw = dict(samplerate=44100, bits=16, segment_frames=seg)
+    plan = fit_master(mix, stems, EncodeOptions(preset="archival", **kw))
+    assert plan is not None and plan.codec.eq is not None
+    data = encode_bytes(mix, stems, **kw)
+    assert data[9] == 3, data[9]
+    eq = [[[int(v) for v in row] for row in rows] for rows in plan.codec.eq]
+    gains, residual = [], []
+    for index, knots in enumerate(plan.knots):
+        lo, hi = index * seg, min(len(mix), (index + 1) * seg)
+        g = (np.full((hi - lo, 2), 1 << 14, dtype=np.int64) if knots is None
+             else spec_gain(knots, hi - lo, plan.codec.knot_shift))
+        played = np.zeros((hi - lo, 2), dtype=np.int64)
+        for v in stems.values():
+            for c in range(2):
+                f = spec_eq(v[lo:hi, c], eq[c])
+                played[:, c] += [(int(gv) * fv + (1 << 19)) >> 20 for gv, fv in zip(g[:, c], f)]
+        gains.append(g)
+        residual.append(mix[lo:hi].astype(np.int64) - played)
+    expected = dict(mix_sha256=sha(mix, "int"), frames=len(mix), channels=2,
+                    streams_sha256={**{n: sha(v, "int") for n, v in stems.items()},
+                                    "residual": sha(np.concatenate(residual), "int"),
+                                    "master": sha(np.concatenate(gains), "int")})
+    kinds = "".join("u" if k is None else "k" for k in plan.knots)
+    desc = (f"format 1.3: the master stream with an EQ of {len(eq[0])} sections per channel, 3 stems, 4 segments "
+            f"of {seg} frames, gain packets {kinds}")
+    return "master-eq-stereo16-3stems.snc", desc, data, expected
+
+
 def range_coded_vector():
     """``(name, description, bytes, expected)`` of the format-1.2 vector: 3 stems rounded on their own and a
     mix rounded from their exact sum, so the residual is a rounding residual (white, offset ~1.5) that the
@@ -190,11 +256,11 @@ def range_coded_vector():
 
 
 def add_valid() -> None:
-    """New valid vectors only (the master stream's, the range coder's): golden files already written are
-    never rewritten."""
+    """New valid vectors only (the master stream's, the range coder's, the master EQ's): golden files already
+    written are never rewritten."""
     path = ROOT / "valid" / "expected.json"
     expected = json.loads(path.read_text())
-    for name, desc, data, want in (master_vector(), range_coded_vector()):
+    for name, desc, data, want in (master_vector(), range_coded_vector(), eq_master_vector()):
         if not (ROOT / "valid" / name).exists():
             (ROOT / "valid" / name).write_bytes(data)
             expected[name] = dict(description=desc, **want)

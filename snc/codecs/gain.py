@@ -10,9 +10,13 @@ in the mix as ``(G * S + 2^13) >> 14``.  This codec stores ``G`` (spec section 1
   coded as a ``K`` x channels signal of :data:`KNOT_BITS`-bit samples by the ``lossless`` codec
   (spec codec-lossless.md): its prediction takes the knots' smoothness;
 - ``G[t, c] = (k[j, c] * (B - r) + k[j + 1, c] * r + B / 2) >> knot_shift`` with ``j = t >> knot_shift``,
-  ``r = t & (B - 1)``: integers only, the same gain on every machine.
+  ``r = t & (B - 1)``: integers only, the same gain on every machine;
+- the config may give an ``eq`` (format 1.3): per channel, biquad sections in fixed point
+  (:mod:`snc.kernels.master_eq`) that every stem goes through before the gain, from each segment's first
+  frame: a mastering chain's EQ, which no gain explains.
 
-:meth:`GainCodec.encode` takes the knots (``None``: unity), :meth:`GainCodec.decode` gives the per-frame gain.
+:meth:`GainCodec.encode` takes the knots (``None``: unity), :meth:`GainCodec.decode` gives the per-frame gain,
+:meth:`GainCodec.play` a stem as it plays in the mix.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import numpy as _np
 
 from ..errors import CodecError
-from ..signal.mixing import GAIN_SHIFT
+from ..signal.mixing import GAIN_SHIFT, mastered
 from .base import Codec
 from .registry import register_codec
 
@@ -32,6 +36,8 @@ KNOT_BITS = 20
 MODE_UNITY, MODE_KNOTS = 0, 1
 #: knot spacings 2^4 .. 2^12 frames
 MIN_KNOT_SHIFT, MAX_KNOT_SHIFT = 4, 12
+#: an EQ has 1..MAX_EQ_SECTIONS biquads per channel (a mastering EQ's shelves and peaks)
+MAX_EQ_SECTIONS = 4
 
 
 def knot_count(frames: int, knot_shift: int) -> int:
@@ -53,13 +59,15 @@ class GainCodec(Codec):
     codec_id = "gain"
     lossless = True
 
-    def __init__(self, *, format: str = "int", bits: int = KNOT_BITS, channels: int = 1, knot_shift: int = 7):
+    def __init__(self, *, format: str = "int", bits: int = KNOT_BITS, channels: int = 1, knot_shift: int = 7,
+                 eq: list | None = None):
         super().__init__(format=format, bits=bits, channels=channels)
         if format != "int" or bits != KNOT_BITS:
             raise CodecError(f"gain: the format is int with bits {KNOT_BITS}, got {format!r} {bits!r}")
         if not (isinstance(knot_shift, int) and MIN_KNOT_SHIFT <= knot_shift <= MAX_KNOT_SHIFT):
             raise CodecError(f"gain: knot_shift must be {MIN_KNOT_SHIFT}..{MAX_KNOT_SHIFT}, got {knot_shift!r}")
         self.knot_shift = knot_shift
+        self.eq = None if eq is None else _checked_eq(eq, channels)
         from .lossless import LosslessCodec
 
         # methods 1 and 2 only: a master stream is readable by every 1.1 reader (format 1.2 names range-coded
@@ -67,7 +75,24 @@ class GainCodec(Codec):
         self._knots_codec = LosslessCodec(format="int", bits=KNOT_BITS, channels=channels, residual_coding="rice")
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "knot_shift": self.knot_shift}
+        cfg = {**super().get_config(), "knot_shift": self.knot_shift}
+        if self.eq is not None:
+            cfg["eq"] = [sections.tolist() for sections in self.eq]
+        return cfg
+
+    def play(self, gain: _np.ndarray, block: _np.ndarray) -> _np.ndarray:
+        """A stem's ``block`` (int, a whole segment or its start) as it plays in the mix through ``gain``
+        (spec snc-format.md 3.7): ``(G * S + 2^13) >> 14``, or with an EQ ``(G * EQ(S) + 2^19) >> 20``."""
+        if self.eq is None:
+            return mastered(gain, block)
+        from ..kernels.master_eq import EQ_FRACTION, eq_cascade  # numba only for files that need it
+
+        shift = GAIN_SHIFT + EQ_FRACTION
+        out = _np.empty(block.shape, dtype=_np.int32)
+        for c, sections in enumerate(self.eq):
+            filtered = eq_cascade(_np.ascontiguousarray(block[:, c]), sections)
+            out[:, c] = (gain[:, c].astype(_np.int64) * filtered + (1 << (shift - 1))) >> shift
+        return out
 
     def encode(self, block: _np.ndarray | None, noise=None) -> bytes:
         """One packet of the knots ``block`` ((K, channels) integers 0..MAX_KNOT), or of unity (None)."""
@@ -98,3 +123,22 @@ class GainCodec(Codec):
     def concealment(self, frames: int) -> _np.ndarray:
         """A damaged packet is unity: the stems as they are (spec snc-format.md 3.7)."""
         return self.unity(frames)
+
+
+def _checked_eq(eq, channels: int) -> list[_np.ndarray]:
+    """The config's ``eq`` as one ``(n, 5)`` int64 array per channel, or a CodecError saying what is wrong."""
+    from ..kernels.master_eq import MAX_EQ_COEF
+
+    if not isinstance(eq, (list, tuple)) or len(eq) != channels:
+        raise CodecError(f"gain: eq must list the sections of each of the {channels} channels")
+    out = []
+    for sections in eq:
+        if not isinstance(sections, (list, tuple)) or not 1 <= len(sections) <= MAX_EQ_SECTIONS:
+            raise CodecError(f"gain: eq needs 1..{MAX_EQ_SECTIONS} sections per channel")
+        for row in sections:
+            if (not isinstance(row, (list, tuple)) or len(row) != 5
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_EQ_COEF
+                               for v in row)):
+                raise CodecError(f"gain: an eq section is five integers within +-{MAX_EQ_COEF}, got {row!r}")
+        out.append(_np.array(sections, dtype=_np.int64).reshape(-1, 5))
+    return out

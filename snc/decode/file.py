@@ -198,10 +198,14 @@ class Decoder:
         return self._played(seg, i, self._packets.decode(seg, i, strict=strict), slice(None), strict)
 
     def _played(self, seg, i: int, block: _np.ndarray, cut: slice, strict: bool) -> _np.ndarray:
-        """``block`` (frames ``cut`` of stream ``i`` in ``seg``) as it plays in the mix."""
+        """Frames ``cut`` of stream ``i`` in ``seg`` as they play in the mix, from ``block``, the stream's whole
+        segment (a master's EQ runs from the segment's first frame)."""
         if self._master is None or self._public[i].is_residual:
-            return block
-        return mastered(self.master_gain(seg, strict=strict)[cut], block)
+            return block[cut]
+        master = self.codec(self._master)
+        if master.eq is None:
+            return mastered(self.master_gain(seg, strict=strict)[cut], block[cut])
+        return master.play(self.master_gain(seg, strict=strict), block)[cut]
 
     def stream_span(self, i: int, start: int, stop: int) -> _np.ndarray:
         """Stream ``i`` over frames ``[start, stop)`` (clipped to the file) as it plays in the mix
@@ -211,7 +215,7 @@ class Decoder:
         out = _np.empty((stop - start, self.channels))
         for seg, cut in self.segment_cuts(start, stop):
             at = seg.start_frame + cut.start - start
-            block = self._packets.cached(seg, i, strict=self.strict)[cut]
+            block = self._packets.cached(seg, i, strict=self.strict)
             out[at:at + cut.stop - cut.start] = self._played(seg, i, block, cut, self.strict)
         return out
 

@@ -83,7 +83,8 @@ def encode(mix, output, *, stems: Mapping[str, object] | None = None, samplerate
     ``INITIALKEY``/``KEY``, ``ISRC``, ``LYRICS``/``UNSYNCEDLYRICS``).
     ``colours``: ``{stem name: "#rrggbb"}`` shown for the stems instead of the role's default colour.
     ``format_version``: ``"1.1"`` writes a file that SNC 1.1 readers decode: lossless streams keep Rice-coded
-    residuals (a few per cent larger, spec codec-lossless.md section 14); default: the newest format.
+    residuals (a few per cent larger, spec codec-lossless.md section 14); ``"1.2"`` one that 1.2 readers decode:
+    the master stream has no EQ (spec snc-format.md section 3.7); default: the newest format.
     """
     options = EncodeOptions(samplerate=samplerate, bits=bits, preset=preset, separator=separator, bitrate=bitrate,
                             verify=verify, tags=tags, pictures=pictures, codec=codec, remix_headroom=remix_headroom,

@@ -18,7 +18,6 @@ from ..container.model import StreamInfo
 from ..container.writer import SncWriter
 from ..errors import SncWarning
 from ..signal.loudness import LoudnessMeter
-from ..signal.mixing import mastered
 from .report import EncodeReport
 from .residual import code_segment
 from .sources import checked_sources, warn_clipped
@@ -100,7 +99,7 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
                 stream_hashes[k].update(blk)
                 bytes_per_stream[k] += len(pkt)
                 if k < len(stats):  # a stem's statistics are of the stem as it plays in the mix
-                    stats[k].update(blk if gain is None or k >= len(plan.names) else mastered(gain, blk))
+                    stats[k].update(blk if gain is None or k >= len(plan.names) else plan.master.codec.play(gain, blk))
             # hash what a decoder will produce (equal to the input mix when the residual is lossless)
             mix_hash.update(decoded_mix)
             done += n

@@ -20,7 +20,6 @@ import numpy as np
 from ..codecs import get_codec
 from ..codecs.gain import MAX_KNOT, MAX_KNOT_SHIFT, MIN_KNOT_SHIFT, UNITY, GainCodec, interpolate, knot_count
 from ..container.schema import MAX_SEGMENT_SAMPLES, MAX_STREAMS
-from ..signal.mixing import mastered
 from .sources import checked_sources, coded_format, residual_format
 
 #: the knots' spacing in seconds: a limiter's attack (it moves the gain no faster), rounded to a power of two
@@ -29,6 +28,11 @@ KNOT_SECONDS = 0.003
 #: the least-squares fit leans towards unity by this fraction of a knot's mean weight: knots over silence
 #: (nothing to fit) stay at 1.0 instead of anywhere
 RIDGE = 1e-6
+#: the EQ is fitted on this much of the middle of the file: a mastering EQ does not change along the song,
+#: and the fit's time grows with the frames it sees
+EQ_FIT_SECONDS = 12.0
+#: the EQ keeps a stem of at most this many bits within its fixed point (snc.kernels.master_eq)
+MAX_EQ_BITS = 24
 
 
 @dataclass
@@ -51,36 +55,50 @@ def knot_shift_for(sample_rate: int) -> int:
 
 
 def fit_knots(mix: np.ndarray, total: np.ndarray, knot_shift: int) -> np.ndarray:
-    """Least-squares Q14 knots ((K, channels) int32, 0..MAX_KNOT) of ``mix ~ G * total`` per channel.
-
-    The gain is linear in its knots, so the normal equations are tridiagonal (each frame touches two knots)."""
-    from scipy.linalg import solveh_banded  # here: scipy is no import-time cost of snc.encode
-
+    """Least-squares Q14 knots ((K, channels) int32, 0..MAX_KNOT) of ``mix ~ G * total`` per channel."""
     frames, channels = mix.shape
-    count = knot_count(frames, knot_shift)
-    t = np.arange(frames)
-    j = t >> knot_shift
-    f = (t & ((1 << knot_shift) - 1)) / float(1 << knot_shift)
-    out = np.empty((count, channels), dtype=np.int32)
+    out = np.empty((knot_count(frames, knot_shift), channels), dtype=np.int32)
     for c in range(channels):
-        d, m = total[:, c].astype(np.float64), mix[:, c].astype(np.float64)
-        a, b = (1.0 - f) * d, f * d
-        diag = np.bincount(j, a * a, count) + np.bincount(j + 1, b * b, count)
-        upper = np.bincount(j, a * b, count)[:-1]
-        rhs = np.bincount(j, a * m, count) + np.bincount(j + 1, b * m, count)
-        ridge = RIDGE * max(diag.mean(), 1.0)
-        bands = np.zeros((2, count))
-        bands[0, 1:], bands[1] = upper, diag + ridge
-        g = solveh_banded(bands, rhs + ridge, check_finite=False)
+        g = knot_values(mix[:, c].astype(np.float64), total[:, c].astype(np.float64), knot_shift)
         out[:, c] = np.clip(np.rint(g * UNITY), 0, MAX_KNOT)
     return out
+
+
+def knot_values(m: np.ndarray, d: np.ndarray, knot_shift: int) -> np.ndarray:
+    """The least-squares knots (float, 1.0 is unity) of one channel's ``m ~ g * d``, ``g`` linear between
+    knots.  The gain is linear in its knots, so the normal equations are tridiagonal (each frame touches two)."""
+    from scipy.linalg import solveh_banded  # here: scipy is no import-time cost of snc.encode
+
+    count = knot_count(len(m), knot_shift)
+    t = np.arange(len(m))
+    j = t >> knot_shift
+    f = (t & ((1 << knot_shift) - 1)) / float(1 << knot_shift)
+    a, b = (1.0 - f) * d, f * d
+    diag = np.bincount(j, a * a, count) + np.bincount(j + 1, b * b, count)
+    upper = np.bincount(j, a * b, count)[:-1]
+    rhs = np.bincount(j, a * m, count) + np.bincount(j + 1, b * m, count)
+    ridge = RIDGE * max(diag.mean(), 1.0)
+    bands = np.zeros((2, count))
+    bands[0, 1:], bands[1] = upper, diag + ridge
+    return solveh_banded(bands, rhs + ridge, check_finite=False)
+
+
+def gain_of(m: np.ndarray, d: np.ndarray, knot_shift: int) -> np.ndarray:
+    """The least-squares gain of ``m ~ g * d`` per frame (float), linear between its knots."""
+    g = knot_values(m, d, knot_shift)
+    t = np.arange(len(m))
+    j = t >> knot_shift
+    f = (t & ((1 << knot_shift) - 1)) / float(1 << knot_shift)
+    return g[j] * (1.0 - f) + g[j + 1] * f
 
 
 def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list[np.ndarray]):
     """``(knots, packet, bytes)`` of one segment; knots None where unity costs fewer bytes (module docstring) or
     the gained stems would leave a residual wider than its format (``residual_codec``: lossless, in that
     format); ``bytes``: the packet's and the residual's, as measured (0 when the stems are the mix)."""
-    total = sum(s.astype(np.int64) for s in stems)
+    # every segment plays through the master's EQ, a unity one too (spec 3.7)
+    heard = stems if codec.eq is None else [codec.play(codec.unity(len(mix)), s) for s in stems]
+    total = sum(s.astype(np.int64) for s in heard)
     plain = mix.astype(np.int64) - total
     unity = codec.encode(None)
     if not plain.any():
@@ -88,7 +106,7 @@ def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list
     plain_bytes = len(unity) + len(residual_codec.encode(plain.astype(np.int32)))
     knots = fit_knots(mix, total, codec.knot_shift)
     gain = interpolate(knots, len(mix), codec.knot_shift)
-    rest = mix.astype(np.int64) - sum(mastered(gain, s).astype(np.int64) for s in stems)
+    rest = mix.astype(np.int64) - sum(codec.play(gain, s).astype(np.int64) for s in stems)
     lo, hi = -(1 << (residual_codec.bits - 1)), (1 << (residual_codec.bits - 1)) - 1
     if rest.min() < lo or rest.max() > hi:
         return None, unity, plain_bytes
@@ -112,7 +130,7 @@ def fit_master(mix, stems, options) -> MasterPlan | None:
     residual they leave cost fewer bytes in all (a fast limiter moves its gain within the attack time; a slow
     compressor does not, and its finer knots only cost).  Where the stems are coded perceptually the residual
     is mostly their coding noise, which no finer gain explains: the measure would pick knots that only cost."""
-    best = None
+    best = excerpt = None
     spacings = (0, 1) if "stems" in options.preset.exact else (0,)
     for finer in spacings:
         with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
@@ -126,29 +144,71 @@ def fit_master(mix, stems, options) -> MasterPlan | None:
             if shift < MIN_KNOT_SHIFT:
                 break
             codec = GainCodec(channels=fmt.channels, knot_shift=shift)
-            chosen = _first_pass(codec, mix_src, stem_srcs, fmt, options)
+            keep = _excerpt(mix_src.frames, fmt.sample_rate)
+            chosen, kept = _first_pass(codec, mix_src, stem_srcs, fmt, options, keep)
+        cost = sum(size for _, _, size in chosen)
+        if excerpt is None:
+            excerpt, plain = kept, (cost, shift)  # without a gain that pays: what the EQ must beat
         if all(knots is None for knots, _, _ in chosen):
             break  # no gain pays at this spacing: a finer one only costs more knots
-        cost = sum(size for _, _, size in chosen)
         if best is None or cost < best[0]:
             best = (cost, MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
+    if excerpt is not None and options.master_eq and fmt.bits <= MAX_EQ_BITS:
+        eq_plan = _eq_plan(excerpt, plain[1] if best is None else best[1].codec.knot_shift, mix, stems, fmt, options)
+        if eq_plan is not None and eq_plan[0] < (plain[0] if best is None else best[0]):
+            best = eq_plan
     return None if best is None else best[1]
 
 
-def _first_pass(codec: GainCodec, mix_src, stem_srcs, fmt, options) -> list[tuple]:
-    """:func:`segment_knots` of every segment at ``codec``'s spacing."""
+def _excerpt(frames: int, sample_rate: int) -> tuple[int, int]:
+    """The frames the EQ is fitted on: :data:`EQ_FIT_SECONDS` from the middle of the file (or all of it)."""
+    half = int(EQ_FIT_SECONDS * sample_rate) // 2
+    return max(frames // 2 - half, 0), min(frames // 2 + half, frames)
+
+
+def _eq_plan(excerpt, knot_shift: int, mix, stems, fmt, options):
+    """``(bytes, plan)`` of a master with an EQ fitted on ``excerpt`` (``(mix, sum of the stems)``), or None when
+    the fit fails or explains no more of the excerpt than its free parameters would of noise (the rule of
+    :func:`segment_knots`: an unmastered mix pays for no EQ, and its first pass is not run)."""
+    from .master_eq import fit_eq  # here: it loads the EQ's kernel
+
+    eq = fit_eq(*excerpt, knot_shift)
+    if eq is None:
+        return None
+    codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift, eq=[rows.tolist() for rows in eq])
+    m, total = excerpt
+    heard = codec.play(codec.unity(len(m)), total)  # the EQ is linear: the sum's EQ, up to rounding
+    knots = fit_knots(m, heard, knot_shift)
+    rest = (m - codec.play(interpolate(knots, len(m), knot_shift), total)).astype(np.float64)
+    plain = (m - total).astype(np.float64)
+    params = knots.size + sum(rows.size for rows in eq)
+    if 1.0 - np.vdot(rest, rest) / max(float(np.vdot(plain, plain)), 1.0) <= params / m.size:
+        return None
+    with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
+        chosen, _ = _first_pass(codec, mix_src, stem_srcs, fmt, options, None)
+    return (sum(size for _, _, size in chosen),
+            MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
+
+
+def _first_pass(codec: GainCodec, mix_src, stem_srcs, fmt, options, keep) -> tuple[list[tuple], tuple | None]:
+    """:func:`segment_knots` of every segment at ``codec``'s spacing, and the mix and the stems' sum over the
+    frames ``keep`` (``(start, stop)``; None: nothing kept)."""
     res_fmt = residual_format(fmt, len(stem_srcs))
     # linear prediction and Rice codes alone, without the adaptive cascade or range coding: a fraction of the
     # time, and it ranks two residuals of the same kind as the full codec does (docs/mastering.md)
     residual_codec = get_codec("lossless", {"format": "int", "bits": res_fmt.bits, "channels": fmt.channels,
                                             "residual_coding": "rice"})
     residual_codec.filters = ()
-    chosen, done = [], 0
+    chosen, done, kept = [], 0, ([], [])
     while done < mix_src.frames:
         n = min(options.segment_frames, mix_src.frames - done)
-        chosen.append(segment_knots(codec, residual_codec, mix_src.read(n, fmt),
-                                   [s.read(n, fmt) for s in stem_srcs.values()]))
+        mix_block, stem_blocks = mix_src.read(n, fmt), [s.read(n, fmt) for s in stem_srcs.values()]
+        chosen.append(segment_knots(codec, residual_codec, mix_block, stem_blocks))
+        if keep is not None and done < keep[1] and done + n > keep[0]:
+            cut = slice(max(keep[0] - done, 0), min(keep[1] - done, n))
+            kept[0].append(mix_block[cut])
+            kept[1].append(sum(s[cut].astype(np.int64) for s in stem_blocks))
         done += n
         if options.progress is not None:
             options.progress({"stage": "master", "frames_done": done, "frames_total": mix_src.frames})
-    return chosen
+    return chosen, (np.concatenate(kept[0]), np.concatenate(kept[1])) if kept[0] else None

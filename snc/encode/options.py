@@ -17,8 +17,8 @@ from .presets import PRESETS, Preset
 from .tuning import DEFAULT_HEADROOM_DB
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-#: the versions a file may be asked to stay readable by (None: the newest, 1.2)
-FORMAT_VERSIONS = (None, "1.1", "1.2")
+#: the versions a file may be asked to stay readable by (None: the newest, 1.3)
+FORMAT_VERSIONS = (None, "1.1", "1.2", "1.3")
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class EncodeOptions:
     def residual_coding(self) -> str:
         """The ``lossless`` codec's residual coding: range coding (format 1.2) unless 1.1 is asked for."""
         return "rice" if self.format_version == "1.1" else "adaptive"
+
+    @property
+    def master_eq(self) -> bool:
+        """May the master stream carry an EQ (format 1.3)?  Unless an older version is asked for."""
+        return self.format_version in (None, "1.3")
 
     def check_stems(self, names: list[str]) -> None:
         """Refuse positions, colours and a lead that name none of the stems ``names`` (empty: the mix alone),

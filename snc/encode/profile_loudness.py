@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..signal.mixing import mastered
 from .sources import checked_sources, role_for
 
 
@@ -34,7 +33,7 @@ def measure_profiles(mix, stems, samplerate, bits, profiles: dict, lead, block: 
             blocks = [src.read(n, fmt) for src in stem_srcs.values()]
             if master is not None:
                 gain = master.gain(done // block, n)
-                blocks = [mastered(gain, b) for b in blocks]
+                blocks = [master.codec.play(gain, b) for b in blocks]
             parts = [b.astype(np.float64) / scale for b in blocks] or [m]
             meters.update(m, parts)
             done += n

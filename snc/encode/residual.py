@@ -13,7 +13,7 @@ import numpy as np
 from ..codecs.gain import UNITY
 from ..errors import InputError
 from ..signal.audio_io import AudioFormat
-from ..signal.mixing import accumulator_dtype, exact_mix, mastered, sum_streams
+from ..signal.mixing import accumulator_dtype, exact_mix, sum_streams
 
 
 def code(codec, block: np.ndarray, noise: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
@@ -64,7 +64,7 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
     if plan.master is not None:
         master_packet = plan.master.packets[segment]
         gain = plan.master.gain(segment, len(mix_block))
-    heard = (lambda block: block) if gain is None else (lambda block: mastered(gain, block))
+    heard = (lambda block: block) if gain is None else (lambda block: plan.master.codec.play(gain, block))
     stem_noise = res_noise = None
     if plan.tuning is not None:
         from . import allocation  # here: the psychoacoustic model's kernels load only when a budget is needed

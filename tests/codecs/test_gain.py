@@ -72,3 +72,42 @@ def test_bad_configs_are_refused(config):
         full.pop("bits")
     with pytest.raises(CodecError):
         get_codec("gain", full)
+
+
+EQ = [[[1 << 24, -(1 << 23), 0, -(1 << 23), 0]], [[1 << 24, 0, 0, 0, 0], [1 << 23, 1 << 23, 0, 0, 0]]]
+
+
+def test_an_eq_round_trips_through_the_config_and_plays_as_the_spec_says():
+    from snc.kernels.master_eq import EQ_FRACTION, eq_cascade
+
+    codec = get_codec("gain", {"format": "int", "bits": 20, "channels": 2, "knot_shift": 7, "eq": EQ})
+    assert get_codec("gain", codec.get_config()).get_config()["eq"] == EQ
+    rng = np.random.default_rng(5)
+    stem = rng.integers(-30000, 30000, (700, 2)).astype(np.int32)
+    gain = rng.integers(0, MAX_KNOT + 1, (700, 2)).astype(np.int32)
+    played = codec.play(gain, stem)
+    for c in range(2):
+        f = eq_cascade(stem[:, c], np.array(EQ[c], dtype=np.int64))
+        expect = [(int(g) * int(v) + (1 << (13 + EQ_FRACTION))) >> (14 + EQ_FRACTION) for g, v in zip(gain[:, c], f)]
+        assert played[:, c].tolist() == expect
+
+
+def test_a_config_without_eq_is_unchanged():
+    """Files written before the EQ existed keep their config, and their stems play as before."""
+    codec = GainCodec(channels=1)
+    assert "eq" not in codec.get_config() and codec.eq is None
+
+
+@pytest.mark.parametrize("eq", [
+    EQ[:1],                                              # one channel's sections for two channels
+    [[], EQ[1]],                                         # a channel without sections
+    [[[1 << 24, 0, 0, 0, 0]] * 5, EQ[1]],                # more than four sections
+    [[[1 << 24, 0, 0, 0]], EQ[1]],                       # four coefficients
+    [[[(1 << 28) + 1, 0, 0, 0, 0]], EQ[1]],              # a coefficient out of range
+    [[[1.0, 0, 0, 0, 0]], EQ[1]],                        # not an integer
+    [[[True, 0, 0, 0, 0]], EQ[1]],                       # not an integer either
+    "eq",
+])
+def test_a_bad_eq_is_one_clear_error(eq):
+    with pytest.raises(CodecError, match="eq"):
+        get_codec("gain", {"format": "int", "bits": 20, "channels": 2, "knot_shift": 7, "eq": eq})
