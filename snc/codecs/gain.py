@@ -85,12 +85,14 @@ class GainCodec(Codec):
         (spec snc-format.md 3.7): ``(G * S + 2^13) >> 14``, or with an EQ ``(G * EQ(S) + 2^19) >> 20``."""
         if self.eq is None:
             return mastered(gain, block)
+        from ..kernels import warmup
         from ..kernels.master_eq import EQ_FRACTION, eq_cascade  # numba only for files that need it
 
+        warmup.ensure("master-eq")
         shift = GAIN_SHIFT + EQ_FRACTION
         out = _np.empty(block.shape, dtype=_np.int32)
         for c, sections in enumerate(self.eq):
-            filtered = eq_cascade(_np.ascontiguousarray(block[:, c]), sections)
+            filtered = eq_cascade(_np.ascontiguousarray(block[:, c], dtype=_np.int64), sections)
             out[:, c] = (gain[:, c].astype(_np.int64) * filtered + (1 << (shift - 1))) >> shift
         return out
 

@@ -59,6 +59,7 @@ def _builtin_jobs() -> None:
             ("snc.kernels.lossless_encode", "encode_packet_v2", (pcm, i64, i64, i64, vec, vec, t.boolean, data, vec)),
         ),
         "perceptual-decode": (perceptual_decode,),
+        "master-eq": (("snc.kernels.master_eq", "eq_cascade", (vec, arr(t.int64, 2))),),
         # the encoder analyses (psycho, transients), codes, then decodes what it coded (the residual)
         "perceptual-encode": (
             ("snc.codecs.perceptual.psy", "_region_energy", (arr(t.complex64, 3), vec_ro, arr(t.float64, 3))),

@@ -138,8 +138,10 @@ with tempfile.TemporaryDirectory() as tmp:
         with snc.open(path) as f:
             f.read()
             f.read(stem="drums")
+from snc.codecs.gain import GainCodec  # a master with an EQ plays its stems through the EQ's kernel
+GainCodec(channels=2, eq=[[[1 << 24, 0, 0, 0, 0]]] * 2).play(np.full((100, 2), 1 << 14, np.int32), mix[:100])
 used = {}
-for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode"):
+for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode", "master-eq"):
     for dispatcher, sig in warmup.kernels_of(job):
         used[f"{dispatcher.py_func.__module__}.{dispatcher.__name__}"] = sorted(map(str, dispatcher.signatures))
 print(json.dumps(used))
@@ -152,7 +154,7 @@ def test_declared_signatures_are_the_ones_the_codecs_call():
     nobody uses and the real one silently at its first call)."""
     used = json.loads(_python(_RUN_JOBS).stdout.strip().splitlines()[-1])
     declared: dict[str, set] = {}
-    for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode"):
+    for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode", "master-eq"):
         for dispatcher, sig in warmup.kernels_of(job):
             declared.setdefault(f"{dispatcher.py_func.__module__}.{dispatcher.__name__}", set()).add(str(sig))
     assert {name: set(sigs) for name, sigs in used.items()} == declared
