@@ -19,12 +19,13 @@ least squares over the whole item from its own ``P`` past values and ``Q + 1`` v
 sum ``s`` (``r[t] ~ sum a_k r[t-k] + sum b_k s[t-k]``): the predictor an EQ in the chain would need (a
 biquad's equation error is exactly of this form), in floating point, its coefficients not counted.
 
-With ``--eq``, one more row per item: the master's EQ as the encoder fits it (:func:`snc.encode.master_eq.fit_eq`,
-on 12 s from the middle of the item), then knots at the finest spacing fitted on the stems through it, and the
-residual the decoder's integer arithmetic leaves (:meth:`snc.codecs.gain.GainCodec.play`).  Printed with it:
+With ``--eq``, one more row per item (per ``--eq-sections``): the master's EQ as the encoder fits it
+(:func:`snc.encode.master_eq.fit_eq`, on 12 s from the middle of the item), then knots at the finest spacing
+fitted on the stems through it (the item as one segment), and the residual the decoder's integer arithmetic
+leaves (:meth:`snc.codecs.gain.GainCodec.play`).  Printed with it:
 the fit's seconds.
 
-Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4] [--eq]``
+Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4] [--eq [--eq-sections 2,3,4]]``
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def arx_error(r: np.ndarray, s: np.ndarray, p: int, q: int) -> np.ndarray:
     return out
 
 
-def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: int, mix_power: float, rate: int):
+def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: int, mix_power: float, rate: int,
+           sections: int):
     """The ``--eq`` row: the encoder's EQ fit, knots on the stems through it, the decoder's residual."""
     import time
 
@@ -102,10 +104,10 @@ def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: in
     half = int(EQ_FIT_SECONDS * rate) // 2
     cut = slice(max(len(mix) // 2 - half, 0), len(mix) // 2 + half)
     t0 = time.perf_counter()
-    eq = fit_eq(mix[cut], d[cut], shift)
+    eq = fit_eq(mix[cut], d[cut], shift, sections)
     seconds = time.perf_counter() - t0
     if eq is None:
-        return [item_id, f"EQ + gain {spacing}", "fit failed", "", "", f"{seconds:.1f}"]
+        return [item_id, f"EQ {sections} sections + gain {spacing}", "fit failed", "", "", f"{seconds:.1f}"]
     codec = GainCodec(channels=mix.shape[1], knot_shift=shift, eq=[rows.tolist() for rows in eq])
     stems = [read_int(p)[0] for p in sorted((root / "stems").glob("*.flac"))]
     heard = codec.play(codec.unity(len(mix)), d)
@@ -122,6 +124,8 @@ def main(argv=None) -> None:
     ap.add_argument("--knots", default="128,512,2048", help="knot spacings in frames")
     ap.add_argument("--arx", default="", metavar="P,Q", help="also an ARX predictor after the finest gain")
     ap.add_argument("--eq", action="store_true", help="also the master's EQ as the encoder fits it")
+    ap.add_argument("--eq-sections", default="3", metavar="N,...",
+                    help="biquads of the --eq fit (default 3, the encoder's; e.g. 2,3,4 to compare)")
     args = ap.parse_args(argv)
     spacings = [int(x) for x in args.knots.split(",")]
     rows = []
@@ -145,7 +149,8 @@ def main(argv=None) -> None:
                 rows.append(measure(item["id"], f"gain {spacing} + ARX {pa},{qa}", err, mix_power, rate,
                                     side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2)))
             if args.eq and spacing == min(spacings):
-                rows.append(eq_row(item["id"], root, mix, d, spacing, mix_power, rate))
+                for sections in (int(x) for x in args.eq_sections.split(",")):
+                    rows.append(eq_row(item["id"], root, mix, d, spacing, mix_power, rate, sections))
     print()
     width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]

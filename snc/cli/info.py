@@ -55,6 +55,9 @@ def _text(d: dict, path: str, *, full: bool = False) -> str:
     for i, s in enumerate([*d["streams"], *master]):
         lines.append(f"  {i:>2}  {show(s['name']):<16} {show(s['role']):<10} {show(s['codec']):<9} "
                      f"{human_bytes(s['bytes']):>14} {100 * s['share']:6.2f}%  {_provenance_text(s, show)}")
+    eq = master[0].get("codec_config", {}).get("eq") if master else None
+    if isinstance(eq, list) and eq and isinstance(eq[0], list):
+        lines.append(f"  master: the stems play through an EQ of {len(eq[0])} biquads per channel, then the gain")
     from ..render.profiles import BUILTIN
 
     authored = [show(n) for n in d.get("profiles", {})]

@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -356,3 +357,12 @@ def test_format_version_1_1_writes_a_file_1_1_readers_decode(song, capsys):
     assert exc.value.code == 2
     one_line_error(capsys.readouterr().err, "snc-encode", "--format-version")
     assert snapshot(tmp_path) == before
+
+
+def test_info_says_when_the_stems_play_through_a_master_eq(capsys):
+    from snc.cli import info
+
+    vector = Path(__file__).resolve().parents[2] / "spec" / "vectors" / "valid" / "master-eq-stereo16-3stems.snc"
+    assert info.main([str(vector)]) == 0
+    out = capsys.readouterr().out
+    assert "SNC 1.3" in out and "EQ of 3 biquads per channel" in out
