@@ -168,21 +168,20 @@ def _excerpt(frames: int, sample_rate: int) -> tuple[int, int]:
 
 def _eq_plan(excerpt, knot_shift: int, mix, stems, fmt, options):
     """``(bytes, plan)`` of a master with an EQ fitted on ``excerpt`` (``(mix, sum of the stems)``), or None when
-    the fit fails or explains no more of the excerpt than its free parameters would of noise (the rule of
-    :func:`segment_knots`: an unmastered mix pays for no EQ, and its first pass is not run)."""
+    the fit fails or the EQ does not pay on the excerpt itself: its knots and residual, coded, are no smaller
+    than the gain's alone there.  That test costs a fraction of the whole file's first pass, which only an EQ
+    that passes it gets."""
     from .master_eq import fit_eq  # here: it loads the EQ's kernel
 
     eq = fit_eq(*excerpt, knot_shift)
     if eq is None:
         return None
     codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift, eq=[rows.tolist() for rows in eq])
-    m, total = excerpt
-    heard = codec.play(codec.unity(len(m)), total)  # the EQ is linear: the sum's EQ, up to rounding
-    knots = fit_knots(m, heard, knot_shift)
-    rest = (m - codec.play(interpolate(knots, len(m), knot_shift), total)).astype(np.float64)
-    plain = (m - total).astype(np.float64)
-    params = knots.size + sum(rows.size for rows in eq)
-    if 1.0 - np.vdot(rest, rest) / max(float(np.vdot(plain, plain)), 1.0) <= params / m.size:
+    plain_codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift)
+    res_fmt = residual_format(fmt, len(stems))
+    residual_codec = _measuring_codec(res_fmt.bits, fmt.channels)
+    costs = [segment_knots(c, residual_codec, excerpt[0], [excerpt[1]])[2] for c in (plain_codec, codec)]
+    if costs[1] >= costs[0]:
         return None
     with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
         chosen, _ = _first_pass(codec, mix_src, stem_srcs, fmt, options, None)
@@ -190,15 +189,19 @@ def _eq_plan(excerpt, knot_shift: int, mix, stems, fmt, options):
             MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
 
 
+def _measuring_codec(bits: int, channels: int):
+    """The ``lossless`` codec the first pass measures residuals with: linear prediction and Rice codes alone,
+    without the adaptive cascade or range coding -- a fraction of the time, and it ranks two residuals of the
+    same kind as the full codec does (docs/mastering.md)."""
+    codec = get_codec("lossless", {"format": "int", "bits": bits, "channels": channels, "residual_coding": "rice"})
+    codec.filters = ()
+    return codec
+
+
 def _first_pass(codec: GainCodec, mix_src, stem_srcs, fmt, options, keep) -> tuple[list[tuple], tuple | None]:
     """:func:`segment_knots` of every segment at ``codec``'s spacing, and the mix and the stems' sum over the
     frames ``keep`` (``(start, stop)``; None: nothing kept)."""
-    res_fmt = residual_format(fmt, len(stem_srcs))
-    # linear prediction and Rice codes alone, without the adaptive cascade or range coding: a fraction of the
-    # time, and it ranks two residuals of the same kind as the full codec does (docs/mastering.md)
-    residual_codec = get_codec("lossless", {"format": "int", "bits": res_fmt.bits, "channels": fmt.channels,
-                                            "residual_coding": "rice"})
-    residual_codec.filters = ()
+    residual_codec = _measuring_codec(residual_format(fmt, len(stem_srcs)).bits, fmt.channels)
     chosen, done, kept = [], 0, ([], [])
     while done < mix_src.frames:
         n = min(options.segment_frames, mix_src.frames - done)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: biquads per channel: a mastering EQ's low and high band, and one more, which takes up the bias the limiter's
-#: gain error leaves in a least-squares fit (with two, the fit lands 0.1-0.2 dB off above 10 kHz; docs/mastering.md)
-SECTIONS = 3
+#: biquads per channel: as many as the format allows (snc.codecs.gain.MAX_EQ_SECTIONS).  A mastering EQ has a low
+#: and a high band, but the sections beyond them take up the bias the limiter's gain error leaves in a
+#: least-squares fit, and each one more took more of it (docs/mastering.md)
+SECTIONS = 4
 #: at most this many alternating rounds; they stop earlier once the residual stops falling
 MAX_ROUNDS = 12
 #: Steiglitz-McBride prefilter passes per round
@@ -44,15 +45,19 @@ def fit_eq(mix: np.ndarray, total: np.ndarray, knot_shift: int, sections: int = 
     if len(mix) <= 3 * order + 1 or not any(x.any() for x in d) or not any(x.any() for x in m):
         return None  # fewer equations than unknowns, or nothing to fit
     try:
-        b, a = _fit(m, d, knot_shift, order)
+        fitted = _fit(m, d, knot_shift, order)
     except np.linalg.LinAlgError:  # a singular fit: signals with less in them than the filter's unknowns
         return None
+    if fitted is None:
+        return None  # no round did better than no EQ: the stems' sum needs none (an unmastered mix)
+    b, a = fitted
     rows = _quantised_sections(b, a, sections)
     return None if rows is None else [rows.copy() for _ in m]
 
 
 def _fit(m: list, d: list, knot_shift: int, order: int):
-    """``(b, a)``: the alternating rounds of the module docstring over every channel, the best round kept."""
+    """``(b, a)``: the alternating rounds of the module docstring over every channel, the best round kept; None
+    when the best is the first, without an EQ."""
     from scipy.signal import lfilter
 
     from .master import gain_of  # here: master imports this module
@@ -70,9 +75,15 @@ def _fit(m: list, d: list, knot_shift: int, order: int):
         for _ in range(SM_PASSES + 1):
             b, a = _equation_error([lfilter([1.0], a, v) for v in y], [lfilter([1.0], a, v) for v in d], order)
             if not np.all(np.abs(np.roots(a)) < 1.0):
-                return best[1], best[2]
+                return _unless_identity(best)
         e = [lfilter(b, a, v) for v in d]
-    return (b, a) if best is None else (best[1], best[2])
+    return _unless_identity(best)
+
+
+def _unless_identity(best):
+    """``(b, a)`` of the best round, None if it is the first round's identity (``b = a = 1``)."""
+    _, b, a = best
+    return None if b[0] == 1.0 and not b[1:].any() and not a[1:].any() else (b, a)
 
 
 def _equation_error(ys: list, xs: list, order: int):
