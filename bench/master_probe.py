@@ -20,12 +20,13 @@ sum ``s`` (``r[t] ~ sum a_k r[t-k] + sum b_k s[t-k]``): the predictor an EQ in t
 biquad's equation error is exactly of this form), in floating point, its coefficients not counted.
 
 With ``--eq``, one more row per item (per ``--eq-sections``): the master's EQ as the encoder fits it
-(:func:`snc.encode.master_eq.fit_eq`, on 12 s from the middle of the item), then knots at the finest spacing
-fitted on the stems through it (the item as one segment), and the residual the decoder's integer arithmetic
-leaves (:meth:`snc.codecs.gain.GainCodec.play`).  Printed with it:
+(:func:`snc.encode.master_eq.fit_eq`, on :data:`snc.encode.master.EQ_FIT_SECONDS` from the middle of the
+item), then knots at the finest spacing fitted on the stems through it (the item as one segment), and the
+residual the decoder's integer arithmetic leaves (:meth:`snc.codecs.gain.GainCodec.play`).  Printed with it:
 the fit's seconds.
 
-Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4] [--eq [--eq-sections 2,3,4]]``
+Usage: ``python bench/master_probe.py [--items ID,...] [--knots 128,512,2048] [--arx 4,4]
+[--eq [--eq-sections 2,3,4] [--eq-seconds S] [--sm-passes N]]``
 """
 
 from __future__ import annotations
@@ -124,9 +125,20 @@ def main(argv=None) -> None:
     ap.add_argument("--knots", default="128,512,2048", help="knot spacings in frames")
     ap.add_argument("--arx", default="", metavar="P,Q", help="also an ARX predictor after the finest gain")
     ap.add_argument("--eq", action="store_true", help="also the master's EQ as the encoder fits it")
-    ap.add_argument("--eq-sections", default="3", metavar="N,...",
-                    help="biquads of the --eq fit (default 3, the encoder's; e.g. 2,3,4 to compare)")
+    ap.add_argument("--eq-sections", default="4", metavar="N,...",
+                    help="biquads of the --eq fit (default 4, the encoder's; e.g. 2,3,4 to compare)")
+    ap.add_argument("--eq-seconds", type=float, default=None, metavar="S",
+                    help="seconds the --eq fit sees (default: the encoder's EQ_FIT_SECONDS)")
+    ap.add_argument("--sm-passes", type=int, default=None, metavar="N",
+                    help="Steiglitz-McBride passes per round of the --eq fit (default: the encoder's SM_PASSES)")
     args = ap.parse_args(argv)
+    if args.eq_seconds is not None or args.sm_passes is not None:
+        from importlib import import_module  # snc.encode is also the name of a function
+
+        if args.eq_seconds is not None:
+            import_module("snc.encode.master").EQ_FIT_SECONDS = args.eq_seconds
+        if args.sm_passes is not None:
+            import_module("snc.encode.master_eq").SM_PASSES = args.sm_passes
     spacings = [int(x) for x in args.knots.split(",")]
     rows = []
     for item in multitrack_items():
