@@ -108,7 +108,7 @@ def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: in
     eq = fit_eq(mix[cut], d[cut], shift, sections)
     seconds = time.perf_counter() - t0
     if eq is None:
-        return [item_id, f"EQ {sections} sections + gain {spacing}", "fit failed", "", "", f"{seconds:.1f}"]
+        return [item_id, f"EQ {sections} sections + gain {spacing}", "no EQ (fit_eq: None)", "", "", f"{seconds:.1f}"]
     codec = GainCodec(channels=mix.shape[1], knot_shift=shift, eq=[rows.tolist() for rows in eq])
     stems = [read_int(p)[0] for p in sorted((root / "stems").glob("*.flac"))]
     heard = codec.play(codec.unity(len(mix)), d)
