@@ -20,14 +20,12 @@ import numpy as np
 from ..codecs import get_codec
 from ..codecs.gain import MAX_KNOT, MAX_KNOT_SHIFT, MIN_KNOT_SHIFT, UNITY, GainCodec, interpolate, knot_count
 from ..container.schema import MAX_SEGMENT_SAMPLES, MAX_STREAMS
+from .knots import knot_values
 from .sources import checked_sources, coded_format, residual_format
 
 #: the knots' spacing in seconds: a limiter's attack (it moves the gain no faster), rounded to a power of two
 #: of frames (128 at 44.1 and 48 kHz)
 KNOT_SECONDS = 0.003
-#: the least-squares fit leans towards unity by this fraction of a knot's mean weight: knots over silence
-#: (nothing to fit) stay at 1.0 instead of anywhere
-RIDGE = 1e-6
 #: the EQ is fitted on this much of the middle of the file: a mastering EQ does not change along the song, its
 #: 17 unknowns have half a million equations in 6 s of stereo, and the fit's time grows with the frames it sees
 EQ_FIT_SECONDS = 6.0
@@ -62,34 +60,6 @@ def fit_knots(mix: np.ndarray, total: np.ndarray, knot_shift: int) -> np.ndarray
         g = knot_values(mix[:, c].astype(np.float64), total[:, c].astype(np.float64), knot_shift)
         out[:, c] = np.clip(np.rint(g * UNITY), 0, MAX_KNOT)
     return out
-
-
-def knot_values(m: np.ndarray, d: np.ndarray, knot_shift: int) -> np.ndarray:
-    """The least-squares knots (float, 1.0 is unity) of one channel's ``m ~ g * d``, ``g`` linear between
-    knots.  The gain is linear in its knots, so the normal equations are tridiagonal (each frame touches two)."""
-    from scipy.linalg import solveh_banded  # here: scipy is no import-time cost of snc.encode
-
-    count = knot_count(len(m), knot_shift)
-    t = np.arange(len(m))
-    j = t >> knot_shift
-    f = (t & ((1 << knot_shift) - 1)) / float(1 << knot_shift)
-    a, b = (1.0 - f) * d, f * d
-    diag = np.bincount(j, a * a, count) + np.bincount(j + 1, b * b, count)
-    upper = np.bincount(j, a * b, count)[:-1]
-    rhs = np.bincount(j, a * m, count) + np.bincount(j + 1, b * m, count)
-    ridge = RIDGE * max(diag.mean(), 1.0)
-    bands = np.zeros((2, count))
-    bands[0, 1:], bands[1] = upper, diag + ridge
-    return solveh_banded(bands, rhs + ridge, check_finite=False)
-
-
-def gain_of(m: np.ndarray, d: np.ndarray, knot_shift: int) -> np.ndarray:
-    """The least-squares gain of ``m ~ g * d`` per frame (float), linear between its knots."""
-    g = knot_values(m, d, knot_shift)
-    t = np.arange(len(m))
-    j = t >> knot_shift
-    f = (t & ((1 << knot_shift) - 1)) / float(1 << knot_shift)
-    return g[j] * (1.0 - f) + g[j + 1] * f
 
 
 def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list[np.ndarray]):

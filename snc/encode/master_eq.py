@@ -66,7 +66,7 @@ def _fit(m: list, d: list, knot_shift: int, order: int):
     unless it leaves at most half the energy the gain alone leaves (:data:`EXPLAINED`)."""
     from scipy.signal import lfilter
 
-    from .master import gain_of  # here: master imports this module
+    from .knots import gain_of
 
     b, a = np.r_[1.0, np.zeros(order)], np.r_[1.0, np.zeros(order)]
     best, e = None, d
