@@ -123,7 +123,7 @@ class GainCodec(Codec):
         return _np.full((frames, self.channels), UNITY, dtype=_np.int32)
 
     def concealment(self, frames: int) -> _np.ndarray:
-        """A damaged packet is unity: the stems as they are (spec snc-format.md 3.7)."""
+        """A damaged packet is unity gain: the stems as they are, or through the EQ (spec snc-format.md 3.7)."""
         return self.unity(frames)
 
 
