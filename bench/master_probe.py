@@ -97,13 +97,12 @@ def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: in
     import time
 
     from snc.codecs.gain import GainCodec, interpolate
-    from snc.encode.master import EQ_FIT_SECONDS
+    from snc.encode.master import _excerpt
     from snc.encode.master import fit_knots as snc_fit_knots
     from snc.encode.master_eq import fit_eq
 
     shift = spacing.bit_length() - 1
-    half = int(EQ_FIT_SECONDS * rate) // 2
-    cut = slice(max(len(mix) // 2 - half, 0), len(mix) // 2 + half)
+    cut = slice(*_excerpt(len(mix), rate))  # the encoder's excerpt
     t0 = time.perf_counter()
     eq = fit_eq(mix[cut], d[cut], shift, sections)
     seconds = time.perf_counter() - t0

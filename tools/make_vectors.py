@@ -149,18 +149,7 @@ def master_vector():
     kw = dict(samplerate=44100, bits=16, segment_frames=1024)
     plan = fit_master(mix, stems, EncodeOptions(preset="archival", **kw))
     data = encode_bytes(mix, stems, **kw)
-    gains, residual = [], []
-    for index, knots in enumerate(plan.knots):
-        lo, hi = index * 1024, min(len(mix), (index + 1) * 1024)
-        g = (np.full((hi - lo, 2), 1 << 14, dtype=np.int64) if knots is None
-             else spec_gain(knots, hi - lo, plan.codec.knot_shift))
-        played = sum((g * v[lo:hi].astype(np.int64) + (1 << 13)) >> 14 for v in stems.values())
-        gains.append(g)
-        residual.append(mix[lo:hi].astype(np.int64) - played)
-    expected = dict(mix_sha256=sha(mix, "int"), frames=len(mix), channels=2,
-                    streams_sha256={**{n: sha(v, "int") for n, v in stems.items()},
-                                    "residual": sha(np.concatenate(residual), "int"),
-                                    "master": sha(np.concatenate(gains), "int")})
+    expected = spec_master_expected(mix, stems, plan, 1024)
     kinds = "".join("u" if k is None else "k" for k in plan.knots)
     desc = (f"master stream (format 1.1): 3 stems, 4 segments of 1024 frames, gain packets {kinds} "
             f"(u = unity, k = knots every {1 << plan.codec.knot_shift} frames)")
@@ -181,6 +170,35 @@ def spec_eq(x, sections) -> list[int]:
             u2, u1, v2, v1 = u1, u0, v1, out
         u = v
     return u
+
+
+def spec_played(g, stem, eq) -> np.ndarray:
+    """A stem's segment as it plays in the mix through the gain ``g`` and the EQ ``eq`` (rows per channel, or
+    None), spec section 3.7, in Python integers."""
+    if eq is None:
+        return (g * stem.astype(np.int64) + (1 << 13)) >> 14
+    out = np.empty(stem.shape, dtype=np.int64)
+    for c in range(stem.shape[1]):
+        f = spec_eq(stem[:, c], [[int(v) for v in row] for row in eq[c]])
+        out[:, c] = [(int(gv) * fv + (1 << 19)) >> 20 for gv, fv in zip(g[:, c], f)]
+    return out
+
+
+def spec_master_expected(mix, stems, plan, seg: int) -> dict:
+    """The expected hashes of a file with the master stream ``plan`` (the encoder's knots and EQ), segments of
+    ``seg`` frames: the gain, the stems as they play and the residual by the spec's formulas."""
+    gains, residual = [], []
+    for index, knots in enumerate(plan.knots):
+        lo, hi = index * seg, min(len(mix), (index + 1) * seg)
+        g = (np.full((hi - lo, mix.shape[1]), 1 << 14, dtype=np.int64) if knots is None
+             else spec_gain(knots, hi - lo, plan.codec.knot_shift))
+        played = sum(spec_played(g, v[lo:hi], plan.codec.eq) for v in stems.values())
+        gains.append(g)
+        residual.append(mix[lo:hi].astype(np.int64) - played)
+    return dict(mix_sha256=sha(mix, "int"), frames=len(mix), channels=mix.shape[1],
+                streams_sha256={**{n: sha(v, "int") for n, v in stems.items()},
+                                "residual": sha(np.concatenate(residual), "int"),
+                                "master": sha(np.concatenate(gains), "int")})
 
 
 def eq_master_vector():
@@ -210,23 +228,8 @@ def eq_master_vector():
     assert plan is not None and plan.codec.eq is not None
     data = encode_bytes(mix, stems, **kw)
     assert data[9] == 3, data[9]
-    eq = [[[int(v) for v in row] for row in rows] for rows in plan.codec.eq]
-    gains, residual = [], []
-    for index, knots in enumerate(plan.knots):
-        lo, hi = index * seg, min(len(mix), (index + 1) * seg)
-        g = (np.full((hi - lo, 2), 1 << 14, dtype=np.int64) if knots is None
-             else spec_gain(knots, hi - lo, plan.codec.knot_shift))
-        played = np.zeros((hi - lo, 2), dtype=np.int64)
-        for v in stems.values():
-            for c in range(2):
-                f = spec_eq(v[lo:hi, c], eq[c])
-                played[:, c] += [(int(gv) * fv + (1 << 19)) >> 20 for gv, fv in zip(g[:, c], f)]
-        gains.append(g)
-        residual.append(mix[lo:hi].astype(np.int64) - played)
-    expected = dict(mix_sha256=sha(mix, "int"), frames=len(mix), channels=2,
-                    streams_sha256={**{n: sha(v, "int") for n, v in stems.items()},
-                                    "residual": sha(np.concatenate(residual), "int"),
-                                    "master": sha(np.concatenate(gains), "int")})
+    expected = spec_master_expected(mix, stems, plan, seg)
+    eq = plan.codec.eq
     kinds = "".join("u" if k is None else "k" for k in plan.knots)
     desc = (f"format 1.3: the master stream with an EQ of {len(eq[0])} sections per channel, 3 stems, 4 segments "
             f"of {seg} frames, gain packets {kinds}")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .knots import gain_of
+
 #: biquads per channel: as many as the format allows (snc.codecs.gain.MAX_EQ_SECTIONS).  A mastering EQ has a low
 #: and a high band, but the sections beyond them take up the bias the limiter's gain error leaves in a
 #: least-squares fit, and each one more took more of it (docs/mastering.md)
@@ -66,8 +68,6 @@ def _fit(m: list, d: list, knot_shift: int, order: int):
     unless it leaves at most half the energy the gain alone leaves (:data:`EXPLAINED`)."""
     from scipy.signal import lfilter
 
-    from .knots import gain_of
-
     b, a = np.r_[1.0, np.zeros(order)], np.r_[1.0, np.zeros(order)]
     best, e = None, d
     for _ in range(MAX_ROUNDS):
@@ -79,16 +79,25 @@ def _fit(m: list, d: list, knot_shift: int, order: int):
             break
         best = (energy, b, a)
         y = [np.where(g > MIN_GAIN, mc / np.where(g > MIN_GAIN, g, 1.0), 0.0) for mc, g in zip(m, gains)]
-        a = np.ones(1)  # each round starts from the plain equation error: its own a, not the last round's
-        for _ in range(SM_PASSES + 1):
-            b, a = _equation_error([lfilter([1.0], a, v) for v in y], [lfilter([1.0], a, v) for v in d], order)
-            if not np.all(np.abs(np.roots(a)) < 1.0):
-                break
-        else:
-            e = [lfilter(b, a, v) for v in d]
-            continue
-        break  # an unstable estimate: the best round so far stands
+        fitted = _steiglitz_mcbride(y, d, order)
+        if fitted is None:
+            break  # an unstable estimate: the best round so far stands
+        b, a = fitted
+        e = [lfilter(b, a, v) for v in d]
     return (best[1], best[2]) if best[0] <= EXPLAINED * alone else None
+
+
+def _steiglitz_mcbride(ys: list, xs: list, order: int):
+    """``(b, a)`` of ``y ~ B / A (x)``: the plain equation error, then :data:`SM_PASSES` more with both signals
+    prefiltered by ``1 / A`` of the pass before; None when an estimate's poles leave the unit circle."""
+    from scipy.signal import lfilter
+
+    a = np.ones(1)  # each round starts from the plain equation error: its own a, not the last round's
+    for _ in range(SM_PASSES + 1):
+        b, a = _equation_error([lfilter([1.0], a, v) for v in ys], [lfilter([1.0], a, v) for v in xs], order)
+        if not np.all(np.abs(np.roots(a)) < 1.0):
+            return None
+    return b, a
 
 
 def _equation_error(ys: list, xs: list, order: int):

@@ -1,7 +1,10 @@
 """The master's EQ kernel (spec snc-format.md section 3.7): the numba cascade equals the spec's equation in
-Python integers, on random input and at the clamps."""
+Python integers (the golden vector's reference), on random input and at the clamps."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,19 +13,13 @@ from snc.kernels.master_eq import EQ_FRACTION, EQ_LIMIT, EQ_SHIFT, MAX_EQ_COEF, 
 
 
 def reference_cascade(x, sections) -> list[int]:
-    """Spec section 3.7, equation "EQ", word for word in Python integers (``>>`` floors, as the spec's shift)."""
-    def clamp(v):
-        return min(max(v, -EQ_LIMIT), EQ_LIMIT)
-
-    u = [clamp(int(v) << EQ_FRACTION) for v in x]
-    for b0, b1, b2, a1, a2 in (tuple(int(c) for c in row) for row in sections):
-        v, u1, u2, v1, v2 = [], 0, 0, 0, 0
-        for u0 in u:
-            out = clamp((b0 * u0 + b1 * u1 + b2 * u2 - a1 * v1 - a2 * v2 + (1 << (EQ_SHIFT - 1))) >> EQ_SHIFT)
-            v.append(out)
-            u2, u1, v2, v1 = u1, u0, v1, out
-        u = v
-    return u
+    """tools/make_vectors.py's ``spec_eq``: spec section 3.7, equation "EQ", word for word in Python integers,
+    the reference the golden EQ vector's hashes were computed with."""
+    spec = importlib.util.spec_from_file_location("make_vectors", Path(__file__).resolve().parents[2] / "tools"
+                                                  / "make_vectors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.spec_eq(x, [[int(c) for c in row] for row in sections])
 
 
 def _random_sections(rng, n: int) -> np.ndarray:
