@@ -45,6 +45,8 @@ _RAW = {"float32": (_np.uint32, 32), "float64": (_np.uint64, 64)}
 class FloatCodec(Codec):
     codec_id = "float"
     lossless = True
+    #: the integer part's ``lossless`` encoder also tries these cascades (LosslessCodec.alternative_filters)
+    alternative_filters: tuple = ()
 
     def __init__(self, *, format: str = "float32", channels: int = 1):
         super().__init__(format=format, channels=channels)
@@ -87,7 +89,9 @@ class FloatCodec(Codec):
             if len(packed) < len(side):
                 side, flags = packed, flags | ZSTD_FLAG
         int_bits = max(8, int(_np.abs(parts.integer).max(initial=0)).bit_length() + 1)
-        int_packet = _int_codec(int_bits, self.channels).encode(parts.integer.reshape(block.shape))
+        int_codec = _int_codec(int_bits, self.channels)
+        int_codec.alternative_filters = self.alternative_filters
+        int_packet = int_codec.encode(parts.integer.reshape(block.shape))
         out = [_HEADER.pack(VERSION, flags, exponent, int_bits), _LENGTH.pack(len(int_packet)), int_packet]
         if flags & 3 == EXPLICIT:
             out += [_LENGTH.pack(len(widths_packet)), widths_packet]

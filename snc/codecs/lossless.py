@@ -30,6 +30,10 @@ MAX_BLOCK_FRAMES = 1 << 16
 #: ``rice``: methods 1 and 2 only (readable by every 1.x reader); ``adaptive``: also method 3, the
 #: residuals range coded (spec section 14; format 1.2), written where it is smaller
 RESIDUAL_CODINGS = ("rice", "adaptive")
+#: a long cascade after Monkey's Audio's strongest modes (1024 and 256 taps there; the format's longest stage is
+#: 512): it follows tonal music's long periodicities, at about half the default's decoding speed.  Chosen on
+#: every corpus song at once by bench/cascade.py (docs/lossless-cascade.md).
+LONG_FILTERS = ((512, 15), (256, 13), (16, 11))
 
 
 @register_codec
@@ -39,6 +43,9 @@ class LosslessCodec(Codec):
     #: the encoder's adaptive filter cascade for method-2 packets (spec section 13): (order, shift) per stage;
     #: an empty tuple writes method-1 packets only
     filters: tuple = ((32, 10), (16, 11))
+    #: more cascades the encoder tries on every packet, keeping the smallest packet (a tie keeps the default,
+    #: which decodes faster): none by default; the archival preset adds :data:`LONG_FILTERS`
+    alternative_filters: tuple = ()
 
     def __init__(
         self,
@@ -78,15 +85,20 @@ class LosslessCodec(Codec):
         block = self.check_block(block)
         warmup.ensure("lossless-encode")
         frames = block.shape[0]
-        buf = _np.zeros(bound_bytes(frames, self.channels, self.bits, self.block_frames), dtype=_np.uint8)
-        orders = _np.array([o for o, _ in self.filters], dtype=_np.int64)
-        shifts = _np.array([s for _, s in self.filters], dtype=_np.int64)
+        size = bound_bytes(frames, self.channels, self.bits, self.block_frames)
         adaptive = self.residual_coding == "adaptive"
-        nbytes = encode_packet_v2(block, self.bits, self.block_frames, self.max_order, orders, shifts, adaptive,
-                                  buf, bitio.new_state())
-        if nbytes < 0:  # pragma: no cover - the bound is exact, this is a bug
-            raise CodecError("lossless: internal error: encoder buffer too small")
-        return buf[:nbytes].tobytes()
+        best = None
+        for filters in (self.filters, *self.alternative_filters):
+            buf = _np.zeros(size, dtype=_np.uint8)
+            orders = _np.array([o for o, _ in filters], dtype=_np.int64)
+            shifts = _np.array([s for _, s in filters], dtype=_np.int64)
+            nbytes = encode_packet_v2(block, self.bits, self.block_frames, self.max_order, orders, shifts,
+                                      adaptive, buf, bitio.new_state())
+            if nbytes < 0:  # pragma: no cover - the bound is exact, this is a bug
+                raise CodecError("lossless: internal error: encoder buffer too small")
+            if best is None or nbytes < len(best):
+                best = buf[:nbytes].tobytes()
+        return best
 
     def decode(self, data: bytes, frames: int) -> _np.ndarray:
         if not (isinstance(frames, (int, _np.integer)) and frames >= 0):

@@ -12,9 +12,10 @@ from ..errors import InputError
 from ..signal.audio_io import AudioFormat
 
 
-def lossless_codec(fmt: AudioFormat, codec_id: str, residual_coding: str = "adaptive"):
+def lossless_codec(fmt: AudioFormat, codec_id: str, residual_coding: str = "adaptive", long_cascade: bool = False):
     """The codec ``codec_id`` (``snc-encode --codec``) for ``fmt``; ``lossless`` takes floats through the
-    ``float`` codec; ``residual_coding``: the ``lossless`` codec's (``rice`` for a 1.1 file)."""
+    ``float`` codec; ``residual_coding``: the ``lossless`` codec's (``rice`` for a 1.1 file); ``long_cascade``:
+    its encoder also tries :data:`~snc.codecs.lossless.LONG_FILTERS` (:attr:`Preset.long_cascade`)."""
     if codec_id not in available_codecs():
         raise InputError(f"unknown codec {codec_id!r}; available: {', '.join(available_codecs())}")
     if fmt.sample_format != "int" and codec_id == "lossless":
@@ -24,7 +25,12 @@ def lossless_codec(fmt: AudioFormat, codec_id: str, residual_coding: str = "adap
         cfg["bits"] = fmt.bits
     if codec_id == "lossless":
         cfg["residual_coding"] = residual_coding
-    return get_codec(codec_id, cfg)
+    codec = get_codec(codec_id, cfg)
+    if codec_id in ("lossless", "float") and long_cascade:
+        from ..codecs.lossless import LONG_FILTERS
+
+        codec.alternative_filters = (LONG_FILTERS,)
+    return codec
 
 
 def perceptual_codec(fmt: AudioFormat, **settings):
@@ -49,7 +55,7 @@ def stem_codec(fmt: AudioFormat, preset, tuning, *, has_stems: bool, codec_id: s
                residual_coding: str = "adaptive"):
     """The codec of every stem (without stems: of the mix, then heard alone)."""
     if not preset.perceptual_stems(has_stems):
-        return lossless_codec(fmt, codec_id, residual_coding)
+        return lossless_codec(fmt, codec_id, residual_coding, preset.long_cascade)
     if not has_stems:
         return heard_alone_codec(fmt, tuning)
     from ..codecs.perceptual import STEM_ROUNDING
@@ -62,5 +68,5 @@ def stem_codec(fmt: AudioFormat, preset, tuning, *, has_stems: bool, codec_id: s
 def residual_codec(fmt: AudioFormat, preset, tuning, *, codec_id: str, residual_coding: str = "adaptive"):
     """The residual's codec: lossless where the preset keeps the mix exact."""
     if not preset.perceptual_residual:
-        return lossless_codec(fmt, codec_id, residual_coding)
+        return lossless_codec(fmt, codec_id, residual_coding, preset.long_cascade)
     return perceptual_codec(fmt, noise_substitution=tuning.noise_residual)

@@ -305,3 +305,26 @@ def test_lossless_codecs_meet_any_noise_budget(codec_id, config, dtype):
     for name in ("format", "bits", "channels"):  # fixed at construction
         with pytest.raises(AttributeError):
             setattr(codec, name, getattr(codec, name))
+
+
+def test_alternative_cascades_keep_the_smallest_packet():
+    """The encoder tries every cascade and writes the smallest packet, the default on a tie (it decodes faster);
+    a period longer than the default's 32 taps is what the long cascade follows."""
+    from snc.codecs.lossless import LONG_FILTERS
+
+    rng = np.random.default_rng(5)
+    period = np.round(rng.normal(0, 2000, (300, 2))).astype(np.int32)
+    periodic = np.tile(period, (40, 1)) + rng.integers(-2, 3, (12000, 2)).astype(np.int32)
+    noise = rng.integers(-3000, 3000, (12000, 2)).astype(np.int32)
+    for x, long_wins in ((periodic, True), (noise, False)):
+        alone = {}
+        for name, filters in (("default", LosslessCodec.filters), ("long", LONG_FILTERS)):
+            codec = LosslessCodec(bits=16, channels=2)
+            codec.filters = filters
+            alone[name] = codec.encode(x)
+        codec = LosslessCodec(bits=16, channels=2)
+        codec.alternative_filters = (LONG_FILTERS,)
+        data = codec.encode(x)
+        assert (len(alone["long"]) < len(alone["default"])) == long_wins
+        assert data == (alone["long"] if long_wins else alone["default"])
+        np.testing.assert_array_equal(codec.decode(data, len(x)), x)

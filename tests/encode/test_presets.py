@@ -285,3 +285,24 @@ def test_finer_bitrate_offsets_narrow_noise_substitution():
     assert t.shifted(-4.0).noise_residual == (hz, snr - 4.0)
     assert t.shifted(-snr).noise_residual is None and t.shifted(-snr - 5).noise_alone is None
     assert PERCEPTUAL_TUNING["transparent"].shifted(-2.0).noise_residual is None
+
+
+@pytest.mark.parametrize("preset,long_cascade", [("archival", True), ("lossless", False)])
+def test_only_archival_tries_the_long_cascade(song, monkeypatch, preset, long_cascade):
+    """Preset.long_cascade: the archival preset's lossless streams (stems and residual) also try LONG_FILTERS
+    on every packet; the lossless preset's residual keeps the default cascade, which decodes faster."""
+    from snc.codecs.lossless import LONG_FILTERS, LosslessCodec
+
+    tried = []
+    real = LosslessCodec.encode
+
+    def spy(self, block, *args, **kwargs):
+        if self.residual_coding == "adaptive":  # not the master's knots, nor its first pass (snc.encode.master)
+            tried.append(self.alternative_filters)
+        return real(self, block, *args, **kwargs)
+
+    monkeypatch.setattr(LosslessCodec, "encode", spy)
+    report, buf = _encode(song.mix, song.stems, preset)
+    assert tried and set(tried) == {(LONG_FILTERS,) if long_cascade else ()}
+    with snc.open(buf) as f:
+        assert np.array_equal(f.read(dtype="native"), song.mix)
