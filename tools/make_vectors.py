@@ -184,6 +184,70 @@ def spec_played(g, stem, eq) -> np.ndarray:
     return out
 
 
+def spec_tables() -> tuple[list[int], list[int]]:
+    """The compressor's tables LT and ET (spec section 3.7), from Python's decimal module at 50 digits."""
+    from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec, ctx.rounding = 50, ROUND_HALF_UP
+        ln2 = Decimal(2).ln()
+        lt = [int(((1 + Decimal(j) / 1024).ln() / ln2 * 65536).to_integral_value()) for j in range(1025)]
+        et = [int(((-Decimal(j) / 1024 * ln2).exp() * (1 << 30)).to_integral_value()) for j in range(1025)]
+    return lt, et
+
+
+def spec_log2q(x: int, lt: list[int]) -> int:
+    e = x.bit_length() - 1
+    m = x >> (e - 16) if e >= 16 else x << (16 - e)
+    f = m - 65536
+    j, r = f >> 6, f & 63
+    return e * 65536 + lt[j] + (((lt[j + 1] - lt[j]) * r + 32) >> 6)
+
+
+def spec_exp2q(y: int, et: list[int]) -> int:
+    n = y >> 16
+    if n >= 31:
+        return 0
+    f = y & 65535
+    j, r = f >> 6, f & 63
+    return (et[j] + (((et[j + 1] - et[j]) * r + 32) >> 6)) >> n
+
+
+def spec_compressor(x: np.ndarray, params) -> list[int]:
+    """The compressor's Q30 gain per frame of ``x`` (int, (frames, channels): the stems' sum as it enters the
+    gain), spec section 3.7 equation "COMP", in Python integers."""
+    threshold, knee, slope, attack, release = (int(v) for v in params)
+    lt, et = spec_tables()
+    out, level = [], 0
+    for row in x:
+        a = min(sum(abs(int(v)) for v in row), 2**25 - 1)
+        p = (a * a) >> 4
+        level += ((p - level) * (attack if p > level else release)) >> 16
+        y = 0
+        if level >= 1:
+            o = ((spec_log2q(level, lt) + 4 * 65536) >> 1) - threshold
+            if (knee == 0 and o > 0) or (knee > 0 and 2 * o >= knee):
+                y = (o * slope) >> 16
+            elif knee > 0 and 2 * o > -knee:
+                y = (((2 * o + knee) ** 2 // (8 * knee)) * slope) >> 16
+        out.append(spec_exp2q(y, et))
+    return out
+
+
+def spec_compressed_gain(g, stems, eq, params) -> np.ndarray:
+    """``G'`` of a segment (spec 3.7): the knots' ``g`` through the compressor on the stems' sum."""
+    total = np.zeros(stems[0].shape, dtype=object)
+    for stem in stems:
+        for c in range(stem.shape[1]):
+            if eq is None:
+                total[:, c] += [int(v) for v in stem[:, c]]
+            else:
+                f = spec_eq(stem[:, c], [[int(v) for v in row] for row in eq[c]])
+                total[:, c] += [(v + 32) >> 6 for v in f]
+    comp = spec_compressor(total, params)
+    return np.array([[(int(gv) * cv + (1 << 29)) >> 30 for gv in row] for row, cv in zip(g, comp)], dtype=np.int64)
+
+
 def spec_master_expected(mix, stems, plan, seg: int) -> dict:
     """The expected hashes of a file with the master stream ``plan`` (the encoder's knots and EQ), segments of
     ``seg`` frames: the gain, the stems as they play and the residual by the spec's formulas."""
@@ -192,8 +256,10 @@ def spec_master_expected(mix, stems, plan, seg: int) -> dict:
         lo, hi = index * seg, min(len(mix), (index + 1) * seg)
         g = (np.full((hi - lo, mix.shape[1]), 1 << 14, dtype=np.int64) if knots is None
              else spec_gain(knots, hi - lo, plan.codec.knot_shift))
-        played = sum(spec_played(g, v[lo:hi], plan.codec.eq) for v in stems.values())
         gains.append(g)
+        if plan.codec.compressor is not None:
+            g = spec_compressed_gain(g, [v[lo:hi] for v in stems.values()], plan.codec.eq, plan.codec.compressor)
+        played = sum(spec_played(g, v[lo:hi], plan.codec.eq) for v in stems.values())
         residual.append(mix[lo:hi].astype(np.int64) - played)
     return dict(mix_sha256=sha(mix, "int"), frames=len(mix), channels=mix.shape[1],
                 streams_sha256={**{n: sha(v, "int") for n, v in stems.items()},
@@ -236,6 +302,42 @@ def eq_master_vector():
     return "master-eq-stereo16-3stems.snc", desc, data, expected
 
 
+def compressor_master_vector():
+    """``(name, description, bytes, expected)`` of the format-1.4 vector: a mix through a feed-forward RMS
+    compressor (4:1, 5 ms attack, 100 ms release, floating point) and a slow gain; the compressor's integers
+    and the knots are the encoder's choice, the hashes are computed from them and the input by the spec's
+    formulas (sections 3.7, 18.5)."""
+    from snc.encode.master import fit_master
+    from snc.encode.options import EncodeOptions
+
+    rng = np.random.default_rng(14)
+    frames, seg, rate = 12288, 4096, 44100
+    t = np.arange(frames)
+    stems = {}
+    for k, (name, f) in enumerate((("drums", 0.0031), ("bass", 0.0013), ("keys", 0.011))):
+        env = 0.3 + 0.7 * np.sin(np.pi * t / (2500 + 1300 * k)) ** 2
+        stems[name] = np.round(np.sin(2 * np.pi * f * t)[:, None] * [6000.0, 4800.0] * env[:, None]
+                               + rng.normal(0, 200, (frames, 2))).astype(np.int32)
+    total = sum(v.astype(np.float64) for v in stems.values())
+    power, smooth, level = np.abs(total).sum(axis=1) ** 2, 0.0, np.empty(frames)
+    for i, p in enumerate(power):
+        smooth += (p - smooth) * (1 / (0.005 * rate) if p > smooth else 1 / (0.1 * rate))
+        level[i] = smooth
+    over = np.maximum(0.5 * np.log2(np.maximum(level, 1.0)) - np.log2(5000.0), 0.0)
+    gain = 2.0 ** (-0.75 * over) * (1.4 - 0.2 * np.sin(np.pi * t / frames))
+    mix = np.clip(np.round(gain[:, None] * total), -32768, 32767).astype(np.int32)
+    kw = dict(samplerate=rate, bits=16, segment_frames=seg)
+    plan = fit_master(mix, stems, EncodeOptions(preset="archival", **kw))
+    assert plan is not None and plan.codec.compressor is not None
+    data = encode_bytes(mix, stems, **kw)
+    assert data[9] == 4, data[9]
+    expected = spec_master_expected(mix, stems, plan, seg)
+    kinds = "".join("u" if k is None else "k" for k in plan.knots)
+    desc = (f"format 1.4: the master stream with a compressor {list(plan.codec.compressor)}, 3 stems, 3 segments "
+            f"of {seg} frames, gain packets {kinds}")
+    return "master-compressor-stereo16-3stems.snc", desc, data, expected
+
+
 def range_coded_vector():
     """``(name, description, bytes, expected)`` of the format-1.2 vector: 3 stems rounded on their own and a
     mix rounded from their exact sum, so the residual is a rounding residual (white, offset ~1.5) that the
@@ -259,11 +361,12 @@ def range_coded_vector():
 
 
 def add_valid() -> None:
-    """New valid vectors only (the master stream's, the range coder's, the master EQ's): golden files already
-    written are never rewritten."""
+    """New valid vectors only (the master stream's, the range coder's, the master EQ's and compressor's):
+    golden files already written are never rewritten."""
     path = ROOT / "valid" / "expected.json"
     expected = json.loads(path.read_text())
-    for name, desc, data, want in (master_vector(), range_coded_vector(), eq_master_vector()):
+    for name, desc, data, want in (master_vector(), range_coded_vector(), eq_master_vector(),
+                                   compressor_master_vector()):
         if not (ROOT / "valid" / name).exists():
             (ROOT / "valid" / name).write_bytes(data)
             expected[name] = dict(description=desc, **want)

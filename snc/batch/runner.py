@@ -53,7 +53,8 @@ def warm_kernels() -> None:
     """Compile every codec kernel here (or load it from numba's cache) before workers start."""
     from ..kernels import warmup
 
-    warmup.ensure("lossless-encode", "lossless-decode", "perceptual-encode", "perceptual-decode", "master-eq")
+    warmup.ensure("lossless-encode", "lossless-decode", "perceptual-encode", "perceptual-decode", "master-eq",
+                   "master-compressor", "knot-fit")
 
 
 def encode_job(job: EncodeJob, overwrite: bool) -> dict:

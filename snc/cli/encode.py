@@ -97,9 +97,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", default=[], help="metadata tag (repeatable)")
     add_music_options(p)
     p.add_argument("--codec", default="lossless", help="stream codec for the archival preset (default: lossless)")
-    p.add_argument("--format-version", choices=("1.1", "1.2", "1.3"), default=None, metavar="V",
+    p.add_argument("--format-version", choices=("1.1", "1.2", "1.3", "1.4"), default=None, metavar="V",
                    help="write a file readers of format V decode: 1.1 keeps Rice-coded lossless residuals "
-                        "(a few %% larger), 1.2 a master stream without EQ; default: the newest (1.3)")
+                        "(a few %% larger), 1.2 a master stream without EQ, 1.3 one without compressor; default: the "
+                        "newest (1.4)")
     p.add_argument("--segment-frames", type=positive_int, default=None, metavar="N",
                    help="frames per segment: the seek granularity (default: 32768 archival, 131072 otherwise)")
     add_common_options(p, writes=True)

@@ -58,6 +58,10 @@ def _text(d: dict, path: str, *, full: bool = False) -> str:
     eq = master[0].get("codec_config", {}).get("eq") if master else None
     if isinstance(eq, list) and eq and isinstance(eq[0], list):
         lines.append(f"  master: the stems play through an EQ of {len(eq[0])} biquads per channel, then the gain")
+    comp = master[0].get("codec_config", {}).get("compressor") if master else None
+    if isinstance(comp, list) and len(comp) == 5 and all(isinstance(v, int) for v in comp):
+        ratio = "inf" if comp[2] >= 1 << 16 else f"{(1 << 16) / ((1 << 16) - comp[2]):.2f}"
+        lines.append(f"  master: a compressor on the stems' sum (ratio {ratio}:1) multiplies the gain")
     from ..render.profiles import BUILTIN
 
     authored = [show(n) for n in d.get("profiles", {})]

@@ -13,7 +13,11 @@ in the mix as ``(G * S + 2^13) >> 14``.  This codec stores ``G`` (spec section 1
   ``r = t & (B - 1)``: integers only, the same gain on every machine;
 - the config may give an ``eq`` (format 1.3): per channel, biquad sections in fixed point
   (:mod:`snc.kernels.master_eq`) that every stem goes through before the gain, from each segment's first
-  frame: a mastering chain's EQ, which no gain explains.
+  frame: a mastering chain's EQ, which no gain explains;
+- the config may give a ``compressor`` (format 1.4): five integers of a feed-forward RMS compressor
+  (:mod:`snc.kernels.master_dynamics`) whose gain, computed from the sum of the segment's stems, multiplies
+  the knots' (:meth:`GainCodec.segment_gain`): the audio-rate ripple of a compressor's gain, which no knots
+  follow.
 
 :meth:`GainCodec.encode` takes the knots (``None``: unity), :meth:`GainCodec.decode` gives the per-frame gain,
 :meth:`GainCodec.play` a stem as it plays in the mix.
@@ -38,6 +42,10 @@ MODE_UNITY, MODE_KNOTS = 0, 1
 MIN_KNOT_SHIFT, MAX_KNOT_SHIFT = 4, 12
 #: an EQ has 1..MAX_EQ_SECTIONS biquads per channel (a mastering EQ's shelves and peaks)
 MAX_EQ_SECTIONS = 4
+#: the compressor's parameters and their ranges (Q16; spec section 18.5): threshold and knee in log2 of the
+#: detector's level, the slope 1 - 1/ratio, the smoothing coefficients per frame
+COMPRESSOR_FIELDS = (("threshold", 0, 40 << 16), ("knee", 0, 16 << 16), ("slope", 0, 1 << 16),
+                     ("attack", 1, 1 << 16), ("release", 1, 1 << 16))
 
 
 def knot_count(frames: int, knot_shift: int) -> int:
@@ -60,7 +68,7 @@ class GainCodec(Codec):
     lossless = True
 
     def __init__(self, *, format: str = "int", bits: int = KNOT_BITS, channels: int = 1, knot_shift: int = 7,
-                 eq: list | None = None):
+                 eq: list | None = None, compressor: list | None = None):
         super().__init__(format=format, bits=bits, channels=channels)
         if format != "int" or bits != KNOT_BITS:
             raise CodecError(f"gain: the format is int with bits {KNOT_BITS}, got {format!r} {bits!r}")
@@ -68,6 +76,7 @@ class GainCodec(Codec):
             raise CodecError(f"gain: knot_shift must be {MIN_KNOT_SHIFT}..{MAX_KNOT_SHIFT}, got {knot_shift!r}")
         self.knot_shift = knot_shift
         self.eq = None if eq is None else _checked_eq(eq, channels)
+        self.compressor = None if compressor is None else _checked_compressor(compressor)
         from .lossless import LosslessCodec
 
         # methods 1 and 2 only: a master stream is readable by every 1.1 reader (format 1.2 names range-coded
@@ -78,7 +87,39 @@ class GainCodec(Codec):
         cfg = {**super().get_config(), "knot_shift": self.knot_shift}
         if self.eq is not None:
             cfg["eq"] = [sections.tolist() for sections in self.eq]
+        if self.compressor is not None:
+            cfg["compressor"] = list(self.compressor)
         return cfg
+
+    def heard(self, block: _np.ndarray) -> _np.ndarray:
+        """A stem's segment (int) as it enters the gain, in sample units (int64): through the EQ, rounded."""
+        if self.eq is None:
+            return block.astype(_np.int64)
+        from ..kernels import warmup
+        from ..kernels.master_eq import EQ_FRACTION, eq_cascade
+
+        warmup.ensure("master-eq")
+        out = _np.empty(block.shape, dtype=_np.int64)
+        for c, sections in enumerate(self.eq):
+            filtered = eq_cascade(_np.ascontiguousarray(block[:, c], dtype=_np.int64), sections)
+            out[:, c] = (filtered + (1 << (EQ_FRACTION - 1))) >> EQ_FRACTION
+        return out
+
+    def segment_gain(self, gain: _np.ndarray, stems) -> _np.ndarray:
+        """The gain the segment's stems play through (spec 3.7): the knots' ``gain``, and with a compressor
+        ``(G * C + 2^29) >> 30``, ``C`` computed from the sum of ``stems`` (every stem of the segment, whole,
+        as decoded) as they enter the gain."""
+        if self.compressor is None:
+            return gain
+        from ..kernels import warmup
+        from ..kernels.master_dynamics import EXP2_TABLE, GAIN_BITS, LOG2_TABLE, compressor_gain
+
+        warmup.ensure("master-compressor")
+        total = sum((self.heard(s) for s in stems), _np.zeros(gain.shape, dtype=_np.int64))
+        level = _np.abs(total).sum(axis=1)
+        comp = compressor_gain(level, *self.compressor, LOG2_TABLE, EXP2_TABLE)
+        out = gain.astype(_np.int64) * comp[:, None] + (1 << (GAIN_BITS - 1))
+        return (out >> GAIN_BITS).astype(_np.int32)
 
     def play(self, gain: _np.ndarray, block: _np.ndarray) -> _np.ndarray:
         """A stem's ``block`` (int, a whole segment or its start) as it plays in the mix through ``gain``
@@ -123,8 +164,21 @@ class GainCodec(Codec):
         return _np.full((frames, self.channels), UNITY, dtype=_np.int32)
 
     def concealment(self, frames: int) -> _np.ndarray:
-        """A damaged packet is unity gain: the stems as they are, or through the EQ (spec snc-format.md 3.7)."""
+        """A damaged packet is unity gain: the stems as they are, or through the EQ and the compressor (spec
+        snc-format.md 3.7)."""
         return self.unity(frames)
+
+
+def _checked_compressor(compressor) -> tuple[int, ...]:
+    """The config's ``compressor`` as five ints, or a CodecError saying what is wrong."""
+    if (not isinstance(compressor, (list, tuple)) or len(compressor) != len(COMPRESSOR_FIELDS)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in compressor)):
+        raise CodecError("gain: compressor must be five integers: "
+                         + ", ".join(name for name, _, _ in COMPRESSOR_FIELDS))
+    for value, (name, lo, hi) in zip(compressor, COMPRESSOR_FIELDS):
+        if not lo <= value <= hi:
+            raise CodecError(f"gain: the compressor's {name} must be {lo}..{hi}, got {value}")
+    return tuple(compressor)
 
 
 def _checked_eq(eq, channels: int) -> list[_np.ndarray]:

@@ -71,11 +71,12 @@ MAX_UNKNOWN_CHUNKS_LISTED = 256
 MAX_SEGMENTS = (MAX_CHUNK_LENGTH - 4) // 16  # the SIDX chunk must fit in one chunk
 #: the version this code reads and writes; a file is written with the lowest minor version that describes it
 #: (1.1 with a master stream, 1.2 with lossless streams that may hold method-3 packets, 1.3 with a master
-#: stream that has an EQ; spec section 4.2)
-FORMAT_VERSION = (1, 3)
+#: stream that has an EQ, 1.4 with one that has a compressor; spec section 4.2)
+FORMAT_VERSION = (1, 4)
 MASTER_MINOR_VERSION = 1
 RANGE_CODED_MINOR_VERSION = 2
 MASTER_EQ_MINOR_VERSION = 3
+MASTER_COMPRESSOR_MINOR_VERSION = 4
 
 
 def max_packet_bytes(frames: int, channels: int) -> int:

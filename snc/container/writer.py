@@ -82,6 +82,8 @@ class SncWriter:
             minor = _s.RANGE_CODED_MINOR_VERSION
         if any(st.is_master and "eq" in st.codec_config for st in streams):
             minor = _s.MASTER_EQ_MINOR_VERSION
+        if any(st.is_master and "compressor" in st.codec_config for st in streams):
+            minor = _s.MASTER_COMPRESSOR_MINOR_VERSION
         self._fh.write(_s.FileHeader.build(dict(version_major=_s.FORMAT_VERSION[0], version_minor=minor)))
         self._info_offset = self._fh.tell()
         self._write_chunk(b"INFO", info.to_body())

@@ -57,6 +57,9 @@ class Decoder:
         #: the other streams, each played through its gain
         self._master = len(streams) - 1 if streams[-1].is_master else None
         self._public = streams[:self._master] if self._master is not None else streams
+        # the gain the stems play through, of the last two segments a compressor's gain was computed for (a span
+        # that crosses a segment boundary reads both, stem after stem): {(segment index, strict): gain}
+        self._segment_gains: dict = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -112,12 +115,31 @@ class Decoder:
         self.streams  # noqa: B018 -- fills in its bytes
         return self._reader.streams[self._master]
 
-    def master_gain(self, seg, *, strict: bool | None = None) -> _np.ndarray | None:
-        """The master's gain over segment ``seg`` (int32 Q14, ``(frames, channels)``, spec section 3.7), or
-        None when the file has no master stream."""
+    def master_knots(self, seg, *, strict: bool | None = None) -> _np.ndarray | None:
+        """The master stream's own decode over segment ``seg``: the knots' gain ``G`` (int32 Q14), what its HASH
+        entry hashes (spec section 3.7), or None without a master stream."""
         if self._master is None:
             return None
         return self._packets.cached(seg, self._master, strict=self.strict if strict is None else strict)
+
+    def master_gain(self, seg, *, strict: bool | None = None) -> _np.ndarray | None:
+        """The gain the stems play through over segment ``seg`` (int32 Q14, ``(frames, channels)``, spec
+        section 3.7: the knots', with a compressor combined with its gain), or None without a master stream."""
+        if self._master is None:
+            return None
+        strict = self.strict if strict is None else strict
+        knots = self.master_knots(seg, strict=strict)
+        if self.codec(self._master).compressor is None:
+            return knots
+        # a compressor's gain follows the sum of every stem of the segment: computed once per segment
+        key = (seg.index, strict)
+        if key not in self._segment_gains:
+            stems = [self._packets.cached(seg, i, strict=strict) for i, st in enumerate(self._public)
+                     if not st.is_residual]
+            while len(self._segment_gains) >= 2:
+                del self._segment_gains[next(iter(self._segment_gains))]
+            self._segment_gains[key] = self.codec(self._master).segment_gain(knots, stems)
+        return self._segment_gains[key]
 
     @property
     def stems(self) -> list[str]:
@@ -225,7 +247,7 @@ class Decoder:
         (verification) each stream is hashed as its packet decodes and damage is not concealed."""
         strict = True if stream_hashers is not None else self.strict
         if stream_hashers is not None and self._master is not None:
-            stream_hashers[self._master].update(self.master_gain(seg, strict=True))
+            stream_hashers[self._master].update(self.master_knots(seg, strict=True))
 
         def streams():
             for i in range(len(self._public)):

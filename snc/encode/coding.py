@@ -94,7 +94,8 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
             if fmt.sample_format != "int":
                 negative_zeros += int(np.count_nonzero(np.signbit(mix_block) & ~np.signbit(decoded_mix)))
             writer.write_segment(n, packets)
-            gain = decoded[-1] if plan.master is not None else None
+            gain = (plan.master.codec.segment_gain(decoded[-1], decoded[:len(plan.names)])
+                    if plan.master is not None and plan.has_stems else None)
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
                 bytes_per_stream[k] += len(pkt)

@@ -42,9 +42,14 @@ class MasterPlan:
     packets: list[bytes]
 
     def gain(self, segment: int, frames: int) -> np.ndarray:
-        """The segment's gain, as a decoder gets it from the packet (the codec is lossless)."""
+        """The segment's knots' gain, as a decoder gets it from the packet (the codec is lossless)."""
         knots = self.knots[segment]
         return self.codec.unity(frames) if knots is None else interpolate(knots, frames, self.codec.knot_shift)
+
+    def played_gain(self, segment: int, stems: list[np.ndarray]) -> np.ndarray:
+        """The gain the segment's ``stems`` (every stem, as a decoder decodes them) play through: the knots',
+        with a compressor combined with its gain (:meth:`GainCodec.segment_gain`)."""
+        return self.codec.segment_gain(self.gain(segment, len(stems[0])), stems)
 
 
 def knot_shift_for(sample_rate: int) -> int:
@@ -66,8 +71,12 @@ def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list
     """``(knots, packet, bytes)`` of one segment; knots None where unity costs fewer bytes (module docstring) or
     the gained stems would leave a residual wider than its format (``residual_codec``: lossless, in that
     format); ``bytes``: the packet's and the residual's, as measured (0 when the stems are the mix)."""
-    # every segment plays through the master's EQ, a unity one too (spec 3.7)
-    heard = stems if codec.eq is None else [codec.play(codec.unity(len(mix)), s) for s in stems]
+    # every segment plays through the master's EQ and compressor, a unity one too (spec 3.7)
+    if codec.eq is None and codec.compressor is None:
+        heard = stems
+    else:
+        unity_gain = codec.segment_gain(codec.unity(len(mix)), stems)
+        heard = [codec.play(unity_gain, s) for s in stems]
     total = sum(s.astype(np.int64) for s in heard)
     plain = mix.astype(np.int64) - total
     unity = codec.encode(None)
@@ -75,7 +84,7 @@ def segment_knots(codec: GainCodec, residual_codec, mix: np.ndarray, stems: list
         return None, unity, 0
     plain_bytes = len(unity) + len(residual_codec.encode(plain.astype(np.int32)))
     knots = fit_knots(mix, total, codec.knot_shift)
-    gain = interpolate(knots, len(mix), codec.knot_shift)
+    gain = codec.segment_gain(interpolate(knots, len(mix), codec.knot_shift), stems)
     rest = mix.astype(np.int64) - sum(codec.play(gain, s).astype(np.int64) for s in stems)
     lo, hi = -(1 << (residual_codec.bits - 1)), (1 << (residual_codec.bits - 1)) - 1
     if rest.min() < lo or rest.max() > hi:
@@ -127,6 +136,10 @@ def fit_master(mix, stems, options) -> MasterPlan | None:
         eq_plan = _eq_plan(excerpt, plain[1] if best is None else best[1].codec.knot_shift, mix, stems, fmt, options)
         if eq_plan is not None and eq_plan[0] < (plain[0] if best is None else best[0]):
             best = eq_plan
+    if best is not None and excerpt is not None and options.master_compressor and "stems" in options.preset.exact:
+        comp_plan = _compressor_plan(excerpt, best[1].codec, mix, stems, fmt, options)
+        if comp_plan is not None and comp_plan[0] < best[0]:
+            best = comp_plan
     return None if best is None else best[1]
 
 
@@ -157,6 +170,28 @@ def _eq_plan(excerpt, knot_shift: int, mix, stems, fmt, options):
         chosen, _ = _first_pass(codec, mix_src, stem_srcs, fmt, options, None)
     return (sum(size for _, _, size in chosen),
             MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
+
+
+def _compressor_plan(excerpt, codec: GainCodec, mix, stems, fmt, options):
+    """``(bytes, plan)`` of the master ``codec`` (its spacing and EQ) with a compressor fitted on ``excerpt``, or
+    None when the fit finds none or it does not pay on the excerpt (as :func:`_eq_plan`).  Only where the
+    stems are exact: the compressor follows the stems as decoded, which are then the stems as given."""
+    from .master_dynamics import fit_compressor  # here: it loads scipy and the compressor's kernel
+
+    eq = None if codec.eq is None else [rows.tolist() for rows in codec.eq]
+    heard = excerpt[1] if codec.eq is None else codec.heard(excerpt[1])
+    params = fit_compressor(excerpt[0], heard, codec.knot_shift, fmt.sample_rate)
+    if params is None:
+        return None
+    comp_codec = GainCodec(channels=fmt.channels, knot_shift=codec.knot_shift, eq=eq, compressor=params)
+    residual_codec = _measuring_codec(residual_format(fmt, len(stems)).bits, fmt.channels)
+    costs = [segment_knots(c, residual_codec, excerpt[0], [excerpt[1]])[2] for c in (codec, comp_codec)]
+    if costs[1] >= costs[0]:
+        return None
+    with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
+        chosen, _ = _first_pass(comp_codec, mix_src, stem_srcs, fmt, options, None)
+    return (sum(size for _, _, size in chosen),
+            MasterPlan(comp_codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
 
 
 def _measuring_codec(bits: int, channels: int):

@@ -17,8 +17,8 @@ from .presets import PRESETS, Preset
 from .tuning import DEFAULT_HEADROOM_DB
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-#: the versions a file may be asked to stay readable by (None: the newest, 1.3)
-FORMAT_VERSIONS = (None, "1.1", "1.2", "1.3")
+#: the versions a file may be asked to stay readable by (None: the newest, 1.4)
+FORMAT_VERSIONS = (None, "1.1", "1.2", "1.3", "1.4")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,12 @@ class EncodeOptions:
     @property
     def master_eq(self) -> bool:
         """May the master stream carry an EQ (format 1.3)?  Unless an older version is asked for."""
-        return self.format_version in (None, "1.3")
+        return self.format_version in (None, "1.3", "1.4")
+
+    @property
+    def master_compressor(self) -> bool:
+        """May the master stream carry a compressor (format 1.4)?  Unless an older version is asked for."""
+        return self.format_version in (None, "1.4")
 
     def check_stems(self, names: list[str]) -> None:
         """Refuse positions, colours and a lead that name none of the stems ``names`` (empty: the mix alone),

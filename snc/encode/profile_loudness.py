@@ -32,7 +32,7 @@ def measure_profiles(mix, stems, samplerate, bits, profiles: dict, lead, block: 
             m = mix_src.read(n, fmt).astype(np.float64) / scale
             blocks = [src.read(n, fmt) for src in stem_srcs.values()]
             if master is not None:
-                gain = master.gain(done // block, n)
+                gain = master.played_gain(done // block, blocks)
                 blocks = [master.codec.play(gain, b) for b in blocks]
             parts = [b.astype(np.float64) / scale for b in blocks] or [m]
             meters.update(m, parts)

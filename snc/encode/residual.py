@@ -57,14 +57,18 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
 
     ``plan``: the :class:`~snc.encode.streams.StreamPlan`; ``stem_blocks``: the stems' samples (without stems
     ``[mix_block]``); ``frame``: the segment's first frame; ``segment``: its index.  ``decoded`` holds each
-    stream as its packet decodes (a stem before the master's gain); ``decoded_mix`` is what a decoder's
-    exact mix gives."""
+    stream as its packet decodes (a stem before the master's gain, the master its knots' gain);
+    ``decoded_mix`` is what a decoder's exact mix gives."""
     fmt = plan.fmt
-    gain = master_packet = None
+    gain = knots_gain = master_packet = None
     if plan.master is not None:
         master_packet = plan.master.packets[segment]
-        gain = plan.master.gain(segment, len(mix_block))
-    heard = (lambda block: block) if gain is None else (lambda block: plan.master.codec.play(gain, block))
+        knots_gain = plan.master.gain(segment, len(mix_block))
+        # a compressor's part of the gain follows the stems; the decoded ones' is taken once they are coded
+        gain = plan.master.codec.segment_gain(knots_gain, stem_blocks) if plan.has_stems else knots_gain
+
+    def heard(block):
+        return block if gain is None else plan.master.codec.play(gain, block)
     stem_noise = res_noise = None
     if plan.tuning is not None:
         from . import allocation  # here: the psychoacoustic model's kernels load only when a budget is needed
@@ -89,6 +93,9 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
         packets.append(packet)
         decoded.append(out)
         played.append(heard(out))
+    if gain is not None and plan.master.codec.compressor is not None and plan.has_stems:
+        gain = plan.master.codec.segment_gain(knots_gain, decoded)
+        played = [heard(out) for out in decoded]
     residual = residual_block(mix_block, played, fmt, plan.residual_fmt, has_stems=plan.has_stems, frame=frame)
     packet, out = code(plan.residual_codec, residual, res_noise)
     packets.append(packet)
@@ -100,7 +107,7 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
                          f"exactly (stems far louder than the mix?)")
     if gain is not None:
         packets.append(master_packet)
-        decoded.append(gain)
+        decoded.append(knots_gain)  # what the master stream decodes to (its hash)
     return packets, decoded, decoded_mix
 
 

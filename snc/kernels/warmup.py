@@ -60,6 +60,9 @@ def _builtin_jobs() -> None:
         ),
         "perceptual-decode": (perceptual_decode,),
         "master-eq": (("snc.kernels.master_eq", "eq_cascade", (vec, arr(t.int64, 2))),),
+        "knot-fit": (("snc.kernels.knot_fit", "normal_equations", (arr(t.float64, 1), arr(t.float64, 1), i64, i64)),),
+        "master-compressor": (("snc.kernels.master_dynamics", "compressor_gain", (vec, i64, i64, i64, i64, i64, vec,
+                                                                                  vec)),),
         # the encoder analyses (psycho, transients), codes, then decodes what it coded (the residual)
         "perceptual-encode": (
             ("snc.codecs.perceptual.psy", "_region_energy", (arr(t.complex64, 3), vec_ro, arr(t.float64, 3))),

@@ -366,3 +366,13 @@ def test_info_says_when_the_stems_play_through_a_master_eq(capsys):
     assert info.main([str(vector)]) == 0
     out = capsys.readouterr().out
     assert "SNC 1.3" in out and "EQ of 3 biquads per channel" in out
+
+
+def test_info_says_when_a_compressor_multiplies_the_gain(capsys):
+    from snc.cli import info
+
+    valid = Path(__file__).resolve().parents[2] / "spec" / "vectors" / "valid"
+    vector = valid / "master-compressor-stereo16-3stems.snc"
+    assert info.main([str(vector)]) == 0
+    out = capsys.readouterr().out
+    assert "SNC 1.4" in out and "a compressor on the stems' sum (ratio" in out

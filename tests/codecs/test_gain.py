@@ -111,3 +111,40 @@ def test_a_config_without_eq_is_unchanged():
 def test_a_bad_eq_is_one_clear_error(eq):
     with pytest.raises(CodecError, match="eq"):
         get_codec("gain", {"format": "int", "bits": 20, "channels": 2, "knot_shift": 7, "eq": eq})
+
+
+COMPRESSOR = [12 << 16, 1 << 16, 49000, 300, 24]
+
+
+def test_a_compressor_round_trips_through_the_config_and_plays_as_the_spec_says():
+    """``segment_gain``: the knots' gain times the compressor's on the stems' sum, ``(G * C + 2^29) >> 30``."""
+    from snc.kernels.master_dynamics import EXP2_TABLE, LOG2_TABLE, compressor_gain
+
+    codec = get_codec("gain", {"format": "int", "bits": 20, "channels": 2, "knot_shift": 7,
+                               "compressor": COMPRESSOR})
+    assert get_codec("gain", codec.get_config()).get_config()["compressor"] == COMPRESSOR
+    rng = np.random.default_rng(8)
+    stems = [rng.integers(-9000, 9000, (900, 2)).astype(np.int32) for _ in range(3)]
+    gain = rng.integers(0, MAX_KNOT + 1, (900, 2)).astype(np.int32)
+    level = np.abs(sum(s.astype(np.int64) for s in stems)).sum(axis=1)
+    comp = compressor_gain(level, *COMPRESSOR, LOG2_TABLE, EXP2_TABLE)
+    assert comp.min() < (1 << 30)  # it compresses
+    want = [[(int(g) * int(cv) + (1 << 29)) >> 30 for g in row] for row, cv in zip(gain, comp)]
+    assert codec.segment_gain(gain, stems).tolist() == want
+    assert GainCodec(channels=2).segment_gain(gain, stems) is gain  # without a compressor: the knots' gain
+
+
+@pytest.mark.parametrize("compressor,match", [
+    (COMPRESSOR[:4], "five integers"),
+    ([*COMPRESSOR[:4], 1.5], "five integers"),
+    ([*COMPRESSOR[:4], True], "five integers"),
+    ([-1, *COMPRESSOR[1:]], "threshold"),
+    ([COMPRESSOR[0], (16 << 16) + 1, *COMPRESSOR[2:]], "knee"),
+    ([*COMPRESSOR[:2], (1 << 16) + 1, *COMPRESSOR[3:]], "slope"),
+    ([*COMPRESSOR[:3], 0, COMPRESSOR[4]], "attack"),
+    ([*COMPRESSOR[:4], (1 << 16) + 1], "release"),
+    ("fast", "five integers"),
+])
+def test_a_bad_compressor_is_one_clear_error(compressor, match):
+    with pytest.raises(CodecError, match=match):
+        get_codec("gain", {"format": "int", "bits": 20, "channels": 2, "knot_shift": 7, "compressor": compressor})

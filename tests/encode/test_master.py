@@ -274,3 +274,57 @@ def test_an_eq_in_the_chain_is_fitted_exact_and_smaller(eq_song):
     old_by_role = {s["role"]: s["bytes"] for s in old.streams}
     assert by_role["residual"] + by_role[MASTER_ROLE] < 0.8 * old_by_role["residual"]
     assert report.file_bytes < old.file_bytes
+
+
+def _rms_compressed(stems: dict) -> np.ndarray:
+    """A mix through a feed-forward RMS compressor (4:1 above its threshold, 5 ms attack, 100 ms release, in
+    floating point; not the codec's own integers), then a slow gain: its gain ripples at audio rate."""
+    total = sum(s.astype(np.float64) for s in stems.values())
+    a = np.abs(total).sum(axis=1) ** 2
+    ka, kr = 1 / (0.005 * RATE), 1 / (0.1 * RATE)
+    level, smooth = np.empty(len(a)), 0.0
+    for t, p in enumerate(a):
+        smooth += (p - smooth) * (ka if p > smooth else kr)
+        level[t] = smooth
+    over = np.maximum(0.5 * np.log2(np.maximum(level, 1.0)) - np.log2(6000.0), 0.0)
+    t = np.arange(len(total)) / RATE
+    gain = 2.0 ** (-0.75 * over) * (1.3 - 0.2 * np.sin(2 * np.pi * 0.5 * t))
+    return np.clip(np.round(gain[:, None] * total), -32768, 32767).astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def compressor_song():
+    stems = _stems(frames=4 * RATE, seed=6)
+    return _rms_compressed(stems), stems
+
+
+def test_a_compressor_in_the_chain_is_fitted_exact_and_smaller(compressor_song):
+    """Archival fits the chain's compressor (format 1.4): the mix and every stem stay exact, a span read
+    mid-segment plays as the whole segment does, and the file is smaller than the same encode limited to 1.3."""
+    mix, stems = compressor_song
+    report, buf = _encode(mix, stems, "archival")
+    old, old_buf = _encode(mix, stems, "archival", format_version="1.3")
+    with snc.open(buf) as f, snc.open(old_buf) as g:
+        assert f.describe()["format_version"] == "1.4" and g.describe()["format_version"] != "1.4"
+        assert "compressor" in f.codec(len(f.stems) + 1).get_config()
+        assert "compressor" not in g.codec(len(g.stems) + 1).get_config()
+        assert np.array_equal(f.read(dtype="native"), mix)
+        for name, stem in stems.items():
+            assert np.array_equal(f.read(stem=name, dtype="native"), stem)
+        assert f.verify()["mix"]
+        i = f.stream_index("vocals")
+        whole = np.concatenate([f.decode_packet(seg, i) for seg in f.segments]).astype(np.float64)
+        assert np.array_equal(f.stream_span(i, 40000, 90000), whole[40000:90000])
+    by_role = {s["role"]: s["bytes"] for s in report.streams}
+    old_by_role = {s["role"]: s["bytes"] for s in old.streams}
+    assert by_role["residual"] + by_role[MASTER_ROLE] < 0.9 * (old_by_role["residual"] + old_by_role[MASTER_ROLE])
+    assert report.file_bytes < old.file_bytes
+
+
+def test_the_perceptual_presets_fit_no_compressor(compressor_song):
+    """The compressor follows the stems as decoded: only where they are exact (archival) is it fitted."""
+    mix, stems = compressor_song
+    _, buf = _encode(mix, stems, "lossless")
+    with snc.open(buf) as f:
+        assert f.master is not None and "compressor" not in f.codec(len(f.stems) + 1).get_config()
+        assert np.array_equal(f.read(dtype="native"), mix)

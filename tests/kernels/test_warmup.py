@@ -140,8 +140,12 @@ with tempfile.TemporaryDirectory() as tmp:
             f.read(stem="drums")
 from snc.codecs.gain import GainCodec  # a master with an EQ plays its stems through the EQ's kernel
 GainCodec(channels=2, eq=[[[1 << 24, 0, 0, 0, 0]]] * 2).play(np.full((100, 2), 1 << 14, np.int32), mix[:100])
+# a master with a compressor computes its gain from the stems' sum
+GainCodec(channels=2, compressor=[10 << 16, 0, 1 << 15, 300, 30]).segment_gain(np.full((100, 2), 1 << 14, np.int32),
+                                                                             [mix[:100]])
 used = {}
-for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode", "master-eq"):
+for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode", "master-eq",
+            "master-compressor", "knot-fit"):
     for dispatcher, sig in warmup.kernels_of(job):
         used[f"{dispatcher.py_func.__module__}.{dispatcher.__name__}"] = sorted(map(str, dispatcher.signatures))
 print(json.dumps(used))
@@ -154,7 +158,8 @@ def test_declared_signatures_are_the_ones_the_codecs_call():
     nobody uses and the real one silently at its first call)."""
     used = json.loads(_python(_RUN_JOBS).stdout.strip().splitlines()[-1])
     declared: dict[str, set] = {}
-    for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode", "master-eq"):
+    for job in ("lossless-decode", "lossless-encode", "perceptual-decode", "perceptual-encode", "master-eq",
+                "master-compressor", "knot-fit"):
         for dispatcher, sig in warmup.kernels_of(job):
             declared.setdefault(f"{dispatcher.py_func.__module__}.{dispatcher.__name__}", set()).add(str(sig))
     assert {name: set(sigs) for name, sigs in used.items()} == declared
