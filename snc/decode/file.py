@@ -243,15 +243,20 @@ class Decoder:
 
     def segment_mix(self, seg, stream_hashers=None) -> _np.ndarray:
         """The exact mix of one segment, in native units, its streams decoded one at a time into the
-        sum: memory for one decoded stream, however many streams the file has.  With ``stream_hashers``
-        (verification) each stream is hashed as its packet decodes and damage is not concealed."""
+        sum: memory for one decoded stream, however many streams the file has (a master's compressor needs
+        every stem of the segment at once, and they are decoded once for its gain and the sum).  With
+        ``stream_hashers`` (verification) each stream is hashed as its packet decodes and damage is not
+        concealed."""
         strict = True if stream_hashers is not None else self.strict
         if stream_hashers is not None and self._master is not None:
             stream_hashers[self._master].update(self.master_knots(seg, strict=True))
+        compressed = self._master is not None and self.codec(self._master).compressor is not None
+        # (verification decodes every packet afresh: the cache may hold a block concealed under a lenient read)
+        decode = self._packets.cached if compressed and stream_hashers is None else self._packets.decode
 
         def streams():
             for i in range(len(self._public)):
-                block = self._packets.decode(seg, i, strict=strict)
+                block = decode(seg, i, strict=strict)
                 if stream_hashers is not None:
                     stream_hashers[i].update(block)
                 yield self._played(seg, i, block, slice(None), strict)
