@@ -8,6 +8,10 @@ gain is coded by the ``lossless`` codec, and the gain stays where its packet plu
 smaller.  Measured, not modelled: on unmastered music the gain fits the residual's noise, and what that
 saves is worth no more than the knots.  A file whose every segment keeps unity has no master stream (and
 stays a version 1.0 file).  The decision is made once, on the stems as given, for every preset.
+
+Where a gain pays, an EQ (:mod:`snc.encode.master_eq`, format 1.3) and, where the stems are exact, a
+compressor computed from the stems (:mod:`snc.encode.master_dynamics`, format 1.4) are fitted on an excerpt
+and kept when the whole file then costs fewer bytes.
 """
 
 from __future__ import annotations
@@ -108,7 +112,8 @@ def fit_master(mix, stems, options) -> MasterPlan | None:
     first pass's bytes are the file's own, and half of it is tried too and kept where the finer knots and the
     residual they leave cost fewer bytes in all (a fast limiter moves its gain within the attack time; a slow
     compressor does not, and its finer knots only cost).  Where the stems are coded perceptually the residual
-    is mostly their coding noise, which no finer gain explains: the measure would pick knots that only cost."""
+    is mostly their coding noise, which no finer gain explains: the measure would pick knots that only cost.
+    The EQ and the compressor are tried after the knots (:func:`_eq_plan`, :func:`_compressor_plan`)."""
     best = excerpt = None
     spacings = (0, 1) if "stems" in options.preset.exact else (0,)
     for finer in spacings:
