@@ -21,7 +21,7 @@ import numpy as _np
 from ..errors import CodecError
 from ..kernels import bitio, errcodes, warmup
 from ..kernels.lossless_decode import decode_packet
-from ..kernels.lossless_encode import bound_bytes, encode_packet_v2
+from ..kernels.lossless_encode import bound_bytes, encode_planned, plan_packet
 from .base import Codec
 from .registry import register_codec
 
@@ -87,13 +87,15 @@ class LosslessCodec(Codec):
         frames = block.shape[0]
         size = bound_bytes(frames, self.channels, self.bits, self.block_frames)
         adaptive = self.residual_coding == "adaptive"
+        # blocks and predictors do not depend on the cascade: planned once for every cascade tried
+        plan = plan_packet(block, self.bits, self.block_frames, self.max_order)
         best = None
         for filters in (self.filters, *self.alternative_filters):
             buf = _np.zeros(size, dtype=_np.uint8)
             orders = _np.array([o for o, _ in filters], dtype=_np.int64)
             shifts = _np.array([s for _, s in filters], dtype=_np.int64)
-            nbytes = encode_packet_v2(block, self.bits, self.block_frames, self.max_order, orders, shifts,
-                                      adaptive, buf, bitio.new_state())
+            nbytes = encode_planned(block, self.bits, self.block_frames, *plan, orders, shifts, adaptive, buf,
+                                    bitio.new_state())
             if nbytes < 0:  # pragma: no cover - the bound is exact, this is a bug
                 raise CodecError("lossless: internal error: encoder buffer too small")
             if best is None or nbytes < len(best):

@@ -432,12 +432,22 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, adaptiv
     it is the smallest.
 
     Blocks, channel assignments and predictors are chosen as in :func:`encode_packet`
-    (on the predictor residuals); the chosen residuals then pass through the
-    filter cascade and every residual section is re-planned.  Returns the number
-    of bytes written, or -1 if the buffer was too small (a bug).
+    (on the predictor residuals, :func:`plan_packet`); the chosen residuals then pass through the
+    filter cascade and every residual section is re-planned (:func:`encode_planned`).  Returns the
+    number of bytes written, or -1 if the buffer was too small (a bug).
     """
+    csig, cres, cplans, cwidth, modes, total1 = plan_packet(x, bits, block_frames, max_order)
+    return encode_planned(x, bits, block_frames, csig, cres, cplans, cwidth, modes, total1, forders, fshifts,
+                          adaptive, buf, st)
+
+
+@kernel
+def plan_packet(x, bits, block_frames, max_order):
+    """The blocks, channel assignments and predictors of a packet of ``x`` (as :func:`encode_packet`
+    chooses them): ``(csig, cres, cplans, cwidth, modes, total1)``, the chosen subframes' samples,
+    predictor residuals, plans and widths, each block's channel assignment, and the method-1 size in
+    bits.  Independent of the filter cascade: an encoder that tries several plans once."""
     frames, channels = x.shape
-    nst = forders.shape[0]
     nsig = 4 if channels == 2 else channels
     bf = min(block_frames, max(frames, 1))
     nblocks = (frames + block_frames - 1) // block_frames
@@ -475,16 +485,26 @@ def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, adaptiv
             copy(cres[slot], pos, res[c], 0, n)
         pos += n
         b += 1
+    return csig, cres, cplans, cwidth, modes, total1
 
+
+@kernel
+def encode_planned(x, bits, block_frames, csig, cres, cplans, cwidth, modes, total1, forders, fshifts, adaptive, buf,
+                   st):
+    """:func:`encode_packet_v2` from a :func:`plan_packet` plan, which it leaves unchanged: the filter
+    cascade ``forders`` / ``fshifts`` on the planned residuals, then the smallest of methods 1, 2 and 3."""
+    frames, channels = x.shape
+    nst = forders.shape[0]
+    nblocks = (frames + block_frames - 1) // block_frames
     # method 2: filter the chosen residuals, re-plan their coding
     use2 = nst > 0 and frames <= nn.MAX_INPUTS
     total2 = total1 + 2 + 8 * nst
     # method 1 needs the unfiltered residuals and plans if method 2 does not pay off
     cres1 = cres
     cplans1 = cplans
-    if use2:
-        cres1 = cres.copy()
-        cplans1 = cplans.copy()
+    if use2:  # the filters work on copies: the plan stays as planned, for method 1 and for another cascade
+        cres = cres.copy()
+        cplans = cplans.copy()
         X = np.zeros(nn.MAX_ORDER + nn.RING, dtype=np.int32)
         D = np.zeros(nn.MAX_ORDER + nn.RING, dtype=np.int32)
         w = np.zeros(nn.MAX_ORDER, dtype=np.int32)

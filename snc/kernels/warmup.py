@@ -56,7 +56,10 @@ def _builtin_jobs() -> None:
         "lossless-decode": (lossless_decode,),
         "lossless-encode": (
             ("snc.kernels.lossless_encode", "bound_bytes", (i64, i64, i64, i64)),
-            ("snc.kernels.lossless_encode", "encode_packet_v2", (pcm, i64, i64, i64, vec, vec, t.boolean, data, vec)),
+            ("snc.kernels.lossless_encode", "plan_packet", (pcm, i64, i64, i64)),
+            ("snc.kernels.lossless_encode", "encode_planned",
+             (pcm, i64, i64, arr(i64, 2), arr(i64, 2), arr(i64, 3), arr(i64, 2), vec, i64, vec, vec, t.boolean, data,
+              vec)),
         ),
         "perceptual-decode": (perceptual_decode,),
         "master-eq": (("snc.kernels.master_eq", "eq_cascade", (vec, arr(t.int64, 2))),),
