@@ -63,8 +63,11 @@ class PacketDecoder:
             return self._conceal(codec, seg, i, exc)
 
     def cached(self, seg, i: int, *, strict: bool) -> _np.ndarray:
-        """:meth:`decode`, keeping the last :data:`CACHED_SEGMENTS` packets of each stream."""
+        """:meth:`decode`, keeping the last :data:`CACHED_SEGMENTS` packets of each stream.  A block concealed by
+        a lenient read is not what a ``strict`` one may return: that decodes again (and raises)."""
         cached = self._cache.setdefault(i, {})
+        if strict and (i, seg.index) in self._damaged:
+            return self.decode(seg, i, strict=True)
         if seg.index not in cached:
             if len(cached) >= CACHED_SEGMENTS:  # the one farthest away: behind a sequential read, or a seek's
                 del cached[max(cached, key=lambda j: abs(j - seg.index))]

@@ -216,3 +216,16 @@ def test_exact_mix_stream_by_stream_equals_the_sum_of_held_streams():
         for seg in f.segments:
             held = [f.decode_packet(seg, i) for i in range(len(f.streams))]
             assert np.array_equal(f.segment_mix(seg), exact_mix(held, f.info.sample_format, f.info.bits))
+
+
+def test_a_block_concealed_by_a_lenient_read_is_not_given_to_a_strict_one():
+    """The packet cache keeps a concealed block for lenient reads; a strict read of it decodes again and
+    raises (verification and a strict master gain must never sum a concealed stem)."""
+    data, _, _ = _damaged_pcm_file()
+    with snc.open(io.BytesIO(data)) as f:
+        seg = f.segments[1]
+        with pytest.warns(snc.SncWarning):
+            assert not f._packets.cached(seg, 0, strict=False).any()
+        with pytest.raises(snc.ChecksumError, match="segment 1"):
+            f._packets.cached(seg, 0, strict=True)
+        assert not f._packets.cached(seg, 0, strict=False).any()  # the lenient read still gets its block
