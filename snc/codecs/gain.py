@@ -91,19 +91,25 @@ class GainCodec(Codec):
             cfg["compressor"] = list(self.compressor)
         return cfg
 
-    def heard(self, block: _np.ndarray) -> _np.ndarray:
-        """A stem's segment (int) as it enters the gain, in sample units (int64): through the EQ, rounded."""
-        if self.eq is None:
-            return block.astype(_np.int64)
+    def _equalised(self, block: _np.ndarray) -> _np.ndarray:
+        """A stem's segment (int) through the EQ (which the codec must have): int64 with EQ_FRACTION fraction
+        bits, every channel from the segment's first frame (spec 3.7, equation "EQ")."""
         from ..kernels import warmup
-        from ..kernels.master_eq import EQ_FRACTION, eq_cascade
+        from ..kernels.master_eq import eq_cascade  # numba only for files that need it
 
         warmup.ensure("master-eq")
         out = _np.empty(block.shape, dtype=_np.int64)
         for c, sections in enumerate(self.eq):
-            filtered = eq_cascade(_np.ascontiguousarray(block[:, c], dtype=_np.int64), sections)
-            out[:, c] = (filtered + (1 << (EQ_FRACTION - 1))) >> EQ_FRACTION
+            out[:, c] = eq_cascade(_np.ascontiguousarray(block[:, c], dtype=_np.int64), sections)
         return out
+
+    def heard(self, block: _np.ndarray) -> _np.ndarray:
+        """A stem's segment (int) as it enters the gain, in sample units (int64): through the EQ, rounded."""
+        if self.eq is None:
+            return block.astype(_np.int64)
+        from ..kernels.master_eq import EQ_FRACTION
+
+        return (self._equalised(block) + (1 << (EQ_FRACTION - 1))) >> EQ_FRACTION
 
     def segment_gain(self, gain: _np.ndarray, stems) -> _np.ndarray:
         """The gain the segment's stems play through (spec 3.7): the knots' ``gain``, and with a compressor
@@ -126,16 +132,10 @@ class GainCodec(Codec):
         (spec snc-format.md 3.7): ``(G * S + 2^13) >> 14``, or with an EQ ``(G * EQ(S) + 2^19) >> 20``."""
         if self.eq is None:
             return mastered(gain, block)
-        from ..kernels import warmup
-        from ..kernels.master_eq import EQ_FRACTION, eq_cascade  # numba only for files that need it
+        from ..kernels.master_eq import EQ_FRACTION
 
-        warmup.ensure("master-eq")
         shift = GAIN_SHIFT + EQ_FRACTION
-        out = _np.empty(block.shape, dtype=_np.int32)
-        for c, sections in enumerate(self.eq):
-            filtered = eq_cascade(_np.ascontiguousarray(block[:, c], dtype=_np.int64), sections)
-            out[:, c] = (gain[:, c].astype(_np.int64) * filtered + (1 << (shift - 1))) >> shift
-        return out
+        return ((gain.astype(_np.int64) * self._equalised(block) + (1 << (shift - 1))) >> shift).astype(_np.int32)
 
     def encode(self, block: _np.ndarray | None, noise=None) -> bytes:
         """One packet of the knots ``block`` ((K, channels) integers 0..MAX_KNOT), or of unity (None)."""

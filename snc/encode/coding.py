@@ -88,19 +88,17 @@ def _encode_sources(mix_src, stem_srcs, output, options, *, separated, profile_l
             n = min(options.segment_frames, mix_src.frames - done)
             mix_block = mix_src.read(n, fmt)
             stem_blocks = [src.read(n, fmt) for src in stem_srcs.values()] if plan.has_stems else [mix_block]
-            packets, decoded, decoded_mix = code_segment(plan, mix_block, stem_blocks,
-                                                         headroom_db=float(options.remix_headroom), frame=done,
-                                                         segment=done // options.segment_frames)
+            packets, decoded, decoded_mix, played = code_segment(plan, mix_block, stem_blocks,
+                                                                 headroom_db=float(options.remix_headroom),
+                                                                 frame=done, segment=done // options.segment_frames)
             if fmt.sample_format != "int":
                 negative_zeros += int(np.count_nonzero(np.signbit(mix_block) & ~np.signbit(decoded_mix)))
             writer.write_segment(n, packets)
-            gain = (plan.master.codec.segment_gain(decoded[-1], decoded[:len(plan.names)])
-                    if plan.master is not None and plan.has_stems else None)
             for k, (blk, pkt) in enumerate(zip(decoded, packets)):
                 stream_hashes[k].update(blk)
                 bytes_per_stream[k] += len(pkt)
                 if k < len(stats):  # a stem's statistics are of the stem as it plays in the mix
-                    stats[k].update(blk if gain is None or k >= len(plan.names) else plan.master.codec.play(gain, blk))
+                    stats[k].update(played[k] if k < len(played) else blk)
             # hash what a decoder will produce (equal to the input mix when the residual is lossless)
             mix_hash.update(decoded_mix)
             done += n

@@ -165,16 +165,8 @@ def _eq_plan(excerpt, knot_shift: int, mix, stems, fmt, options):
     if eq is None:
         return None
     codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift, eq=[rows.tolist() for rows in eq])
-    plain_codec = GainCodec(channels=fmt.channels, knot_shift=knot_shift)
-    res_fmt = residual_format(fmt, len(stems))
-    residual_codec = _measuring_codec(res_fmt.bits, fmt.channels)
-    costs = [segment_knots(c, residual_codec, excerpt[0], [excerpt[1]])[2] for c in (plain_codec, codec)]
-    if costs[1] >= costs[0]:
-        return None
-    with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
-        chosen, _ = _first_pass(codec, mix_src, stem_srcs, fmt, options, None)
-    return (sum(size for _, _, size in chosen),
-            MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
+    return _paying_plan(GainCodec(channels=fmt.channels, knot_shift=knot_shift), codec, excerpt, mix, stems, fmt,
+                        options)
 
 
 def _compressor_plan(excerpt, codec: GainCodec, mix, stems, fmt, options):
@@ -189,14 +181,20 @@ def _compressor_plan(excerpt, codec: GainCodec, mix, stems, fmt, options):
     if params is None:
         return None
     comp_codec = GainCodec(channels=fmt.channels, knot_shift=codec.knot_shift, eq=eq, compressor=params)
+    return _paying_plan(codec, comp_codec, excerpt, mix, stems, fmt, options)
+
+
+def _paying_plan(base: GainCodec, codec: GainCodec, excerpt, mix, stems, fmt, options):
+    """``(bytes, plan)`` of the whole file's first pass with ``codec``, or None when its knots and residual,
+    coded, are no smaller than ``base``'s on ``excerpt``: that test costs a fraction of the first pass."""
     residual_codec = _measuring_codec(residual_format(fmt, len(stems)).bits, fmt.channels)
-    costs = [segment_knots(c, residual_codec, excerpt[0], [excerpt[1]])[2] for c in (codec, comp_codec)]
+    costs = [segment_knots(c, residual_codec, excerpt[0], [excerpt[1]])[2] for c in (base, codec)]
     if costs[1] >= costs[0]:
         return None
     with checked_sources(mix, stems, options.samplerate, options.bits) as (mix_src, stem_srcs):
-        chosen, _ = _first_pass(comp_codec, mix_src, stem_srcs, fmt, options, None)
+        chosen, _ = _first_pass(codec, mix_src, stem_srcs, fmt, options, None)
     return (sum(size for _, _, size in chosen),
-            MasterPlan(comp_codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
+            MasterPlan(codec, [k for k, _, _ in chosen], [p for _, p, _ in chosen]))
 
 
 def _measuring_codec(bits: int, channels: int):

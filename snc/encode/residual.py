@@ -52,19 +52,19 @@ def residual_block(mix_block: np.ndarray, decoded: list[np.ndarray], fmt: AudioF
 
 def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, headroom_db: float, frame: int,
                  segment: int = 0):
-    """One segment of every stream: ``(packets, decoded, decoded_mix)`` in stream order -- the stems, the
-    residual, then the master's gain when the plan has a master stream (spec section 3.7).
+    """One segment of every stream: ``(packets, decoded, decoded_mix, played)`` in stream order -- the stems,
+    the residual, then the master's gain when the plan has a master stream (spec section 3.7).
 
     ``plan``: the :class:`~snc.encode.streams.StreamPlan`; ``stem_blocks``: the stems' samples (without stems
     ``[mix_block]``); ``frame``: the segment's first frame; ``segment``: its index.  ``decoded`` holds each
     stream as its packet decodes (a stem before the master's gain, the master its knots' gain);
-    ``decoded_mix`` is what a decoder's exact mix gives."""
+    ``decoded_mix`` is what a decoder's exact mix gives, ``played`` each decoded stem as it plays in it."""
     fmt = plan.fmt
     gain = knots_gain = master_packet = None
     if plan.master is not None:
         master_packet = plan.master.packets[segment]
         knots_gain = plan.master.gain(segment, len(mix_block))
-        # a compressor's part of the gain follows the stems; the decoded ones' is taken once they are coded
+        # a compressor's part of the gain follows the stems: the ones given, then the decoded ones if they differ
         gain = plan.master.codec.segment_gain(knots_gain, stem_blocks) if plan.has_stems else knots_gain
 
     def heard(block):
@@ -93,7 +93,8 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
         packets.append(packet)
         decoded.append(out)
         played.append(heard(out))
-    if gain is not None and plan.master.codec.compressor is not None and plan.has_stems:
+    if (gain is not None and plan.master.codec.compressor is not None and plan.has_stems
+            and not all(codec.lossless for codec in plan.codecs[:len(decoded)])):
         gain = plan.master.codec.segment_gain(knots_gain, decoded)
         played = [heard(out) for out in decoded]
     residual = residual_block(mix_block, played, fmt, plan.residual_fmt, has_stems=plan.has_stems, frame=frame)
@@ -108,7 +109,7 @@ def code_segment(plan, mix_block: np.ndarray, stem_blocks: list[np.ndarray], *, 
     if gain is not None:
         packets.append(master_packet)
         decoded.append(knots_gain)  # what the master stream decodes to (its hash)
-    return packets, decoded, decoded_mix
+    return packets, decoded, decoded_mix, played
 
 
 def frame_gain_power(gain: np.ndarray) -> np.ndarray:

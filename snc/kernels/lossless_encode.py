@@ -425,28 +425,11 @@ def _rice_part(plan, width):
 
 
 @kernel
-def encode_packet_v2(x, bits, block_frames, max_order, forders, fshifts, adaptive, buf, st):
-    """Encode ``x`` as a method-2 packet with the filter stages ``forders`` / ``fshifts``
-    (``16 << code`` orders), or as a method-1 packet when that is not larger; with ``adaptive``
-    also as a method-3 packet (the chosen residuals range coded, spec section 14), written when
-    it is the smallest.
-
-    Blocks, channel assignments and predictors are chosen as in :func:`encode_packet`
-    (on the predictor residuals, :func:`plan_packet`); the chosen residuals then pass through the
-    filter cascade and every residual section is re-planned (:func:`encode_planned`).  Returns the
-    number of bytes written, or -1 if the buffer was too small (a bug).
-    """
-    csig, cres, cplans, cwidth, modes, total1 = plan_packet(x, bits, block_frames, max_order)
-    return encode_planned(x, bits, block_frames, csig, cres, cplans, cwidth, modes, total1, forders, fshifts,
-                          adaptive, buf, st)
-
-
-@kernel
 def plan_packet(x, bits, block_frames, max_order):
     """The blocks, channel assignments and predictors of a packet of ``x`` (as :func:`encode_packet`
     chooses them): ``(csig, cres, cplans, cwidth, modes, total1)``, the chosen subframes' samples,
     predictor residuals, plans and widths, each block's channel assignment, and the method-1 size in
-    bits.  Independent of the filter cascade: an encoder that tries several plans once."""
+    bits.  Independent of the filter cascade: an encoder that tries several cascades plans once."""
     frames, channels = x.shape
     nsig = 4 if channels == 2 else channels
     bf = min(block_frames, max(frames, 1))
@@ -491,8 +474,12 @@ def plan_packet(x, bits, block_frames, max_order):
 @kernel
 def encode_planned(x, bits, block_frames, csig, cres, cplans, cwidth, modes, total1, forders, fshifts, adaptive, buf,
                    st):
-    """:func:`encode_packet_v2` from a :func:`plan_packet` plan, which it leaves unchanged: the filter
-    cascade ``forders`` / ``fshifts`` on the planned residuals, then the smallest of methods 1, 2 and 3."""
+    """Encode ``x`` from its :func:`plan_packet` plan, which it leaves unchanged (an encoder may try several
+    cascades on one plan): as a method-2 packet with the filter stages ``forders`` / ``fshifts`` (``16 << code``
+    orders), the planned residuals through the cascade and every residual section re-planned, or as a
+    method-1 packet when that is not larger; with ``adaptive`` also as a method-3 packet (the chosen
+    residuals range coded, spec section 14), written when it is the smallest.  Returns the number of bytes
+    written, or -1 if the buffer was too small (a bug)."""
     frames, channels = x.shape
     nst = forders.shape[0]
     nblocks = (frames + block_frames - 1) // block_frames

@@ -231,6 +231,19 @@ def test_the_knot_spacing_is_chosen_by_bytes():
             assert np.array_equal(f.read(dtype="native"), mix)
 
 
+def _assert_exact_and_seekable(f, mix, stems, name):
+    """The mix and every stem decode exactly and verify, and a span of stem ``name`` read mid-segment plays it
+    from its segment's first frame, as a whole-segment decode does (a master's EQ and compressor restart
+    there)."""
+    assert np.array_equal(f.read(dtype="native"), mix)
+    for stem_name, stem in stems.items():
+        assert np.array_equal(f.read(stem=stem_name, dtype="native"), stem)
+    assert f.verify()["mix"]
+    i = f.stream_index(name)
+    whole = np.concatenate([f.decode_packet(seg, i) for seg in f.segments]).astype(np.float64)
+    assert np.array_equal(f.stream_span(i, 40000, 90000), whole[40000:90000])
+
+
 def _eq_mastered(stems: dict) -> np.ndarray:
     """A mix whose chain has an EQ before its gain: a +4 dB peak at 100 Hz (RBJ cookbook, floating point),
     then a compressor's slow gain, rounded: no gain alone explains it."""
@@ -262,14 +275,7 @@ def test_an_eq_in_the_chain_is_fitted_exact_and_smaller(eq_song):
         assert f.describe()["format_version"] == "1.3" and g.describe()["format_version"] == "1.2"
         assert "eq" in f.codec(len(f.stems) + 1).get_config()
         assert g.master is None or "eq" not in g.codec(len(g.stems) + 1).get_config()
-        assert np.array_equal(f.read(dtype="native"), mix)
-        for name, stem in stems.items():
-            assert np.array_equal(f.read(stem=name, dtype="native"), stem)
-        assert f.verify()["mix"]
-        # a span read mid-segment plays the stem from its segment's first frame, as a whole-segment decode does
-        i = f.stream_index("bass")
-        whole = np.concatenate([f.decode_packet(seg, i) for seg in f.segments]).astype(np.float64)
-        assert np.array_equal(f.stream_span(i, 40000, 90000), whole[40000:90000])
+        _assert_exact_and_seekable(f, mix, stems, "bass")
     by_role = {s["role"]: s["bytes"] for s in report.streams}
     old_by_role = {s["role"]: s["bytes"] for s in old.streams}
     assert by_role["residual"] + by_role[MASTER_ROLE] < 0.8 * old_by_role["residual"]
@@ -308,13 +314,7 @@ def test_a_compressor_in_the_chain_is_fitted_exact_and_smaller(compressor_song):
         assert f.describe()["format_version"] == "1.4" and g.describe()["format_version"] != "1.4"
         assert "compressor" in f.codec(len(f.stems) + 1).get_config()
         assert "compressor" not in g.codec(len(g.stems) + 1).get_config()
-        assert np.array_equal(f.read(dtype="native"), mix)
-        for name, stem in stems.items():
-            assert np.array_equal(f.read(stem=name, dtype="native"), stem)
-        assert f.verify()["mix"]
-        i = f.stream_index("vocals")
-        whole = np.concatenate([f.decode_packet(seg, i) for seg in f.segments]).astype(np.float64)
-        assert np.array_equal(f.stream_span(i, 40000, 90000), whole[40000:90000])
+        _assert_exact_and_seekable(f, mix, stems, "vocals")
     by_role = {s["role"]: s["bytes"] for s in report.streams}
     old_by_role = {s["role"]: s["bytes"] for s in old.streams}
     assert by_role["residual"] + by_role[MASTER_ROLE] < 0.9 * (old_by_role["residual"] + old_by_role[MASTER_ROLE])

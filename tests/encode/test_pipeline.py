@@ -150,7 +150,8 @@ def test_closed_loop_residual_keeps_the_mix_exact():
     mix, stems = mix.astype(np.int16), {k: v.astype(np.int16) for k, v in stems.items()}
     plan = plan_streams(INT16, list(stems), PRESETS["lossless"], codec_id="lossless", separated=None, lead=None,
                         offset_db=None)
-    packets, decoded, decoded_mix = residual.code_segment(plan, mix, list(stems.values()), headroom_db=6.0, frame=0)
+    packets, decoded, decoded_mix, _ = residual.code_segment(plan, mix, list(stems.values()), headroom_db=6.0,
+                                                             frame=0)
     assert len(packets) == len(decoded) == 3
     assert np.array_equal(decoded_mix, mix)
     assert not np.array_equal(decoded[0], stems["s0"])  # the stems are lossy ...

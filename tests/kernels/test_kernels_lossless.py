@@ -744,8 +744,9 @@ def kernel_encode_v2(x, bits, filters, block_frames=4096, adaptive=False):
     buf = np.zeros(le.bound_bytes(frames, channels, bits, block_frames), dtype=np.uint8)
     orders = np.array([o for o, _ in filters], np.int64)
     shifts = np.array([s for _, s in filters], np.int64)
-    nbytes = le.encode_packet_v2(np.ascontiguousarray(x, dtype=np.int32), bits, block_frames, 32, orders, shifts,
-                                 adaptive, buf, bitio.new_state())
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    plan = le.plan_packet(x, bits, block_frames, 32)
+    nbytes = le.encode_planned(x, bits, block_frames, *plan, orders, shifts, adaptive, buf, bitio.new_state())
     assert nbytes > 0
     return buf[:nbytes].tobytes()
 
