@@ -25,14 +25,13 @@ item), then knots at the finest spacing fitted on the stems through it (the item
 residual the decoder's integer arithmetic leaves (:meth:`snc.codecs.gain.GainCodec.play`).  Printed with it:
 the fit's seconds.
 
-With ``--compressor``, one more row per item: a feed-forward compressor computed from the stems' sum, as a
-decoder could (the detector: the channels' summed magnitude, squared, smoothed by one pole with an attack and a
-release coefficient; the gain: a threshold, a ratio and a soft knee in the log domain, the textbook design of
-Giannoulis, Massberg and Reiss, JAES 2012), its five parameters fitted by Nelder-Mead on the EQ's excerpt with
-the knots refitted at every step, then knots at the finest spacing over the whole item on the stems through it.
-Floating point, not yet a format: what a parametric compressor in the master stream would leave.  A detector
-that squares its input has a gain that ripples at audio rate, which no knots follow.  Printed with it: the
-fitted parameters and the fit's seconds.
+With ``--compressor``, one more row per item: the master's compressor as the encoder fits it
+(:func:`snc.encode.master_dynamics.fit_compressor`, a feed-forward RMS compressor computed from the stems' sum,
+on the EQ's excerpt), then knots at the finest spacing on the stems through it (the item as one segment), and
+the residual the decoder's integer arithmetic leaves (:meth:`snc.codecs.gain.GainCodec.segment_gain`).  A
+detector that squares its input has a gain that ripples at audio rate, which no knots follow.  Printed with
+it: the fitted parameters (threshold and knee in log2, slope 1 - 1/ratio, attack and release per frame) and
+the fit's seconds.
 
 With ``--chain``, one more row per mastered item: the manifest's own ffmpeg filter chain run on the stems'
 sum (float, then rounded), which is what the mix went through.  What it leaves is the floor of any model of
@@ -52,7 +51,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import CORPUS, flac8_bytes_of, multitrack_items, print_table, read_int  # noqa: E402
-from numba import njit  # noqa: E402
 
 Q = 14
 
@@ -133,78 +131,34 @@ def eq_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: in
     return [*row, f"{seconds:.1f}"]
 
 
-@njit
-def _detect(a, ka, kr):
-    """One-pole smoothing of ``a``, by ``ka`` where it rises above the smoothed level, else by ``kr``."""
-    out, level = np.empty_like(a), 0.0
-    for i in range(len(a)):
-        level += (a[i] - level) * (ka if a[i] > level else kr)
-        out[i] = level
-    return out
-
-
-def compressor_gain(d: np.ndarray, params) -> np.ndarray:
-    """The ``--compressor`` model's gain per frame (float, linked channels) of the stems' sum ``d``;
-    ``params``: threshold (log2 of the channels' summed magnitude), log(ratio - 1), knee width (log2),
-    log(attack coefficient), log(release coefficient)."""
-    threshold, log_ratio, knee, log_attack, log_release = params
-    slope, knee = 1.0 - 1.0 / (1.0 + np.exp(log_ratio)), abs(knee) + 1e-9
-    a = np.abs(d.astype(np.float64)).sum(axis=1)
-    level = 0.5 * np.log2(np.maximum(_detect(a * a, np.exp(log_attack), np.exp(log_release)), 1e-9))
-    over = level - threshold
-    reduction = np.where(over > knee / 2, slope * over,
-                         np.where(over < -knee / 2, 0.0, slope * (over + knee / 2) ** 2 / (2 * knee)))
-    return 2.0 ** -reduction
-
-
-def _knots_rest(m: np.ndarray, src: np.ndarray, shift: int) -> np.ndarray:
-    """``m`` minus the least-squares knots (float, every ``2^shift`` frames, per channel) times ``src``."""
-    from importlib import import_module
-
-    knot_values = import_module("snc.encode.knots").knot_values
-    spacing, t = 1 << shift, np.arange(len(m))
-    j, f = t // spacing, (t % spacing) / spacing
-    out = np.empty(m.shape)
-    for c in range(m.shape[1]):
-        k = knot_values(m[:, c].astype(np.float64), src[:, c].astype(np.float64), shift)
-        out[:, c] = m[:, c] - (k[j] * (1 - f) + k[j + 1] * f) * src[:, c]
-    return out
-
-
-def compressor_row(item_id: str, mix: np.ndarray, d: np.ndarray, spacing: int, mix_power: float, rate: int):
-    """The ``--compressor`` row: the model fitted on the EQ's excerpt, knots on top, the whole item."""
+def compressor_row(item_id: str, root: Path, mix: np.ndarray, d: np.ndarray, spacing: int, mix_power: float,
+                   rate: int):
+    """The ``--compressor`` row: the encoder's compressor fit on its excerpt, knots on the stems through it, the
+    decoder's residual (as :func:`eq_row`)."""
     import time
 
-    from scipy.optimize import minimize
-
+    from snc.codecs.gain import COMPRESSOR_FIELDS, GainCodec, interpolate
     from snc.encode.master import _excerpt
+    from snc.encode.master import fit_knots as snc_fit_knots
+    from snc.encode.master_dynamics import fit_compressor
 
     shift = spacing.bit_length() - 1
     cut = slice(*_excerpt(len(mix), rate))
-    m, x = mix[cut].astype(np.float64), d[cut].astype(np.float64)
-    level = 0.5 * np.log2(np.maximum(np.abs(x).sum(axis=1) ** 2, 1.0))
-
-    def energy(p):
-        return float((_knots_rest(m, x * compressor_gain(x, p)[:, None], shift) ** 2).mean())
-
     t0 = time.perf_counter()
-    best = None
-    for threshold in np.percentile(level, [50, 90]):  # from the music's own levels, no constant per item
-        start = [threshold, 0.0, 1.0, np.log(1e3 / rate), np.log(1e2 / rate)]  # ratio 2, 1 ms and 10 ms poles
-        # first steps of one unit each: 6 dB of threshold or knee, e-fold ratio-1 and time constants (scipy's
-        # default steps are 5 % of a value, and nothing for a zero one)
-        simplex = np.vstack([start, np.array(start) + np.eye(len(start))])
-        fit = minimize(energy, start, method="Nelder-Mead",
-                       options=dict(maxiter=400, xatol=1e-3, fatol=1e-4, initial_simplex=simplex))
-        if best is None or fit.fun < best.fun:
-            best = fit
+    params = fit_compressor(mix[cut], d[cut], shift, rate)
     seconds = time.perf_counter() - t0
-    rest = np.round(_knots_rest(mix.astype(np.float64), d * compressor_gain(d, best.x)[:, None], shift))
-    threshold, log_ratio, knee, log_attack, log_release = best.x
-    params = (f"threshold {threshold:.2f}, ratio {1 + np.exp(log_ratio):.2f}, knee {abs(knee):.2f}, "
-              f"attack {np.exp(log_attack):.2e}, release {np.exp(log_release):.2e}")
-    print(f"  {item_id} compressor: {params}", flush=True)
-    row = measure(item_id, f"compressor + gain {spacing} (float)", rest.astype(np.int64), mix_power, rate,
+    if params is None:
+        return [item_id, f"compressor + gain {spacing}", "no compressor (fit_compressor: None)", "", "",
+                f"{seconds:.1f}"]
+    print(f"  {item_id} compressor: " + ", ".join(f"{name} {v / 65536:.4g}"
+                                                  for (name, _, _), v in zip(COMPRESSOR_FIELDS, params)), flush=True)
+    codec = GainCodec(channels=mix.shape[1], knot_shift=shift, compressor=params)
+    stems = [read_int(p)[0] for p in sorted((root / "stems").glob("*.flac"))]
+    unity = codec.segment_gain(codec.unity(len(mix)), stems)
+    heard = sum(codec.play(unity, s).astype(np.int64) for s in stems)
+    gain = codec.segment_gain(interpolate(snc_fit_knots(mix, heard, shift), len(mix), shift), stems)
+    rest = mix.astype(np.int64) - sum(codec.play(gain, s).astype(np.int64) for s in stems)
+    row = measure(item_id, f"compressor + gain {spacing}", rest, mix_power, rate,
                   side_bytes=2 * mix.shape[1] * (len(mix) // spacing + 2))
     return [*row, f"{seconds:.1f}"]
 
@@ -277,7 +231,7 @@ def main(argv=None) -> None:
             if args.chain and spacing == min(spacings) and "mastering" in item:
                 rows.append(chain_row(item, mix, d, mix_power, rate))
             if args.compressor and spacing == min(spacings):
-                rows.append(compressor_row(item["id"], mix, d, spacing, mix_power, rate))
+                rows.append(compressor_row(item["id"], root, mix, d, spacing, mix_power, rate))
     print()
     width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]
